@@ -1,0 +1,486 @@
+"""The catalog: one SQLite file, the source of truth of a library.
+
+Roots, photos, their metadata and state, embeddings (float16 blobs tagged with the model
+signature), label sets and tags all live here. The hnswlib index is a cache rebuilt from
+this file. WAL mode lets other processes read (``photoclip status``/``search``) while one
+process writes, and every write is a transaction, so a crash never leaves half a batch.
+
+Photo states: ``ok`` (file present and readable as far as we know), ``failed`` (could not be
+decoded; ``error`` says why), ``missing`` (not found on the last scan of an online root).
+"Pending" is derived: an ``ok`` photo with no embedding for the current model.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photoclip.core.errors import LibraryError
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE roots(
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL,
+        online INTEGER NOT NULL DEFAULT 1,
+        polling INTEGER NOT NULL DEFAULT 0,
+        last_scan REAL
+    );
+    CREATE TABLE photos(
+        id INTEGER PRIMARY KEY,
+        root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        hash TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        taken_at REAL,
+        camera TEXT,
+        orientation INTEGER,
+        state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'failed', 'missing')),
+        error TEXT,
+        added_at REAL NOT NULL,
+        indexed_at REAL
+    );
+    CREATE INDEX photos_root ON photos(root_id);
+    CREATE INDEX photos_hash ON photos(size, hash);
+    CREATE INDEX photos_state ON photos(state);
+    CREATE TABLE embeddings(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (photo_id, model)
+    );
+    CREATE INDEX embeddings_seq ON embeddings(model, seq);
+    CREATE TABLE label_sets(
+        name TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE tags(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        label_set TEXT NOT NULL,
+        label TEXT NOT NULL,
+        score REAL,
+        source TEXT NOT NULL CHECK (source IN ('auto', 'manual', 'rejected')),
+        PRIMARY KEY (photo_id, label_set, label)
+    );
+    CREATE INDEX tags_label ON tags(label_set, label);
+    """,
+}
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: str
+    online: bool
+    polling: bool
+    last_scan: float | None
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: int
+    root_id: int
+    path: str
+    size: int
+    mtime: float
+    hash: str
+    width: int | None
+    height: int | None
+    taken_at: float | None
+    camera: str | None
+    orientation: int | None
+    state: str
+    error: str | None
+
+    @property
+    def date(self) -> float:
+        """When the photo was taken, else when the file was last written."""
+        return self.taken_at if self.taken_at is not None else self.mtime
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    width: int
+    height: int
+    taken_at: float | None = None
+    camera: str | None = None
+    orientation: int | None = None
+
+
+_PHOTO_COLUMNS = ("id, root_id, path, size, mtime, hash, width, height, taken_at, camera, "
+                  "orientation, state, error")
+
+
+def _photo(row: Sequence) -> Photo:
+    return Photo(*row)
+
+
+class Catalog:
+    """Typed access to the library's SQLite file.
+
+    One connection, used from any thread under a lock: the indexer, the watcher and the GUI
+    workers share it. ``readonly`` opens the file without ever writing (no migration), for
+    commands that run beside another process writing the same library.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise LibraryError(f"no photoclip library at {self.path.parent}")
+                uri = f"file:{self.path}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30,
+                                           isolation_level=None)
+            else:
+                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                                           isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                # NORMAL under WAL is durable across application crashes (not power loss),
+                # and several times faster per commit than FULL.
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"cannot read the library catalog {self.path}: {exc}") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"the library {self.path.parent} was written by a newer photoclip "
+                f"(schema {version}, this one knows {SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise LibraryError(f"the library {self.path.parent} needs an upgrade; open it "
+                               "once with a command that writes (photoclip index)")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._db:
+                self._db.executescript("BEGIN;" + _MIGRATIONS[target] +
+                                       f"; PRAGMA user_version = {target};")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+
+    def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES(?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- roots -----------------------------------------------------------------------------
+
+    def roots(self) -> list[Root]:
+        rows = self._query("SELECT id, path, online, polling, last_scan FROM roots ORDER BY path")
+        return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+
+    def root_by_path(self, path: str) -> Root | None:
+        return next((r for r in self.roots() if r.path == path), None)
+
+    def add_root(self, path: str) -> Root:
+        """Add a root; roots below it are folded into it (their photos keep their rows)."""
+        with self.transaction() as db:
+            cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)", (path, time.time()))
+            root_id = cur.lastrowid
+            prefix = path.rstrip("/\\") + "%"
+            children = db.execute("SELECT id, path FROM roots WHERE path LIKE ? AND id != ?",
+                                  (prefix, root_id)).fetchall()
+            for child_id, child_path in children:
+                if _is_inside(child_path, path):
+                    db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?",
+                               (root_id, child_id))
+                    db.execute("DELETE FROM roots WHERE id = ?", (child_id,))
+        root = self.root_by_path(path)
+        assert root is not None
+        return root
+
+    def remove_root(self, root_id: int) -> int:
+        """Forget a root and everything indexed under it. Returns the photos dropped."""
+        with self.transaction() as db:
+            n = db.execute("SELECT COUNT(*) FROM photos WHERE root_id = ?",
+                           (root_id,)).fetchone()[0]
+            db.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+        return int(n)
+
+    def set_root_state(self, root_id: int, *, online: bool | None = None,
+                       polling: bool | None = None, scanned: bool = False) -> None:
+        with self.transaction() as db:
+            if online is not None:
+                db.execute("UPDATE roots SET online = ? WHERE id = ?", (int(online), root_id))
+            if polling is not None:
+                db.execute("UPDATE roots SET polling = ? WHERE id = ?", (int(polling), root_id))
+            if scanned:
+                db.execute("UPDATE roots SET last_scan = ? WHERE id = ?", (time.time(), root_id))
+
+    # -- photos ----------------------------------------------------------------------------
+
+    def photo(self, photo_id: int) -> Photo | None:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        return _photo(rows[0]) if rows else None
+
+    def photo_by_path(self, path: str) -> Photo | None:
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
+        return _photo(rows[0]) if rows else None
+
+    def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
+        ids = list(ids)
+        out: dict[int, Photo] = {}
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for row in self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})",
+                                   chunk):
+                out[row[0]] = _photo(row)
+        return out
+
+    def root_file_states(self, root_id: int) -> dict[str, tuple[int, int, float, str, str]]:
+        """path -> (id, size, mtime, hash, state) for every photo row of a root."""
+        rows = self._query("SELECT path, id, size, mtime, hash, state FROM photos "
+                           "WHERE root_id = ?", (root_id,))
+        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def missing_by_content(self, size: int, digest: str) -> Photo | None:
+        """A photo marked missing with this content: the same file, moved."""
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE size = ? AND hash = ? "
+                           "AND state = 'missing' ORDER BY id LIMIT 1", (size, digest))
+        return _photo(rows[0]) if rows else None
+
+    def photos_missing_embedding(self, model: str, limit: int | None = None) -> list[Photo]:
+        """Photos present on online roots that have no embedding for ``model`` yet."""
+        sql = (f"SELECT {', '.join('p.' + c.strip() for c in _PHOTO_COLUMNS.split(','))} "
+               "FROM photos p JOIN roots r ON r.id = p.root_id "
+               "WHERE p.state = 'ok' AND r.online = 1 AND NOT EXISTS "
+               "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model = ?) "
+               "ORDER BY p.path")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [_photo(r) for r in self._query(sql, (model,))]
+
+    def list_photos(self, *, limit: int | None = None, offset: int = 0,
+                    folder: str | None = None, visible_only: bool = True) -> list[Photo]:
+        """Photos newest first (EXIF date, else file time), for browsing."""
+        where, params = self._visible_where(folder, visible_only)
+        sql = (f"SELECT {', '.join('p.' + c.strip() for c in _PHOTO_COLUMNS.split(','))} "
+               f"FROM photos p JOIN roots r ON r.id = p.root_id {where} "
+               "ORDER BY COALESCE(p.taken_at, p.mtime) DESC, p.id DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        return [_photo(r) for r in self._query(sql, params)]
+
+    @staticmethod
+    def _visible_where(folder: str | None, visible_only: bool) -> tuple[str, list]:
+        clauses, params = [], []
+        if visible_only:
+            clauses.append("p.state != 'missing' AND r.online = 1")
+        if folder:
+            clauses.append("(p.path LIKE ? ESCAPE '\\')")
+            params.append(_like_prefix(folder))
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def failed_photos(self) -> list[Photo]:
+        return [_photo(r) for r in self._query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE state = 'failed' ORDER BY path")]
+
+    def searchable_ids(self, model: str, *, folder: str | None = None,
+                       date_from: float | None = None, date_to: float | None = None) -> set[int]:
+        """Ids that a search may return: embedded with ``model``, present, root online."""
+        sql = ("SELECT p.id FROM photos p JOIN roots r ON r.id = p.root_id "
+               "JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
+               "WHERE p.state = 'ok' AND r.online = 1")
+        params: list = [model]
+        if folder:
+            sql += " AND p.path LIKE ? ESCAPE '\\'"
+            params.append(_like_prefix(folder))
+        if date_from is not None:
+            sql += " AND COALESCE(p.taken_at, p.mtime) >= ?"
+            params.append(date_from)
+        if date_to is not None:
+            sql += " AND COALESCE(p.taken_at, p.mtime) < ?"
+            params.append(date_to)
+        return {r[0] for r in self._query(sql, params)}
+
+    # -- writes from the scanner -----------------------------------------------------------
+
+    def insert_photo(self, db: sqlite3.Connection, root_id: int, path: str, size: int,
+                     mtime: float, digest: str) -> int:
+        cur = db.execute("INSERT INTO photos(root_id, path, size, mtime, hash, added_at) "
+                         "VALUES(?, ?, ?, ?, ?, ?)",
+                         (root_id, path, size, mtime, digest, time.time()))
+        return int(cur.lastrowid or 0)
+
+    def repoint_photo(self, db: sqlite3.Connection, photo_id: int, root_id: int, path: str,
+                      mtime: float) -> None:
+        """A moved file: same content, new path. Embedding and tags stay with the row."""
+        db.execute("DELETE FROM photos WHERE path = ? AND id != ?", (path, photo_id))
+        db.execute("UPDATE photos SET root_id = ?, path = ?, mtime = ?, state = 'ok' "
+                   "WHERE id = ?", (root_id, path, mtime, photo_id))
+
+    def mark_changed(self, db: sqlite3.Connection, photo_id: int, size: int, mtime: float,
+                     digest: str) -> None:
+        """New content at a known path: drop what was derived from the old content."""
+        db.execute("UPDATE photos SET size = ?, mtime = ?, hash = ?, state = 'ok', error = NULL, "
+                   "indexed_at = NULL WHERE id = ?", (size, mtime, digest, photo_id))
+        db.execute("DELETE FROM embeddings WHERE photo_id = ?", (photo_id,))
+        db.execute("DELETE FROM tags WHERE photo_id = ? AND source = 'auto'", (photo_id,))
+
+    def touch_photo(self, db: sqlite3.Connection, photo_id: int, mtime: float) -> None:
+        """Same content with a new mtime (copied back, touched): nothing to redo."""
+        db.execute("UPDATE photos SET mtime = ?, state = CASE state WHEN 'missing' THEN 'ok' "
+                   "ELSE state END WHERE id = ?", (mtime, photo_id))
+
+    def set_state(self, db: sqlite3.Connection, photo_ids: Iterable[int], state: str) -> None:
+        db.executemany("UPDATE photos SET state = ? WHERE id = ?",
+                       [(state, i) for i in photo_ids])
+
+    # -- writes from the indexer -----------------------------------------------------------
+
+    def _next_seq(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key = 'embedding_seq'").fetchone()
+        seq = int(row[0]) + 1 if row else 1
+        db.execute("INSERT INTO meta(key, value) VALUES('embedding_seq', ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(seq),))
+        return seq
+
+    def commit_embeddings(self, model: str,
+                          items: Sequence[tuple[int, np.ndarray, PhotoMetadata]],
+                          failures: Sequence[tuple[int, str]] = ()) -> int:
+        """Store a batch of embeddings and decode failures in one transaction.
+
+        Returns the sequence number stamped on the batch; the vector index records the
+        highest one it holds, so it can tell what it is missing after a crash.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            seq = self._next_seq(db)
+            db.executemany(
+                "INSERT INTO embeddings(photo_id, model, vector, seq) VALUES(?, ?, ?, ?) "
+                "ON CONFLICT(photo_id, model) DO UPDATE SET vector = excluded.vector, "
+                "seq = excluded.seq",
+                [(pid, model, vec.astype(np.float16).tobytes(), seq) for pid, vec, _ in items])
+            db.executemany(
+                "UPDATE photos SET width = ?, height = ?, taken_at = ?, camera = ?, "
+                "orientation = ?, indexed_at = ?, state = 'ok', error = NULL WHERE id = ?",
+                [(m.width, m.height, m.taken_at, m.camera, m.orientation, now, pid)
+                 for pid, _, m in items])
+            db.executemany("UPDATE photos SET state = 'failed', error = ?, indexed_at = ? "
+                           "WHERE id = ?", [(reason, now, pid) for pid, reason in failures])
+        return seq
+
+    # -- embeddings ------------------------------------------------------------------------
+
+    def max_seq(self) -> int:
+        return int(self.get_meta("embedding_seq", "0") or 0)
+
+    def embeddings_since(self, model: str, seq: int,
+                         ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) stamped after ``seq``, or for ``ids`` if given."""
+        if ids is not None:
+            id_list = list(ids)
+            rows: list[tuple] = []
+            for start in range(0, len(id_list), 900):
+                chunk = id_list[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows += self._query(f"SELECT photo_id, vector FROM embeddings WHERE model = ? "
+                                    f"AND photo_id IN ({marks})", [model, *chunk])
+        else:
+            rows = self._query("SELECT photo_id, vector FROM embeddings WHERE model = ? "
+                               "AND seq > ?", (model, seq))
+        return _unpack(rows)
+
+    def embedding(self, photo_id: int, model: str) -> np.ndarray | None:
+        rows = self._query("SELECT vector FROM embeddings WHERE photo_id = ? AND model = ?",
+                           (photo_id, model))
+        return np.frombuffer(rows[0][0], dtype=np.float16).astype(np.float32) if rows else None
+
+    def all_embeddings(self, model: str, ids: Iterable[int] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        if ids is not None:
+            return self.embeddings_since(model, -1, ids)
+        return self.embeddings_since(model, -1)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def counts(self, model: str) -> dict[str, int]:
+        row = self._query(
+            "SELECT "
+            " SUM(p.state != 'missing'),"
+            " SUM(p.state = 'ok' AND e.photo_id IS NOT NULL),"
+            " SUM(p.state = 'failed'),"
+            " SUM(p.state = 'ok' AND e.photo_id IS NULL),"
+            " SUM(p.state = 'missing') "
+            "FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?",
+            (model,))[0]
+        keys = ("photos", "indexed", "failed", "pending", "missing")
+        return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
+
+    def root_counts(self) -> dict[int, int]:
+        return {r[0]: r[1] for r in self._query(
+            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' GROUP BY root_id")}
+
+
+def _unpack(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
+    return ids, vecs.reshape(len(rows), -1).astype(np.float32)
+
+
+def _like_prefix(folder: str) -> str:
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+    return esc(folder.rstrip("/\\") + os.sep) + "%"
+
+
+def _is_inside(child: str, parent: str) -> bool:
+    try:
+        Path(child).relative_to(parent)
+    except ValueError:
+        return False
+    return True

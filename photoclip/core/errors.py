@@ -1,0 +1,50 @@
+"""Errors the core raises, as types, so the CLI and the GUI can tell the user what happened."""
+
+from __future__ import annotations
+
+
+class PhotoclipError(Exception):
+    """Base of every error photoclip reports to a user."""
+
+
+class LibraryError(PhotoclipError):
+    """The library folder or its catalog cannot be used (unreadable, locked, too new)."""
+
+
+class LibraryLockedError(LibraryError):
+    """Another photoclip process is writing to this library."""
+
+
+class FolderError(PhotoclipError):
+    """A folder given by the user does not exist, is not a folder, or is not in the library."""
+
+
+class ModelUnavailableError(PhotoclipError):
+    """The model cannot be loaded: not downloaded and no network, or a bad local folder."""
+
+
+class ImageDecodeError(PhotoclipError):
+    """A photo could not be decoded. ``reason`` is short and shown per photo in the UI."""
+
+    kind = "unreadable"
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class NotAnImageError(ImageDecodeError):
+    kind = "not an image"
+
+
+class CorruptImageError(ImageDecodeError):
+    kind = "corrupt"
+
+
+class ImageTooLargeError(ImageDecodeError):
+    kind = "too large"
+
+
+class LabelSetError(PhotoclipError):
+    """A label set file is malformed; the message names the file, the line and the reason."""

@@ -1,0 +1,197 @@
+"""The indexing pipeline: pending photos -> decode pool -> batches -> model -> commit.
+
+Decoding (JPEG draft + resize + normalise) runs in a bounded thread pool a few batches ahead
+of the model; Pillow and numpy release the GIL for the heavy parts, so decode overlaps
+with torch. One consumer thread (the caller's) runs the model and commits each batch in
+one catalog transaction, then adds it to the vector index. A SIGKILL at any moment keeps
+every committed batch; the next run picks up the photos that still have no embedding.
+
+Progress and cancel work without Qt (DESIGN.md rule 4): a callback receives
+:class:`IndexProgress` after each batch, a ``threading.Event`` cancels, another pauses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from photoclip.core.catalog import Catalog, Photo, PhotoMetadata
+from photoclip.core.embedder import Embedder, Preprocessor
+from photoclip.core.errors import ImageDecodeError
+from photoclip.core.images import open_photo
+from photoclip.core.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexProgress:
+    phase: str                 # "scan", "load-model", "embed", "done"
+    done: int = 0
+    total: int = 0
+    failed: int = 0
+    rate: float = 0.0          # photos per second over the run so far
+    eta: float | None = None   # seconds
+    message: str = ""
+
+
+@dataclass
+class IndexSummary:
+    embedded: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
+    seconds: float = 0.0
+    cancelled: bool = False
+    embedded_ids: list[int] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+ProgressCallback = Callable[[IndexProgress], None]
+# Called with the ids of each committed batch (auto-tagging hooks in here).
+BatchHook = Callable[[list[int]], None]
+
+
+@dataclass
+class _Decoded:
+    photo: Photo
+    pixels: np.ndarray | None
+    meta: PhotoMetadata | None
+    error: str | None
+    seconds: float
+
+
+def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
+    t0 = time.perf_counter()
+    try:
+        decoded = open_photo(photo.path, pre.min_side)
+        pixels = pre(decoded.image)
+        meta = PhotoMetadata(decoded.width, decoded.height, decoded.taken_at, decoded.camera,
+                             decoded.orientation)
+        return _Decoded(photo, pixels, meta, None, time.perf_counter() - t0)
+    except ImageDecodeError as exc:
+        return _Decoded(photo, None, None, f"{exc.kind}: {exc.reason}", time.perf_counter() - t0)
+    except Exception as exc:  # a decoder bug on one file must not stop the library
+        log.exception("unexpected error decoding %s", photo.path)
+        return _Decoded(photo, None, None, f"unexpected error: {exc}", time.perf_counter() - t0)
+
+
+def default_decode_threads() -> int:
+    return max(1, min(8, (os.cpu_count() or 2)))
+
+
+class Indexer:
+    def __init__(self, catalog: Catalog, embedder: Embedder, vectors: VectorIndex, *,
+                 batch_size: int = 32, decode_threads: int | None = None,
+                 prefetch_batches: int = 3, save_every: float = 30.0) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        self.vectors = vectors
+        self.batch_size = batch_size
+        self.decode_threads = decode_threads or default_decode_threads()
+        self.prefetch_batches = prefetch_batches
+        self.save_every = save_every
+        self.batch_hooks: list[BatchHook] = []
+
+    def run(self, photos: Sequence[Photo] | None = None, *,
+            progress: ProgressCallback | None = None,
+            cancel: threading.Event | None = None,
+            pause: threading.Event | None = None) -> IndexSummary:
+        """Embed ``photos`` (default: everything pending) and commit as we go."""
+        cancel = cancel or threading.Event()
+        model = self.embedder.signature
+        todo = list(photos) if photos is not None else self.catalog.photos_missing_embedding(model)
+        summary = IndexSummary()
+        t_start = time.perf_counter()
+        if not todo:
+            summary.seconds = time.perf_counter() - t_start
+            return summary
+        if progress:
+            progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
+        self.embedder.load()
+        pre = self.embedder.preprocessor()
+        stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "wait": 0.0}
+        last_save = time.monotonic()
+        done = 0
+
+        with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="photoclip-decode") as pool:
+            pending: deque[Future[_Decoded]] = deque()
+            queue = iter(todo)
+            ahead = self.batch_size * self.prefetch_batches
+
+            def fill() -> None:
+                while len(pending) < ahead:
+                    photo = next(queue, None)
+                    if photo is None:
+                        return
+                    pending.append(pool.submit(_decode, photo, pre))
+
+            fill()
+            while pending:
+                if pause is not None:
+                    while pause.is_set() and not cancel.is_set():
+                        time.sleep(0.05)
+                if cancel.is_set():
+                    summary.cancelled = True
+                    for fut in pending:
+                        fut.cancel()
+                    break
+                batch: list[_Decoded] = []
+                t0 = time.perf_counter()
+                while pending and len(batch) < self.batch_size:
+                    batch.append(pending.popleft().result())
+                    fill()
+                stages["wait"] += time.perf_counter() - t0
+                stages["decode"] += sum(d.seconds for d in batch)
+                ok = [d for d in batch if d.pixels is not None]
+                bad = [d for d in batch if d.pixels is None]
+                vecs = np.empty((0, 0), dtype=np.float32)
+                if ok:
+                    t0 = time.perf_counter()
+                    vecs = self.embedder.encode_images(np.stack([d.pixels for d in ok]))
+                    stages["model"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                seq = self.catalog.commit_embeddings(
+                    model,
+                    [(d.photo.id, v, d.meta) for d, v in zip(ok, vecs, strict=True)],  # type: ignore[misc]
+                    [(d.photo.id, d.error or "unreadable") for d in bad])
+                ids = [d.photo.id for d in ok]
+                if ok:
+                    self.vectors.add(np.asarray(ids, dtype=np.int64), vecs, seq)
+                stages["commit"] += time.perf_counter() - t0
+                for hook in self.batch_hooks:
+                    try:
+                        hook(ids)
+                    except Exception:
+                        log.exception("batch hook failed")
+                summary.embedded += len(ok)
+                summary.embedded_ids += ids
+                summary.failed += [(d.photo.path, d.error or "") for d in bad]
+                for d in bad:
+                    log.info("skipped %s: %s", d.photo.path, d.error)
+                done += len(batch)
+                if time.monotonic() - last_save > self.save_every:
+                    self.vectors.save()
+                    last_save = time.monotonic()
+                if progress:
+                    elapsed = time.perf_counter() - t_start
+                    rate = done / elapsed if elapsed > 0 else 0.0
+                    eta = (len(todo) - done) / rate if rate > 0 else None
+                    progress(IndexProgress("embed", done, len(todo), len(summary.failed), rate,
+                                           eta, batch[-1].photo.path))
+        self.vectors.save()
+        summary.seconds = time.perf_counter() - t_start
+        summary.stage_seconds = stages
+        if progress:
+            progress(IndexProgress("done", done, len(todo), len(summary.failed), summary.rate, 0))
+        return summary

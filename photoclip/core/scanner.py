@@ -1,0 +1,191 @@
+"""Walk library roots and bring the catalog in line with what is on disk.
+
+A scan finds, per file: new, changed (same path, new content), moved (same content, new
+path: the row is re-pointed, keeping embedding and tags), back (a missing file returned),
+and missing. The slow parts, walking and hashing, happen outside any transaction; the
+changes are then applied in one, missing files first so a move between two roots is seen
+as a move whichever root is walked first.
+
+A root that cannot be reached (unplugged drive, unmounted share, or an empty mount point
+while the catalog has photos for it) is marked offline and nothing under it is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from photoclip.core.catalog import Catalog, Root
+from photoclip.core.images import is_photo_path
+
+log = logging.getLogger(__name__)
+
+_HASH_CHUNK = 64 * 1024
+
+
+def content_hash(path: str, size: int | None = None) -> str:
+    """Size plus the first and last 64 KiB: enough to recognise a moved photo, cheap on 10 MB."""
+    if size is None:
+        size = os.stat(path).st_size
+    h = hashlib.blake2b(digest_size=16)
+    h.update(size.to_bytes(8, "little"))
+    with open(path, "rb") as f:
+        h.update(f.read(_HASH_CHUNK))
+        if size > 2 * _HASH_CHUNK:
+            f.seek(-_HASH_CHUNK, os.SEEK_END)
+            h.update(f.read(_HASH_CHUNK))
+    return h.hexdigest()
+
+
+def walk_photos(top: str) -> Iterator[tuple[str, int, float]]:
+    """(path, size, mtime) of every photo under ``top``; hidden folders and links skipped."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file() and is_photo_path(entry.name):
+                    st = entry.stat()
+                    yield entry.path, st.st_size, st.st_mtime
+            except OSError:
+                continue
+
+
+def root_reachable(path: str, known_photos: int) -> bool:
+    """Offline means: gone, not a folder, unreadable, or empty while we know photos in it."""
+    try:
+        if not os.path.isdir(path):
+            return False
+        with os.scandir(path) as it:
+            has_entries = any(True for _ in it)
+    except OSError:
+        return False
+    return has_entries or known_photos == 0
+
+
+@dataclass
+class ScanSummary:
+    new: int = 0
+    changed: int = 0
+    moved: int = 0
+    missing: int = 0
+    returned: int = 0
+    unchanged: int = 0
+    offline_roots: list[str] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+    @property
+    def touched(self) -> int:
+        return self.new + self.changed + self.moved + self.missing + self.returned
+
+
+@dataclass
+class _RootPlan:
+    root: Root
+    gone: list[int] = field(default_factory=list)              # rows to mark missing
+    returned: list[int] = field(default_factory=list)          # missing rows found again
+    touched: list[tuple[int, float]] = field(default_factory=list)   # same content, new mtime
+    changed: list[tuple[int, int, float, str]] = field(default_factory=list)
+    new: list[tuple[str, int, float, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _plan_root(catalog: Catalog, root: Root, subtree: str | None,
+               cancel: threading.Event | None) -> _RootPlan | None:
+    known = catalog.root_file_states(root.id)
+    if not root_reachable(root.path, sum(1 for v in known.values() if v[4] != "missing")):
+        return None
+    plan = _RootPlan(root)
+    top = subtree or root.path
+    if subtree is not None:
+        prefix = subtree.rstrip(os.sep) + os.sep
+        known = {p: v for p, v in known.items() if p.startswith(prefix) or p == subtree}
+    seen: set[str] = set()
+    for path, size, mtime in (walk_photos(top) if os.path.isdir(top) else ()):
+        if cancel is not None and cancel.is_set():
+            return None
+        seen.add(path)
+        row = known.get(path)
+        try:
+            if row is None:
+                plan.new.append((path, size, mtime, content_hash(path, size)))
+                continue
+            pid, ksize, kmtime, khash, state = row
+            if ksize == size and kmtime == mtime:
+                if state == "missing":
+                    plan.returned.append(pid)
+                else:
+                    plan.unchanged += 1
+                continue
+            digest = content_hash(path, size)
+        except OSError:
+            continue  # vanished or unreadable between listing and reading: next scan
+        if digest == khash:
+            plan.touched.append((pid, mtime))
+            if state == "missing":
+                plan.returned.append(pid)
+        else:
+            plan.changed.append((pid, size, mtime, digest))
+    plan.gone = [v[0] for p, v in known.items() if p not in seen and v[4] != "missing"]
+    return plan
+
+
+def scan(catalog: Catalog, roots: Iterable[Root], *, subtree: str | None = None,
+         cancel: threading.Event | None = None) -> ScanSummary:
+    """Scan ``roots`` (or only ``subtree`` inside one of them) and apply what changed."""
+    summary = ScanSummary()
+    plans: list[_RootPlan] = []
+    for root in roots:
+        plan = _plan_root(catalog, root, subtree, cancel)
+        if cancel is not None and cancel.is_set():
+            return summary
+        if plan is None:
+            if root.online:
+                log.warning("root %s is unreachable: marked offline", root.path)
+            catalog.set_root_state(root.id, online=False)
+            summary.offline_roots.append(root.path)
+            continue
+        plans.append(plan)
+    with catalog.transaction() as db:
+        for plan in plans:
+            if not plan.root.online:
+                log.info("root %s is back online", plan.root.path)
+            db.execute("UPDATE roots SET online = 1, last_scan = strftime('%s','now') "
+                       "WHERE id = ?", (plan.root.id,))
+            catalog.set_state(db, plan.gone, "missing")
+            catalog.set_state(db, plan.returned, "ok")
+            for pid, mtime in plan.touched:
+                catalog.touch_photo(db, pid, mtime)
+            for pid, size, mtime, digest in plan.changed:
+                catalog.mark_changed(db, pid, size, mtime, digest)
+            summary.missing += len(plan.gone)
+            summary.returned += len(plan.returned)
+            summary.changed += len(plan.changed)
+            summary.unchanged += plan.unchanged + len(plan.touched)
+        for plan in plans:
+            for path, size, mtime, digest in plan.new:
+                moved = catalog.missing_by_content(size, digest)
+                if moved is not None:
+                    catalog.repoint_photo(db, moved.id, plan.root.id, path, mtime)
+                    summary.moved += 1
+                else:
+                    summary.new_ids.append(
+                        catalog.insert_photo(db, plan.root.id, path, size, mtime, digest))
+                    summary.new += 1
+    # Files that went missing and were not claimed by a move are what the user deleted.
+    summary.missing -= summary.moved
+    return summary

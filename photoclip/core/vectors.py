@@ -1,0 +1,232 @@
+"""The hnswlib index over photo ids: a cache of the catalog's embeddings, for fast k-NN.
+
+The catalog is the truth; this file can always be rebuilt from it. Beside the index we keep
+a small JSON sidecar with the model signature, the dimension, the highest catalog sequence
+number the index holds and the ids marked deleted. On open the index is brought in line
+with the catalog (``sync``): new or re-embedded vectors are added, photos that are gone,
+missing or on an offline root are marked deleted, returning ones are un-marked. A file that
+is missing, of another model, or unreadable is rebuilt.
+
+hnswlib is not safe for adding and querying at once, so both happen under one lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from photoclip.core.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+_EF_CONSTRUCTION = 200
+_M = 16
+
+
+class VectorIndex:
+    def __init__(self, folder: Path, model: str, dim: int | None = None) -> None:
+        self.folder = Path(folder)
+        self.model = model
+        self.dim = dim
+        tag = _safe_name(model)
+        self.index_path = self.folder / f"vectors-{tag}.hnsw"
+        self.meta_path = self.folder / f"vectors-{tag}.json"
+        self._lock = threading.RLock()
+        self._index: hnswlib.Index | None = None
+        self._live: set[int] = set()
+        self._deleted: set[int] = set()
+        self._seq = 0
+        self._dirty = False
+
+    # -- loading and syncing ---------------------------------------------------------------
+
+    def _new_index(self, dim: int, capacity: int) -> hnswlib.Index:
+        index = hnswlib.Index(space="cosine", dim=dim)
+        index.init_index(max_elements=max(1024, capacity), ef_construction=_EF_CONSTRUCTION,
+                         M=_M)
+        index.set_ef(64)
+        return index
+
+    def _load_file(self) -> bool:
+        try:
+            meta = json.loads(self.meta_path.read_text())
+            if meta.get("model") != self.model or meta.get("version") != 1:
+                return False
+            dim = int(meta["dim"])
+            index = hnswlib.Index(space="cosine", dim=dim)
+            index.load_index(str(self.index_path), max_elements=int(meta["capacity"]))
+            ids = set(int(i) for i in index.get_ids_list())
+            deleted = set(int(i) for i in meta.get("deleted", []))
+            if len(ids) != int(meta["count"]) or not deleted <= ids:
+                return False
+        except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+            log.info("vector index %s unusable (%s); rebuilding", self.index_path, exc)
+            return False
+        index.set_ef(64)
+        self._index, self.dim = index, dim
+        self._deleted = deleted
+        self._live = ids - deleted
+        self._seq = int(meta.get("seq", 0))
+        return True
+
+    def open(self, catalog: Catalog) -> None:
+        """Load the saved index if it is usable, then bring it in line with the catalog."""
+        with self._lock:
+            if self._index is None and self.index_path.exists():
+                self._load_file()
+            self.sync(catalog)
+
+    def sync(self, catalog: Catalog) -> None:
+        """Apply every catalog change the index has not seen (cheap when there are none)."""
+        with self._lock:
+            seq = catalog.max_seq()
+            valid = catalog.searchable_ids(self.model)
+            if self._index is None:
+                ids, vecs = catalog.all_embeddings(self.model, valid)
+                self._rebuild(ids, vecs, seq)
+                return
+            if seq > self._seq:
+                # Every newer vector goes in, valid or not, so a photo that is hidden now
+                # (offline root) comes back later with its current vector.
+                ids, vecs = catalog.embeddings_since(self.model, self._seq)
+                self._add(ids, vecs)
+                self._seq = seq
+            gone = self._live - valid
+            for pid in gone:
+                self._index.mark_deleted(pid)
+            self._live -= gone
+            self._deleted |= gone
+            back = valid - self._live
+            if back:
+                revive = back & self._deleted
+                for pid in revive:
+                    self._index.unmark_deleted(pid)
+                self._deleted -= revive
+                self._live |= revive
+                fresh = back - revive
+                if fresh:
+                    ids, vecs = catalog.all_embeddings(self.model, fresh)
+                    self._add(ids, vecs)
+            self._dirty = self._dirty or bool(gone or back)
+
+    def _rebuild(self, ids: np.ndarray, vecs: np.ndarray, seq: int) -> None:
+        if self.dim is None and len(ids):
+            self.dim = int(vecs.shape[1])
+        self._index = None
+        self._live, self._deleted = set(), set()
+        if self.dim is not None:
+            self._index = self._new_index(self.dim, 2 * len(ids))
+            self._add(ids, vecs)
+        self._seq = seq
+        self._dirty = True
+
+    def _add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self._index is None:
+            self.dim = int(vecs.shape[1])
+            self._index = self._new_index(self.dim, 2 * len(ids))
+        index = self._index
+        revive = [int(i) for i in ids if int(i) in self._deleted]
+        for pid in revive:
+            index.unmark_deleted(pid)
+        self._deleted -= set(revive)
+        need = index.get_current_count() + len(ids)
+        if need > index.get_max_elements():
+            index.resize_index(max(need, 2 * index.get_max_elements()))
+        index.add_items(vecs.astype(np.float32), ids.astype(np.int64),
+                        num_threads=1)
+        self._live |= {int(i) for i in ids}
+        self._dirty = True
+
+    # -- writes from the indexer -----------------------------------------------------------
+
+    def add(self, ids: np.ndarray, vecs: np.ndarray, seq: int) -> None:
+        """Add freshly committed vectors (``seq``: the catalog's stamp of that commit)."""
+        with self._lock:
+            self._add(np.asarray(ids, dtype=np.int64), vecs)
+            # Only advance when nothing older can be missing from the index.
+            if seq == self._seq + 1:
+                self._seq = seq
+
+    def remove(self, ids: set[int] | list[int]) -> None:
+        with self._lock:
+            if self._index is None:
+                return
+            for pid in set(ids) & self._live:
+                self._index.mark_deleted(pid)
+                self._live.discard(pid)
+                self._deleted.add(pid)
+                self._dirty = True
+
+    def save(self) -> None:
+        """Write index and sidecar atomically (temp file + rename); a crash keeps the old."""
+        with self._lock:
+            if self._index is None or not self._dirty:
+                return
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp_index = self.index_path.with_suffix(".hnsw.tmp")
+            tmp_meta = self.meta_path.with_suffix(".json.tmp")
+            self._index.save_index(str(tmp_index))
+            meta = {"version": 1, "model": self.model, "dim": self.dim, "seq": self._seq,
+                    "count": self._index.get_current_count(),
+                    "capacity": self._index.get_max_elements(),
+                    "deleted": sorted(self._deleted)}
+            tmp_meta.write_text(json.dumps(meta))
+            for tmp in (tmp_index, tmp_meta):
+                with tmp.open("rb") as f:
+                    os.fsync(f.fileno())
+            # The sidecar moves first: a crash between the two renames leaves a count that
+            # does not match the index, which _load_file treats as stale and rebuilds.
+            os.replace(tmp_meta, self.meta_path)
+            os.replace(tmp_index, self.index_path)
+            self._dirty = False
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def query(self, vector: np.ndarray, k: int, allowed: set[int] | None = None
+              ) -> list[tuple[int, float]]:
+        """The ``k`` nearest photo ids with cosine similarity, optionally among ``allowed``."""
+        with self._lock:
+            if self._index is None or not self._live:
+                return []
+            candidates = self._live if allowed is None else (self._live & allowed)
+            k = min(k, len(candidates))
+            if k <= 0:
+                return []
+            index = self._index
+            index.set_ef(max(64, 2 * k))
+            filt = None if allowed is None else (lambda i: i in candidates)
+            try:
+                labels, dists = index.knn_query(np.asarray(vector, dtype=np.float32)[None, :],
+                                                k=k, filter=filt, num_threads=1)
+            except RuntimeError:
+                # hnswlib gives up when a narrow filter leaves too few reachable items;
+                # an exact scan of the candidates is then both correct and cheap.
+                return self._exact(vector, candidates, k)
+            return [(int(i), 1.0 - float(d)) for i, d in zip(labels[0], dists[0], strict=True)]
+
+    def _exact(self, vector: np.ndarray, candidates: set[int], k: int) -> list[tuple[int, float]]:
+        assert self._index is not None
+        ids = np.fromiter(candidates, dtype=np.int64)
+        vecs = np.asarray(self._index.get_items(ids), dtype=np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
+        scores = vecs @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(-scores)[:k]
+        return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def _safe_name(model: str) -> str:
+    import hashlib
+
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in model)[:40]
+    return f"{slug}-{hashlib.blake2b(model.encode(), digest_size=4).hexdigest()}"

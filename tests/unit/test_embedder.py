@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoclip.core.embedder import Embedder, ModelSpec, Preprocessor, model_signature
+from photoclip.core.errors import ModelUnavailableError
+from photoclip.core.images import open_photo
+from tests.conftest import SHAPES_MODEL
+
+
+def test_spec_parsing(tmp_path: Path) -> None:
+    assert ModelSpec.parse("ViT-B-32-256:datacomp_s34b_b86k") == ModelSpec(
+        "pretrained", "ViT-B-32-256", "datacomp_s34b_b86k")
+    assert ModelSpec.parse("hf-hub:org/repo") == ModelSpec("hf-hub", "org/repo")
+    spec = ModelSpec.parse(f"local-dir:{SHAPES_MODEL}")
+    assert spec.kind == "local-dir"
+    assert Path(spec.name) == SHAPES_MODEL
+    # A bare folder path with an open_clip config is a local model too.
+    assert ModelSpec.parse(str(SHAPES_MODEL)).kind == "local-dir"
+
+
+def test_embeddings_are_unit_length_and_batched(shapes_embedder: Embedder) -> None:
+    texts = shapes_embedder.encode_texts(["a red circle", "a blue star", "a red circle"])
+    assert texts.shape[0] == 3
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(texts[0], texts[2])
+    imgs = shapes_embedder.encode_pil([Image.new("RGB", (90, 70), c) for c in ("red", "blue")])
+    assert imgs.shape == (2, texts.shape[1])
+    np.testing.assert_allclose(np.linalg.norm(imgs, axis=1), 1.0, atol=1e-4)
+
+
+def test_preprocessor_matches_open_clip_transform(shapes_embedder: Embedder) -> None:
+    import open_clip
+
+    _, _, reference = open_clip.create_model_and_transforms(f"local-dir:{SHAPES_MODEL}")
+    ours = Preprocessor(shapes_embedder.preprocess_cfg)
+    rng = np.random.default_rng(0)
+    for size in ((300, 200), (64, 64), (120, 333)):
+        img = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+        np.testing.assert_allclose(ours(img), reference(img).numpy(), atol=1e-4)
+
+
+def test_fast_path_embedding_matches_reference(shapes_embedder: Embedder, tmp_path: Path) -> None:
+    """Draft decoding + box reduce must not change what the model sees in any way that matters."""
+    import random
+
+    import open_clip
+    import torch
+
+    from tests.models.shapes import draw
+
+    model, _, reference = open_clip.create_model_and_transforms(f"local-dir:{SHAPES_MODEL}")
+    model.eval()
+    rng = random.Random(3)
+    worst = 1.0
+    for i, (shape, colour, bg) in enumerate([("circle", "red", "blue"), ("star", "yellow", "black"),
+                                              ("triangle", "white", "green")]):
+        path = tmp_path / f"{i}.jpg"
+        draw(shape, colour, bg, rng, (2400, 1800)).save(path, quality=90)
+        with torch.no_grad():
+            ref = model.encode_image(reference(Image.open(path).convert("RGB"))[None])
+        ref = torch.nn.functional.normalize(ref, dim=-1)[0].numpy()
+        pre = shapes_embedder.preprocessor()
+        fast = shapes_embedder.encode_images(pre(open_photo(path, pre.min_side).image)[None])[0]
+        worst = min(worst, float(ref @ fast))
+    assert worst >= 0.99
+
+
+def test_local_dir_problems_are_model_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailableError, match="not an OpenCLIP model folder"):
+        Embedder(f"local-dir:{tmp_path}").load()
+    shutil.copy(SHAPES_MODEL / "open_clip_config.json", tmp_path)
+    with pytest.raises(ModelUnavailableError, match="no weights"):
+        Embedder(f"local-dir:{tmp_path}").load()
+
+
+def test_default_model_offline_says_what_to_do(tmp_path: Path) -> None:
+    emb = Embedder("ViT-B-32-256:datacomp_s34b_b86k", cache_dir=str(tmp_path / "hf"))
+    with pytest.raises(ModelUnavailableError) as info:
+        emb.load()
+    text = str(info.value)
+    assert "ViT-B-32-256:datacomp_s34b_b86k" in text
+    assert "local-dir:" in text
+    assert not emb.loaded
+
+
+def test_signature_follows_weights_not_folder(tmp_path: Path) -> None:
+    copy = tmp_path / "shapes-clip"
+    shutil.copytree(SHAPES_MODEL, copy)
+    assert model_signature(f"local-dir:{copy}") == model_signature(f"local-dir:{SHAPES_MODEL}")
+    weights = copy / "open_clip_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert model_signature(f"local-dir:{copy}") != model_signature(f"local-dir:{SHAPES_MODEL}")
+
+
+def test_bf16_is_checked_against_fp32() -> None:
+    emb = Embedder(f"local-dir:{SHAPES_MODEL}", precision="bf16")
+    emb.load()
+    assert emb.precision == "bf16"
+    assert emb.bf16_cosine is not None
+    assert 0.9 < emb.bf16_cosine <= 1.0 + 1e-6
+    fp32 = Embedder(f"local-dir:{SHAPES_MODEL}", precision="fp32")
+    fp32.load()
+    assert fp32.precision == "fp32"
+    assert fp32.bf16_cosine is None
+    img = [Image.new("RGB", (80, 80), "orange")]
+    assert float(emb.encode_pil(img)[0] @ fp32.encode_pil(img)[0]) > 0.98

@@ -1,0 +1,224 @@
+"""Indexing and search through the Library facade, with the small trained model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photoclip.core import FolderError, Library, LibraryLockedError
+from tests.conftest import draw_photos, draw_shapes_library
+
+
+def test_index_then_incremental_run_embeds_nothing(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    first = library.index()
+    assert first.scan.new == 40
+    assert first.index.embedded == 40
+    assert not first.index.failed
+    second = library.index()
+    assert second.scan.touched == 0
+    assert second.index.embedded == 0
+    st = library.status()
+    assert (st.photos, st.indexed, st.pending, st.failed, st.missing) == (40, 40, 0, 0, 0)
+
+
+def test_changed_file_is_reembedded(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    target = sorted(photo_dir.glob("*.jpg"))[0]
+    before = library.catalog.photo_by_path(str(target))
+    assert before is not None
+    old_vec = library.catalog.embedding(before.id, library.embedder.signature)
+    # Overwrite with a different drawing (new content, maybe same size).
+    replacement = draw_photos(photo_dir.parent / "other", 1, seed=99)[0][0]
+    shutil.copyfile(replacement, target)
+    os.utime(target, (time.time() + 5, time.time() + 5))
+    run = library.index()
+    assert run.scan.changed == 1
+    assert run.index.embedded == 1
+    after = library.catalog.photo_by_path(str(target))
+    assert after is not None
+    assert after.id == before.id
+    new_vec = library.catalog.embedding(after.id, library.embedder.signature)
+    assert new_vec is not None
+    assert old_vec is not None
+    assert not np.allclose(new_vec, old_vec)
+
+
+def test_moved_file_keeps_its_embedding_and_row(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    src = sorted(photo_dir.glob("*.jpg"))[0]
+    photo = library.catalog.photo_by_path(str(src))
+    assert photo is not None
+    vec = library.catalog.embedding(photo.id, library.embedder.signature)
+    with library.catalog.transaction() as db:
+        db.execute("INSERT INTO tags(photo_id, label_set, label, score, source) "
+                   "VALUES(?, 'mine', 'keeper', 1.0, 'manual')", (photo.id,))
+    dest = photo_dir / "trip" / "renamed.jpg"
+    src.rename(dest)
+    run = library.index()
+    assert run.scan.moved == 1
+    assert run.scan.new == 0
+    assert run.scan.missing == 0
+    assert run.index.embedded == 0  # nothing re-embedded
+    moved = library.catalog.photo_by_path(str(dest))
+    assert moved is not None
+    assert moved.id == photo.id
+    np.testing.assert_array_equal(library.catalog.embedding(moved.id,
+                                                            library.embedder.signature), vec)
+    tags = library.catalog._query("SELECT label FROM tags WHERE photo_id = ?", (photo.id,))
+    assert tags == [("keeper",)]
+    # And search finds it at its new path.
+    hits = library.similar(dest, top=40)
+    assert str(dest) not in [h.photo.path for h in hits]  # itself excluded
+    assert library.catalog.photo_by_path(str(src)) is None
+
+
+def test_deleted_file_is_missing_and_not_found(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    victim = sorted(photo_dir.glob("*.jpg"))[0]
+    victim.unlink()
+    run = library.index()
+    assert run.scan.missing == 1
+    assert library.status().missing == 1
+    hits = library.search("a photo", top=100)
+    assert str(victim) not in [h.photo.path for h in hits]
+    assert len(hits) == 39
+
+
+def test_corrupt_photos_are_recorded_and_skipped(library: Library, photo_dir: Path) -> None:
+    (photo_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (photo_dir / "notes.png").write_text("hello")
+    library.add_root(photo_dir)
+    run = library.index()
+    assert run.index.embedded == 40
+    reasons = dict(run.index.failed)
+    assert set(reasons) == {str(photo_dir / "broken.jpg"), str(photo_dir / "notes.png")}
+    assert all(reasons.values())
+    failed = {p.path: p.error for p in library.failed()}
+    assert failed.keys() == reasons.keys()
+    # Failures are not retried until the file changes.
+    assert library.index().index.embedded == 0
+
+
+def test_red_circle_query_finds_red_circles_first(library: Library, tmp_path: Path) -> None:
+    folder = tmp_path / "shapes"
+    drawn = draw_shapes_library(folder, 60, seed=7)
+    library.add_root(folder)
+    library.index()
+    truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    n_red_circles = sum(1 for v in truth.values() if v == ("red", "circle"))
+    assert n_red_circles >= 2
+    hits = library.search("a red circle", top=n_red_circles)
+    assert [truth[h.photo.path] for h in hits] == [("red", "circle")] * n_red_circles
+    assert hits[0].score >= hits[-1].score
+
+
+def test_similar_from_outside_the_library(library: Library, photo_dir: Path,
+                                          tmp_path: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    outside = draw_photos(tmp_path / "outside", 1, seed=31)[0]
+    path, drawing = outside
+    hits = library.similar(path, top=3)
+    assert len(hits) == 3
+    best = hits[0].photo.path
+    assert f"{drawing.colour}-" in Path(best).name or drawing.shape in Path(best).name
+
+
+def test_filters_by_folder_and_date(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    trip = str(photo_dir / "trip")
+    hits = library.search("a shape", top=100, folder=trip)
+    assert len(hits) == 16
+    assert all(h.photo.path.startswith(trip + os.sep) for h in hits)
+    assert library.search("a shape", top=100, date_from=time.time() + 3600) == []
+    assert len(library.search("a shape", top=100, date_to=time.time() + 3600)) == 40
+
+
+def test_offline_root_keeps_rows_and_returns_without_reembedding(library: Library,
+                                                                 photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    parked = photo_dir.parent / "unplugged"
+    photo_dir.rename(parked)  # the drive goes away
+    run = library.index()
+    assert run.scan.offline_roots == [str(photo_dir)]
+    st = library.status()
+    assert st.roots[0].online is False
+    assert st.missing == 0
+    assert st.photos == 40
+    assert library.search("a shape", top=10) == []
+    parked.rename(photo_dir)  # and comes back
+    run = library.index()
+    assert run.index.embedded == 0
+    assert run.scan.touched == 0
+    assert library.status().roots[0].online is True
+    assert len(library.search("a shape", top=100)) == 40
+
+
+def test_empty_mount_point_is_offline_not_deleted(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    shutil.rmtree(photo_dir)
+    photo_dir.mkdir()  # the mount point stays, empty
+    run = library.index()
+    assert run.scan.offline_roots == [str(photo_dir)]
+    assert library.status().missing == 0
+
+
+def test_cancel_stops_between_batches_and_keeps_work(library: Library, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    draw_photos(folder, 120, seed=3)
+    library.add_root(folder)
+    library.indexer.batch_size = 16
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(p) -> None:
+        if p.phase == "embed":
+            seen.append(p.done)
+            if p.done >= 32:
+                cancel.set()
+
+    run = library.index(progress=progress, cancel=cancel)
+    assert run.index.cancelled
+    assert 32 <= run.index.embedded < 120
+    assert library.status().indexed == run.index.embedded
+    rest = library.index()
+    assert rest.index.embedded == 120 - run.index.embedded
+
+
+def test_one_writer_per_library(library: Library) -> None:
+    with pytest.raises(LibraryLockedError, match="another photoclip process"):
+        Library(library.folder)
+    reader = Library(library.folder, readonly=True, embedder=library.embedder)
+    reader.close()
+
+
+def test_bad_folders_are_folder_errors(library: Library, tmp_path: Path) -> None:
+    with pytest.raises(FolderError, match="not found"):
+        library.add_root(tmp_path / "nope")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(FolderError, match="not a folder"):
+        library.add_root(tmp_path / "file.txt")
+    with pytest.raises(FolderError, match="not a library folder"):
+        library.remove_root(tmp_path)
+
+
+def test_remove_root_forgets_its_photos(library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    assert library.remove_root(photo_dir) == 40
+    assert library.status().photos == 0
+    assert library.search("a shape") == []
+    assert any(photo_dir.iterdir())  # files untouched
