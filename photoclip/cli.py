@@ -1,0 +1,262 @@
+"""The ``photoclip`` command line: parses arguments, calls ``core.Library``, prints.
+
+Contract (scripts rely on it): results on stdout, progress and messages on stderr; ``--json``
+output is stable; bad arguments, missing folders and unusable libraries print one line on
+stderr and exit 2. ``index`` exits 0 even when some photos failed (they are listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from photoclip import __version__, paths
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One clear line, not the whole usage block: scripts show it to people.
+        self.exit(EXIT_USAGE, f"photoclip: {message} (see photoclip --help)\n")
+
+
+def _date(value: str) -> float:
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (use YYYY-MM-DD): {value!r}") from exc
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number: {value!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="photoclip",
+                description="Find photos in your folders by describing them.")
+    p.add_argument("--version", action="version", version=f"photoclip {__version__}")
+    p.add_argument("--library", metavar="DIR",
+                   help=f"library folder (default: ${paths.ENV_LIBRARY} or "
+                        f"{paths.default_library_dir()})")
+    p.add_argument("--model", metavar="SPEC",
+                   help="OpenCLIP model: ARCH:PRETRAINED, hf-hub:ORG/REPO or local-dir:PATH "
+                        f"(default: ${paths.ENV_MODEL}, else the library's, else "
+                        "ViT-B-32-256:datacomp_s34b_b86k)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("gui", help="open the app window (the default)")
+
+    a = sub.add_parser("add", help="add photo folders to the library")
+    a.add_argument("folders", nargs="+", metavar="FOLDER")
+
+    r = sub.add_parser("remove", help="forget a folder (the photos on disk are untouched)")
+    r.add_argument("folder", metavar="FOLDER")
+
+    i = sub.add_parser("index", help="add FOLDERs if given, then index everything pending")
+    i.add_argument("folders", nargs="*", metavar="FOLDER")
+    i.add_argument("--batch-size", type=_positive, default=32)
+    i.add_argument("--threads", type=_positive, help="decode threads (default: one per core)")
+
+    def query_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--top", type=_positive, default=20, metavar="N")
+        q.add_argument("--json", action="store_true", help="print a JSON list")
+        q.add_argument("--folder", help="only photos under this folder")
+        q.add_argument("--since", type=_date, metavar="DATE", help="taken on or after DATE")
+        q.add_argument("--until", type=_date, metavar="DATE", help="taken before DATE")
+
+    s = sub.add_parser("search", help="find photos matching a description")
+    s.add_argument("text", metavar="TEXT")
+    query_options(s)
+
+    m = sub.add_parser("similar", help="find photos like the one at PATH")
+    m.add_argument("path", metavar="PATH")
+    query_options(m)
+
+    st = sub.add_parser("status", help="what the library holds")
+    st.add_argument("--json", action="store_true")
+    return p
+
+
+def _fail(message: str) -> int:
+    print(f"photoclip: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+class _Progress:
+    """Progress on stderr: one rewritten line on a terminal, a line every few seconds if not."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        if p.phase == "embed":
+            if not self.tty and now - self.last < 5 and p.done < p.total:
+                return
+            eta = f", {p.eta:.0f}s left" if p.eta else ""
+            line = (f"indexing {p.done}/{p.total} photos ({p.rate:.1f}/s{eta}"
+                    f"{f', {p.failed} failed' if p.failed else ''})")
+        elif p.phase in ("scan", "load-model"):
+            line = p.message
+        else:
+            return
+        self.last = now
+        if self.tty:
+            print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def finish(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def _print_results(results: list[Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], indent=1))
+        return
+    if not results:
+        print("no matching photos", file=sys.stderr)
+    for r in results:
+        print(f"{r.score:.3f}  {r.photo.path}")
+
+
+def _download_progress() -> Any:
+    state = {"last": 0.0}
+
+    def report(message: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - state["last"] < 1 and done < total:
+            return
+        state["last"] = now
+        size = f"{done / 1e6:.0f}/{total / 1e6:.0f} MB" if total else f"{done / 1e6:.0f} MB"
+        print(f"{message}: {size}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    from photoclip.core import Library, PhotoclipError
+
+    library_dir = Path(args.library).expanduser() if args.library else paths.default_library_dir()
+    model = args.model or os.environ.get(paths.ENV_MODEL) or None
+    readonly = args.command in ("search", "similar", "status")
+    if args.command == "status" and not (library_dir / "catalog.sqlite").exists():
+        if library_dir.exists() and not library_dir.is_dir():
+            return _fail(f"not a library folder: {library_dir}")
+        empty = {"library": str(library_dir), "model": model, "photos": 0, "indexed": 0,
+                 "failed": 0, "pending": 0, "missing": 0, "roots": []}
+        if args.json:
+            print(json.dumps(empty, indent=1))
+        else:
+            print(f"library {library_dir}: empty (add a folder: photoclip add FOLDER)")
+        return 0
+    try:
+        kwargs: dict[str, Any] = {}
+        if args.command == "index":
+            kwargs = {"batch_size": args.batch_size, "decode_threads": args.threads}
+        with Library(library_dir, model=model, readonly=readonly, **kwargs) as lib:
+            return _dispatch(lib, args)
+    except PhotoclipError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything indexed so far is kept", file=sys.stderr)
+        return 130
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    if args.folder and not Path(args.folder).expanduser().is_dir():
+        from photoclip.core import FolderError
+
+        raise FolderError(f"folder not found: {args.folder}")
+    return {"folder": args.folder, "date_from": args.since, "date_to": args.until}
+
+
+def _dispatch(lib: Any, args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "add" or (cmd == "index" and args.folders):
+        for folder in args.folders:
+            root = lib.add_root(folder)
+            print(f"added {root.path}", file=sys.stderr)
+        if cmd == "add":
+            print("run 'photoclip index' to index them (the app does it by itself)",
+                  file=sys.stderr)
+            return 0
+    if cmd == "remove":
+        n = lib.remove_root(args.folder)
+        print(f"removed {args.folder} ({n} photos forgotten; files untouched)", file=sys.stderr)
+        return 0
+    if cmd == "index":
+        if not lib.catalog.roots():
+            print("the library has no folders yet: photoclip index FOLDER", file=sys.stderr)
+            return 0
+        lib.embedder.load(progress=_download_progress())
+        bar = _Progress()
+        try:
+            result = lib.index(progress=bar)
+        finally:
+            bar.finish()
+        s, i = result.scan, result.index
+        print(f"scan: {s.new} new, {s.changed} changed, {s.moved} moved, "
+              f"{s.missing} missing, {s.returned} back", file=sys.stderr)
+        for root in s.offline_roots:
+            print(f"offline (skipped, nothing removed): {root}", file=sys.stderr)
+        print(f"indexed {i.embedded} photos in {i.seconds:.1f}s ({i.rate:.1f}/s), "
+              f"{len(i.failed)} failed", file=sys.stderr)
+        for path, reason in i.failed:
+            print(f"  failed: {path}: {reason}", file=sys.stderr)
+        return 0
+    if cmd == "search":
+        _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)
+        return 0
+    if cmd == "similar":
+        if not Path(args.path).expanduser().is_file():
+            return _fail(f"file not found: {args.path}")
+        _print_results(lib.similar(args.path, args.top, **_filters(args)), args.json)
+        return 0
+    if cmd == "status":
+        st = lib.status()
+        if args.json:
+            print(json.dumps(st.to_json(), indent=1))
+            return 0
+        print(f"library  {st.library}\nmodel    {st.model}\n"
+              f"photos   {st.photos} ({st.indexed} indexed, {st.pending} pending, "
+              f"{st.failed} failed; {st.missing} missing)")
+        for r in st.roots:
+            state = "online" if r.online else "OFFLINE"
+            print(f"  {r.path}  {r.photos} photos  {state}")
+        return 0
+    raise AssertionError(f"unhandled command {cmd}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command in (None, "gui"):
+        from photoclip.gui.app import main as gui_main
+
+        return gui_main(args)
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""The real ``photoclip`` command in a subprocess, on drawn photos and the small model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHAPES_SPEC, draw_photos, draw_shapes_library
+
+pytestmark = pytest.mark.slow
+
+
+def photoclip(*args: str, library: Path, env: dict[str, str] | None = None,
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PHOTOCLIP_MODEL": SHAPES_SPEC,
+                **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "photoclip", "--library", str(library), *args],
+                          capture_output=True, text=True, env=full_env, timeout=240)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> tuple[Path, Path, list]:
+    photos = tmp_path / "photos"
+    drawn = draw_shapes_library(photos, 56, seed=11)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    lib = tmp_path / "lib"
+    out = photoclip("index", str(photos), library=lib)
+    assert "indexed 60 photos" in out.stderr
+    assert "broken.jpg" in out.stderr  # the failure is named in the summary
+    return lib, photos, drawn
+
+
+def test_search_json_contract(indexed) -> None:
+    lib, _photos, drawn = indexed
+    truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    out = photoclip("search", "a red circle", "--top", "3", "--json", library=lib)
+    results = json.loads(out.stdout)
+    assert len(results) == 3
+    assert all(Path(r["path"]).is_absolute() and isinstance(r["score"], float) for r in results)
+    assert truth[results[0]["path"]] == ("red", "circle")
+    plain = photoclip("search", "a red circle", "--top", "2", library=lib)
+    assert len(plain.stdout.strip().splitlines()) == 2
+
+
+def test_similar_and_status_json_contract(indexed) -> None:
+    lib, photos, drawn = indexed
+    query = str(drawn[0][0])
+    results = json.loads(photoclip("similar", query, "--json", "--top", "5",
+                                   library=lib).stdout)
+    assert len(results) == 5
+    assert query not in [r["path"] for r in results]
+    status = json.loads(photoclip("status", "--json", library=lib).stdout)
+    for key in ("photos", "indexed", "failed", "pending", "missing"):
+        assert isinstance(status[key], int)
+    assert (status["photos"], status["indexed"], status["failed"]) == (61, 60, 1)
+    assert status["roots"] == [{"path": str(photos), "online": True, "photos": 61,
+                                "polling": False}]
+
+
+def test_add_remove_and_env_library(tmp_path: Path) -> None:
+    photos = tmp_path / "p"
+    draw_photos(photos, 3, seed=4)
+    lib = tmp_path / "envlib"
+    env = {"PHOTOCLIP_LIBRARY": str(lib)}
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "PHOTOCLIP_MODEL": SHAPES_SPEC, **env}
+    run = subprocess.run([sys.executable, "-m", "photoclip", "add", str(photos)],
+                         capture_output=True, text=True, env=full_env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert (lib / "catalog.sqlite").is_file()
+    status = json.loads(photoclip("status", "--json", library=lib).stdout)
+    assert status["pending"] == 0
+    assert status["roots"][0]["path"] == str(photos)
+    photoclip("index", library=lib)
+    assert json.loads(photoclip("status", "--json", library=lib).stdout)["indexed"] == 3
+    photoclip("remove", str(photos), library=lib)
+    assert json.loads(photoclip("status", "--json", library=lib).stdout)["roots"] == []
+
+
+@pytest.mark.parametrize("args", [
+    ["search"],                                  # missing TEXT
+    ["search", "x", "--top", "zero"],           # bad number
+    ["frobnicate"],                              # unknown command
+    ["add", "/definitely/not/here"],            # missing folder
+    ["similar", "/definitely/not/here.jpg"],    # missing file
+])
+def test_bad_input_is_one_line_and_exit_2(indexed, args: list[str]) -> None:
+    lib, _, _ = indexed
+    proc = photoclip(*args, library=lib, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("photoclip: ")
+
+
+def test_unreadable_library_exit_2(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "catalog.sqlite").write_bytes(b"garbage" * 1000)
+    for args in (["status"], ["search", "x"], ["index"]):
+        proc = photoclip(*args, library=lib, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1
+        assert "catalog" in proc.stderr
+
+
+def test_missing_model_offline_is_a_clear_message(tmp_path: Path) -> None:
+    photos = tmp_path / "p"
+    draw_photos(photos, 2, seed=5)
+    proc = photoclip("--model", "ViT-B-32-256:datacomp_s34b_b86k", "index", str(photos),
+                     library=tmp_path / "lib", check=False,
+                     env={"HF_HOME": str(tmp_path / "empty-hf-cache")})
+    assert proc.returncode == 2
+    assert "ViT-B-32-256:datacomp_s34b_b86k" in proc.stderr
+    assert "local-dir:" in proc.stderr
+
+
+def test_readers_see_commits_of_a_running_writer_and_resume_after_kill(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    draw_photos(photos, 400, seed=21, size=(320, 240))
+    lib = tmp_path / "lib"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PHOTOCLIP_MODEL": SHAPES_SPEC}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "photoclip", "--library", str(lib), "index", str(photos),
+         "--batch-size", "4", "--threads", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        committed = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and writer.poll() is None:
+            try:
+                db = sqlite3.connect(f"file:{lib / 'catalog.sqlite'}?mode=ro", uri=True)
+                committed = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+                db.close()
+            except sqlite3.Error:
+                committed = 0
+            if committed >= 40:
+                break
+            time.sleep(0.01)
+        # Freeze the writer mid-run: it is alive, holds the write lock, has an open WAL.
+        writer.send_signal(signal.SIGSTOP)
+        assert writer.poll() is None, "the writer finished before it could be interrupted"
+        status = json.loads(photoclip("status", "--json", library=lib).stdout)
+        assert 40 <= status["indexed"] < 400
+        assert status["indexed"] + status["pending"] == 400
+        hits = json.loads(photoclip("search", "a star", "--json", library=lib).stdout)
+        assert hits
+        blocked = photoclip("index", library=lib, check=False)
+        assert blocked.returncode == 2
+        assert "another photoclip process" in blocked.stderr
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert writer.returncode == -signal.SIGKILL
+    db = sqlite3.connect(lib / "catalog.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    kept = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    db.close()
+    assert 40 <= kept < 400
+    out = photoclip("index", library=lib)
+    assert f"indexed {400 - kept} photos" in out.stderr
+    status = json.loads(photoclip("status", "--json", library=lib).stdout)
+    assert status["indexed"] == 400
+    assert status["pending"] == 0
