@@ -1,0 +1,1 @@
+"""The PySide6 desktop app. Widgets only: all work goes through photoclip.core."""
