@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("path", metavar="PATH")
     query_options(m)
 
+    w = sub.add_parser("watch", help="watch the library's folders and index changes as they "
+                       "happen, in the foreground (Ctrl+C stops)")
+    w.add_argument("--debounce", type=float, default=0.3, metavar="SECONDS",
+                   help="quiet time after an event before a path is looked at")
+    w.add_argument("--settle", type=float, default=0.7, metavar="SECONDS",
+                   help="how long a file's size must stay the same before it is indexed")
+    w.add_argument("--reconcile", type=float, default=900.0, metavar="SECONDS",
+                   help="full rescan interval, to catch anything events missed")
+    w.add_argument("--poll", action="store_true", help="poll instead of OS events")
+
     st = sub.add_parser("status", help="what the library holds")
     st.add_argument("--json", action="store_true")
     return p
@@ -207,10 +217,9 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         if not lib.catalog.roots():
             print("the library has no folders yet: photoclip index FOLDER", file=sys.stderr)
             return 0
-        lib.embedder.load(progress=_download_progress())
         bar = _Progress()
         try:
-            result = lib.index(progress=bar)
+            result = lib.index(progress=bar, download=_download_progress())
         finally:
             bar.finish()
         s, i = result.scan, result.index
@@ -223,6 +232,8 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         for path, reason in i.failed:
             print(f"  failed: {path}: {reason}", file=sys.stderr)
         return 0
+    if cmd == "watch":
+        return _watch(lib, args)
     if cmd == "search":
         _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)
         return 0
@@ -240,10 +251,40 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
               f"photos   {st.photos} ({st.indexed} indexed, {st.pending} pending, "
               f"{st.failed} failed; {st.missing} missing)")
         for r in st.roots:
-            state = "online" if r.online else "OFFLINE"
+            state = ("online" if r.online else "OFFLINE") + (", polled" if r.polling else "")
             print(f"  {r.path}  {r.photos} photos  {state}")
         return 0
     raise AssertionError(f"unhandled command {cmd}")
+
+
+def _watch(lib: Any, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from photoclip.core.watcher import FolderWatcher
+
+    logging.getLogger("photoclip").setLevel(logging.INFO)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    if not lib.catalog.roots():
+        return _fail("the library has no folders to watch: photoclip add FOLDER")
+    watcher = FolderWatcher(lib, debounce=args.debounce, settle=args.settle,
+                            reconcile_every=args.reconcile, force_polling=args.poll)
+    watcher.start()
+    print(f"watching {len(lib.catalog.roots())} folders of {lib.folder}; Ctrl+C stops",
+          file=sys.stderr, flush=True)
+    while not stop.wait(0.5):
+        if not watcher.running:
+            return _fail("the watcher stopped unexpectedly")
+    print("stopping: finishing the batch in flight…", file=sys.stderr, flush=True)
+    watcher.stop(timeout=4.0)
+    print("stopped; everything indexed so far is kept", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -284,11 +284,11 @@ class Catalog:
                            "WHERE root_id = ?", (root_id,))
         return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
-    def missing_by_content(self, size: int, digest: str) -> Photo | None:
-        """A photo marked missing with this content: the same file, moved."""
+    def photos_by_content(self, size: int, digest: str) -> list[Photo]:
+        """Rows with this content, those already marked missing first."""
         rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE size = ? AND hash = ? "
-                           "AND state = 'missing' ORDER BY id LIMIT 1", (size, digest))
-        return _photo(rows[0]) if rows else None
+                           "ORDER BY state != 'missing', id", (size, digest))
+        return [_photo(r) for r in rows]
 
     def photos_missing_embedding(self, model: str, limit: int | None = None) -> list[Photo]:
         """Photos present on online roots that have no embedding for ``model`` yet."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from photoclip.core.catalog import Catalog, Photo, PhotoMetadata
-from photoclip.core.embedder import Embedder, Preprocessor
+from photoclip.core.embedder import DownloadProgress, Embedder, Preprocessor
 from photoclip.core.errors import ImageDecodeError
 from photoclip.core.images import open_photo
 from photoclip.core.vectors import VectorIndex
@@ -106,8 +106,13 @@ class Indexer:
     def run(self, photos: Sequence[Photo] | None = None, *,
             progress: ProgressCallback | None = None,
             cancel: threading.Event | None = None,
-            pause: threading.Event | None = None) -> IndexSummary:
-        """Embed ``photos`` (default: everything pending) and commit as we go."""
+            pause: threading.Event | None = None,
+            download: DownloadProgress | None = None) -> IndexSummary:
+        """Embed ``photos`` (default: everything pending) and commit as we go.
+
+        The model is loaded only when there is something to embed, so a run over an
+        unchanged library never pays for importing torch.
+        """
         cancel = cancel or threading.Event()
         model = self.embedder.signature
         todo = list(photos) if photos is not None else self.catalog.photos_missing_embedding(model)
@@ -118,7 +123,7 @@ class Indexer:
             return summary
         if progress:
             progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
-        self.embedder.load()
+        self.embedder.load(progress=download)
         pre = self.embedder.preprocessor()
         stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "wait": 0.0}
         last_save = time.monotonic()

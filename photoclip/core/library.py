@@ -23,7 +23,7 @@ import numpy as np
 
 from photoclip.core import scanner
 from photoclip.core.catalog import Catalog, Photo, Root
-from photoclip.core.embedder import DEFAULT_MODEL, Embedder
+from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
 from photoclip.core.errors import FolderError, LibraryError, LibraryLockedError
 from photoclip.core.images import open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
@@ -154,6 +154,7 @@ class Library:
                                batch_size=batch_size, decode_threads=decode_threads)
         self._vectors_open = False
         self._vectors_lock = threading.Lock()
+        self._index_lock = threading.RLock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -246,30 +247,53 @@ class Library:
 
     # -- indexing --------------------------------------------------------------------------
 
-    def scan(self, roots: list[Root] | None = None, *, subtree: str | None = None,
+    def scan(self, roots: list[Root] | None = None, *, files: list[str] | None = None,
+             folders: list[str] | None = None, min_age: float = 0.0,
              cancel: threading.Event | None = None) -> scanner.ScanSummary:
         self._require_writable()
         summary = scanner.scan(self.catalog, roots if roots is not None else self.catalog.roots(),
-                               subtree=subtree, cancel=cancel)
+                               files=files, folders=folders, min_age=min_age, cancel=cancel)
         if self._vectors_open and (summary.touched or summary.offline_roots):
             self.vectors.sync(self.catalog)
         return summary
 
     def index(self, *, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, pause: threading.Event | None = None,
-              scan: bool = True) -> RunSummary:
+              scan: bool = True, download: DownloadProgress | None = None,
+              min_age: float = 0.0) -> RunSummary:
         """Scan every root, then embed everything pending. Safe to interrupt at any point."""
         self._require_writable()
         from photoclip.core.indexer import IndexProgress
 
-        if progress:
-            progress(IndexProgress("scan", message="looking for new and changed photos"))
-        scan_summary = self.scan(cancel=cancel) if scan else scanner.ScanSummary()
-        self._ensure_vectors()
-        if self.catalog.get_meta("model") != self.model_spec:
-            self.catalog.set_meta("model", self.model_spec)
-        summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause)
+        # The app's indexer and the folder watcher may both ask; one runs at a time.
+        with self._index_lock:
+            if progress:
+                progress(IndexProgress("scan", message="looking for new and changed photos"))
+            scan_summary = (self.scan(cancel=cancel, min_age=min_age) if scan
+                            else scanner.ScanSummary())
+            self._ensure_vectors()
+            if self.catalog.get_meta("model") != self.model_spec:
+                self.catalog.set_meta("model", self.model_spec)
+            summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
+                                       download=download)
         return RunSummary(scan_summary, summary)
+
+    def apply_changes(self, *, files: list[str] = (),  # type: ignore[assignment]
+                      folders: list[str] = (),  # type: ignore[assignment]
+                      cancel: threading.Event | None = None,
+                      min_age: float = 0.0) -> RunSummary:
+        """Bring just these paths in line with disk, then embed what is pending.
+
+        What the watcher calls with settled events: ``files`` are looked at one by one
+        (new, changed, moved, gone), ``folders`` are walked (a folder moved in or out).
+        """
+        self._require_writable()
+        with self._index_lock:
+            total = self.scan(files=list(files), folders=list(folders), cancel=cancel,
+                              min_age=min_age)
+            self._ensure_vectors()
+            summary = self.indexer.run(cancel=cancel)
+        return RunSummary(total, summary)
 
     # -- queries ---------------------------------------------------------------------------
 

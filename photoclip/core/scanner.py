@@ -13,13 +13,15 @@ while the catalog has photos for it) is marked offline and nothing under it is t
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from photoclip.core.catalog import Catalog, Root
+from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.images import is_photo_path
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ class ScanSummary:
     unchanged: int = 0
     offline_roots: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    young: list[str] = field(default_factory=list)
 
     @property
     def touched(self) -> int:
@@ -102,23 +105,53 @@ class _RootPlan:
     changed: list[tuple[int, int, float, str]] = field(default_factory=list)
     new: list[tuple[str, int, float, str]] = field(default_factory=list)
     unchanged: int = 0
+    young: list[str] = field(default_factory=list)               # still being written?
 
 
-def _plan_root(catalog: Catalog, root: Root, subtree: str | None,
-               cancel: threading.Event | None) -> _RootPlan | None:
+def _stat_files(paths: Iterable[str]) -> Iterator[tuple[str, int, float]]:
+    for path in paths:
+        if not is_photo_path(path):
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if os.path.isfile(path):
+            yield path, st.st_size, st.st_mtime
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
+               scope: tuple[set[str], list[str]] | None = None,
+               min_age: float = 0.0) -> _RootPlan | None:
+    """What changed under ``root``; ``scope`` = (files, folders) limits where to look."""
     known = catalog.root_file_states(root.id)
     if not root_reachable(root.path, sum(1 for v in known.values() if v[4] != "missing")):
         return None
     plan = _RootPlan(root)
-    top = subtree or root.path
-    if subtree is not None:
-        prefix = subtree.rstrip(os.sep) + os.sep
-        known = {p: v for p, v in known.items() if p.startswith(prefix) or p == subtree}
+    listing: Iterable[tuple[str, int, float]]
+    if scope is None:
+        listing = walk_photos(root.path)
+    else:
+        files, folders = scope
+        known = {p: v for p, v in known.items()
+                 if p in files or any(_inside(p, f) for f in folders)}
+        walked = [walk_photos(f) for f in folders if os.path.isdir(f)]
+        listing = itertools.chain(
+            _stat_files(sorted(f for f in files if not any(_inside(f, d) for d in folders))),
+            *walked)
     seen: set[str] = set()
-    for path, size, mtime in (walk_photos(top) if os.path.isdir(top) else ()):
+    now = time.time()
+    for path, size, mtime in listing:
         if cancel is not None and cancel.is_set():
             return None
         seen.add(path)
+        if min_age and now - mtime < min_age:
+            plan.young.append(path)  # maybe mid-copy: leave it to the watcher's settling
+            continue
         row = known.get(path)
         try:
             if row is None:
@@ -144,13 +177,41 @@ def _plan_root(catalog: Catalog, root: Root, subtree: str | None,
     return plan
 
 
-def scan(catalog: Catalog, roots: Iterable[Root], *, subtree: str | None = None,
+def _moved_from(catalog: Catalog, size: int, digest: str) -> Photo | None:
+    """The row a new file was moved from: same content, and its old path is gone.
+
+    Rows not yet marked missing count too: with watcher events, the new path can be
+    seen before the old one is reported gone.
+    """
+    for photo in catalog.photos_by_content(size, digest):
+        if photo.state == "missing" or not os.path.exists(photo.path):
+            return photo
+    return None
+
+
+def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None = None,
+         folders: Iterable[str] | None = None, min_age: float = 0.0,
          cancel: threading.Event | None = None) -> ScanSummary:
-    """Scan ``roots`` (or only ``subtree`` inside one of them) and apply what changed."""
+    """Scan ``roots`` and apply what changed, all in one transaction.
+
+    With ``files`` and/or ``folders`` only those paths (existing or not) and the trees
+    under those folders are looked at: how the watcher applies settled events cheaply.
+    Everything goes in one plan so a move is seen as a move whatever the event order.
+    Files written less than ``min_age`` seconds ago are left alone and listed in
+    ``young``: a full scan must not index a photo that is still being copied.
+    """
     summary = ScanSummary()
     plans: list[_RootPlan] = []
+    limited = files is not None or folders is not None
+    all_files, all_folders = set(files or ()), list(folders or ())
     for root in roots:
-        plan = _plan_root(catalog, root, subtree, cancel)
+        scope = None
+        if limited:
+            scope = ({f for f in all_files if _inside(f, root.path)},
+                     [f for f in all_folders if _inside(f, root.path)])
+            if not scope[0] and not scope[1]:
+                continue
+        plan = _plan_root(catalog, root, cancel, scope, min_age)
         if cancel is not None and cancel.is_set():
             return summary
         if plan is None:
@@ -160,6 +221,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, subtree: str | None = None,
             summary.offline_roots.append(root.path)
             continue
         plans.append(plan)
+    gone = {pid for plan in plans for pid in plan.gone}
     with catalog.transaction() as db:
         for plan in plans:
             if not plan.root.online:
@@ -176,16 +238,17 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, subtree: str | None = None,
             summary.returned += len(plan.returned)
             summary.changed += len(plan.changed)
             summary.unchanged += plan.unchanged + len(plan.touched)
+            summary.young += plan.young
         for plan in plans:
             for path, size, mtime, digest in plan.new:
-                moved = catalog.missing_by_content(size, digest)
+                moved = _moved_from(catalog, size, digest)
                 if moved is not None:
                     catalog.repoint_photo(db, moved.id, plan.root.id, path, mtime)
                     summary.moved += 1
+                    if moved.id in gone:
+                        summary.missing -= 1  # not deleted after all: moved
                 else:
                     summary.new_ids.append(
                         catalog.insert_photo(db, plan.root.id, path, size, mtime, digest))
                     summary.new += 1
-    # Files that went missing and were not claimed by a move are what the user deleted.
-    summary.missing -= summary.moved
     return summary
