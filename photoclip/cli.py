@@ -276,7 +276,8 @@ def _watch(lib: Any, args: argparse.Namespace) -> int:
     watcher = FolderWatcher(lib, debounce=args.debounce, settle=args.settle,
                             reconcile_every=args.reconcile, force_polling=args.poll)
     watcher.start()
-    print(f"watching {len(lib.catalog.roots())} folders of {lib.folder}; Ctrl+C stops",
+    n = len(lib.catalog.roots())
+    print(f"watching {n} folder{'s' if n != 1 else ''} of {lib.folder}; Ctrl+C stops",
           file=sys.stderr, flush=True)
     while not stop.wait(0.5):
         if not watcher.running:

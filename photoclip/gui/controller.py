@@ -17,6 +17,7 @@ from photoclip.core import Library, ModelUnavailableError, PhotoclipError
 from photoclip.core.embedder import Embedder
 from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
+from photoclip.core.watcher import FolderWatcher
 from photoclip.gui.workers import Task, Workers
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class LibraryController(QObject):
     index_started = Signal()
     index_progress = Signal(object)           # IndexProgress
     index_finished = Signal(object)           # RunSummary, or None when it failed
+    library_changed = Signal(object)          # the watcher applied changes (RunSummary)
     message = Signal(str)                     # for the status bar
     error = Signal(str)                       # something the user must see
 
@@ -44,6 +46,8 @@ class LibraryController(QObject):
         self._index_again = False
         self._query_serial = 0
         self._closing = False
+        self.watcher: FolderWatcher | None = None
+        self.watch_enabled = True
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -111,6 +115,7 @@ class LibraryController(QObject):
             self.message.emit(f"Added {root.path}")
         if added:
             self.refresh_roots()
+            self._roots_edited()
             if self.model_ready:
                 self.start_indexing()
             else:
@@ -126,6 +131,7 @@ class LibraryController(QObject):
         except PhotoclipError as exc:
             self.error.emit(str(exc))
             return
+        self._roots_edited()
         self.message.emit(f"Removed {folder} ({n} photos forgotten; files untouched)")
         self.refresh_roots()
         self.browse()
@@ -160,6 +166,7 @@ class LibraryController(QObject):
             return
         self.index_finished.emit(summary)
         self.refresh_roots()
+        self.start_watching()
 
     def _index_failed(self, exc: Exception) -> None:
         self.index_task = None
@@ -167,6 +174,22 @@ class LibraryController(QObject):
             return
         self._report(exc)
         self.index_finished.emit(None)
+
+    # -- watching --------------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """Watch the library's folders while the app is open (after the first catch-up)."""
+        if self.watcher is not None or not self.watch_enabled or self._closing:
+            return
+        self.watcher = FolderWatcher(self.library, on_change=self.library_changed.emit,
+                                     on_error=lambda exc: self.error.emit(
+                                         f"Folder watching hit a problem (will retry): {exc}"))
+        self.watcher.start()
+
+    def _roots_edited(self) -> None:
+        if self.watcher is not None:
+            self.watcher.sync_roots()
+            self.watcher.request_reconcile()
 
     def pause_indexing(self, paused: bool) -> None:
         if self.index_task is not None:
@@ -233,5 +256,7 @@ class LibraryController(QObject):
     def shutdown(self) -> None:
         """Stop workers (cancelling indexing between batches), then close the library."""
         self._closing = True
+        if self.watcher is not None:
+            self.watcher.stop(timeout=10)
         self.workers.wait(60000)
         self.library.close()

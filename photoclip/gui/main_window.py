@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1200, 800)
         self._roots: list[Any] = []
+        self._browsing: str | None = None   # the folder shown, when browsing one
         self._closed = False
 
         # search field + debounce
@@ -319,6 +320,7 @@ class MainWindow(QMainWindow):
         c.index_progress.connect(self._index_progress)
         c.index_finished.connect(self._index_finished)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        c.library_changed.connect(self._library_changed)
         c.error.connect(self._error)
 
     # -- folders ---------------------------------------------------------------------------
@@ -334,11 +336,13 @@ class MainWindow(QMainWindow):
         indexing = self.controller.index_task is not None
         for r in roots:
             if not r.online:
-                state = "offline"
+                state = "offline (drive not connected?)"
             elif indexing:
                 state = f"{r.photos} photos, indexing"
             else:
                 state = f"{r.photos} photos"
+            if r.polling and r.online:
+                state += ", checked by polling"
             item = QListWidgetItem(f"{os.path.basename(r.path) or r.path}\n{state}")
             item.setToolTip(r.path)
             item.setData(Qt.ItemDataRole.UserRole, r.path)
@@ -351,7 +355,9 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.empty)
 
     def _sidebar_clicked(self, item: QListWidgetItem) -> None:
-        self.controller.browse(item.data(Qt.ItemDataRole.UserRole))
+        self._browsing = item.data(Qt.ItemDataRole.UserRole)
+        self.search_field.clear()
+        self.controller.browse(self._browsing)
 
     def _sidebar_menu(self, pos: Any) -> None:
         item = self.sidebar.itemAt(pos)
@@ -427,6 +433,7 @@ class MainWindow(QMainWindow):
         self.controller.similar(path)
 
     def show_all(self) -> None:
+        self._browsing = None
         self.search_field.clear()
         self.controller.browse()
 
@@ -529,6 +536,18 @@ class MainWindow(QMainWindow):
                 self.problems_btn.show()
         if not self.search_field.text().strip():
             self.controller.browse()
+
+    def _library_changed(self, summary: Any) -> None:
+        """The watcher indexed something: refresh folders and whatever is on screen."""
+        self.controller.refresh_roots()
+        s = summary.scan
+        self.statusBar().showMessage(
+            f"Folders changed: {s.new} new, {s.moved} moved, {s.missing} removed, "
+            f"{summary.index.embedded} indexed", 5000)
+        if self.search_field.text().strip():
+            self.run_search()
+        else:
+            self.controller.browse(self._browsing)
 
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_btn.setText("Resume" if paused else "Pause")

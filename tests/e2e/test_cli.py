@@ -175,3 +175,38 @@ def test_readers_see_commits_of_a_running_writer_and_resume_after_kill(tmp_path:
     status = json.loads(photoclip("status", "--json", library=lib).stdout)
     assert status["indexed"] == 400
     assert status["pending"] == 0
+
+
+def test_watch_indexes_new_photos_and_stops_on_sigterm(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    draw_photos(photos, 4, seed=12)
+    lib = tmp_path / "lib"
+    photoclip("index", str(photos), library=lib)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PHOTOCLIP_MODEL": SHAPES_SPEC}
+    watcher = subprocess.Popen([sys.executable, "-m", "photoclip", "--library", str(lib),
+                                "watch"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    try:
+        new = draw_photos(tmp_path / "incoming", 2, seed=13)
+        (photos / "new-album").mkdir()
+        for path, _ in new:
+            path.rename(photos / "new-album" / path.name)
+        deadline = time.monotonic() + 60
+        indexed = 0
+        while time.monotonic() < deadline and indexed < 6:
+            indexed = json.loads(photoclip("status", "--json", library=lib).stdout)["indexed"]
+        assert indexed == 6, "the watcher's commits were not seen by another process"
+        hits = json.loads(photoclip("search", "a shape", "--json", "--top", "10",
+                                    library=lib).stdout)
+        assert {str(photos / "new-album" / p.name) for p, _ in new} <= {h["path"] for h in hits}
+        t0 = time.monotonic()
+        watcher.send_signal(signal.SIGTERM)
+        _out, err = watcher.communicate(timeout=10)
+        assert time.monotonic() - t0 < 5
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    assert watcher.returncode == 0, err
+    assert "watching 1 folder of" in err
+    assert "stopped" in err

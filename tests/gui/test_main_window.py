@@ -191,3 +191,17 @@ def test_missing_model_offline_still_browses(qtbot, tmp_path: Path,
         assert "needs the model" in win.statusBar().currentMessage()
     finally:
         win.close()
+
+
+def test_new_photos_appear_while_the_app_is_open(qtbot, window, tmp_path: Path) -> None:
+    folder = tmp_path / "watched"
+    draw_photos(folder, 3, seed=14)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder)
+    qtbot.waitUntil(lambda: window.controller.watcher is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
+    new = draw_photos(tmp_path / "incoming", 2, seed=15)
+    for path, _ in new:
+        path.rename(folder / path.name)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=20000)
+    assert {str(folder / p.name) for p, _ in new} <= set(window.model.paths())
