@@ -83,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="find photos matching a description")
     s.add_argument("text", metavar="TEXT")
     query_options(s)
+    s.add_argument("--tag", metavar="LABEL", help="only photos tagged LABEL (or SET:LABEL)")
+
+    lb = sub.add_parser("labels", help="label sets for auto-tagging")
+    lsub = lb.add_subparsers(dest="labels_command", metavar="ACTION", required=True,
+                             parser_class=_Parser)
+    lsub.add_parser("list", help="the library's label sets")
+    li = lsub.add_parser("import", help="add or replace a label set from a TOML file")
+    li.add_argument("file", metavar="FILE.toml")
+    lsh = lsub.add_parser("show", help="a label set's definition and tag counts")
+    lsh.add_argument("name", metavar="NAME")
+    lr = lsub.add_parser("remove", help="remove a label set and its automatic tags")
+    lr.add_argument("name", metavar="NAME")
+
+    t = sub.add_parser("tag", help="re-tag the library from its label sets and print the tags")
+    t.add_argument("--set", dest="set_name", metavar="NAME", help="only this label set")
+    t.add_argument("--json", action="store_true", help='print {path: [{"label", "score", '
+                   '"set"}...]}')
+    t.add_argument("--write-xmp", action="store_true",
+                   help="also write the tags to photo.ext.xmp sidecars (photos untouched)")
 
     m = sub.add_parser("similar", help="find photos like the one at PATH")
     m.add_argument("path", metavar="PATH")
@@ -167,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
 
     library_dir = Path(args.library).expanduser() if args.library else paths.default_library_dir()
     model = args.model or os.environ.get(paths.ENV_MODEL) or None
-    readonly = args.command in ("search", "similar", "status")
+    readonly = args.command in ("search", "similar", "status") or (
+        args.command == "labels" and args.labels_command in ("list", "show"))
     if args.command == "status" and not (library_dir / "catalog.sqlite").exists():
         if library_dir.exists() and not library_dir.is_dir():
             return _fail(f"not a library folder: {library_dir}")
@@ -196,7 +216,57 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
         from photoclip.core import FolderError
 
         raise FolderError(f"folder not found: {args.folder}")
-    return {"folder": args.folder, "date_from": args.since, "date_to": args.until}
+    filters = {"folder": args.folder, "date_from": args.since, "date_to": args.until}
+    if getattr(args, "tag", None):
+        filters["tag"] = args.tag
+    return filters
+
+
+def _labels(lib: Any, args: argparse.Namespace) -> int:
+    action = args.labels_command
+    if action == "list":
+        sets = lib.label_sets()
+        counts = lib.tag_counts()
+        for ls in sets:
+            tagged = sum(n for (s, _label), n in counts.items() if s == ls.name)
+            print(f"{ls.name}\t{len(ls.labels)} labels, threshold {ls.threshold}, "
+                  f"top_k {ls.top_k or 'all'}, {tagged} tags")
+    elif action == "show":
+        ls = lib.label_set(args.name)
+        counts = lib.tag_counts()
+        print(ls.source.rstrip())
+        print("\n# photos per label")
+        for label in ls.labels:
+            print(f"#   {label}: {counts.get((ls.name, label), 0)}")
+    elif action == "import":
+        ls = lib.import_label_set(args.file)
+        print(f"imported label set {ls.name!r} ({len(ls.labels)} labels) and re-tagged",
+              file=sys.stderr)
+    elif action == "remove":
+        lib.remove_label_set(args.name)
+        print(f"removed label set {args.name!r}", file=sys.stderr)
+    for problem in lib.label_set_errors:
+        print(f"photoclip: ignored, last good version kept: {problem}", file=sys.stderr)
+    return 0
+
+
+def _tag(lib: Any, args: argparse.Namespace) -> int:
+    n = lib.tag(args.set_name)
+    tags = lib.all_tags(args.set_name)
+    if args.json:
+        print(json.dumps({path: [{"label": t.label, "score": None if t.score is None else
+                                  round(t.score, 4), "set": t.label_set, "source": t.source}
+                                 for t in ts] for path, ts in sorted(tags.items())}, indent=1))
+    else:
+        for path, ts in sorted(tags.items()):
+            print(f"{path}: " + ", ".join(f"{t.label_set}:{t.label}" for t in ts))
+    print(f"{n} automatic tags on {len(tags)} photos", file=sys.stderr)
+    if args.write_xmp:
+        written = lib.write_xmp()
+        print(f"wrote {len(written)} XMP sidecars", file=sys.stderr)
+    for problem in lib.label_set_errors:
+        print(f"photoclip: ignored, last good version kept: {problem}", file=sys.stderr)
+    return 0
 
 
 def _dispatch(lib: Any, args: argparse.Namespace) -> int:
@@ -234,6 +304,10 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         return 0
     if cmd == "watch":
         return _watch(lib, args)
+    if cmd == "labels":
+        return _labels(lib, args)
+    if cmd == "tag":
+        return _tag(lib, args)
     if cmd == "search":
         _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)
         return 0

@@ -25,7 +25,7 @@ import numpy as np
 
 from photoclip.core.errors import LibraryError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -80,6 +80,15 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (photo_id, label_set, label)
     );
     CREATE INDEX tags_label ON tags(label_set, label);
+    """,
+    # v2: text embeddings of prompts, so label sets re-tag without re-encoding their prompts.
+    2: """
+    CREATE TABLE text_embeddings(
+        model TEXT NOT NULL,
+        text TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, text)
+    );
     """,
 }
 
@@ -457,6 +466,106 @@ class Catalog:
             (model,))[0]
         keys = ("photos", "indexed", "failed", "pending", "missing")
         return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
+
+    # -- label sets and tags ----------------------------------------------------------------
+
+    def text_embeddings(self, model: str, texts: Iterable[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        texts = list(dict.fromkeys(texts))
+        for start in range(0, len(texts), 900):
+            chunk = texts[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            for text, blob in self._query(f"SELECT text, vector FROM text_embeddings WHERE "
+                                          f"model = ? AND text IN ({marks})", [model, *chunk]):
+                out[text] = np.frombuffer(blob, dtype=np.float32).copy()
+        return out
+
+    def store_text_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO text_embeddings(model, text, vector) "
+                           "VALUES(?, ?, ?)", [(model, t, np.asarray(v, np.float32).tobytes())
+                                               for t, v in vectors.items()])
+
+    def label_set_sources(self) -> dict[str, str]:
+        return dict(self._query("SELECT name, source FROM label_sets ORDER BY name"))
+
+    def save_label_set(self, name: str, source: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO label_sets(name, source, updated_at) VALUES(?, ?, ?) "
+                       "ON CONFLICT(name) DO UPDATE SET source = excluded.source, "
+                       "updated_at = excluded.updated_at", (name, source, time.time()))
+
+    def delete_label_set(self, name: str) -> None:
+        """Forget a set and its automatic tags; the user's own decisions stay."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM label_sets WHERE name = ?", (name,))
+            db.execute("DELETE FROM tags WHERE label_set = ? AND source = 'auto'", (name,))
+
+    def replace_auto_tags(self, label_set: str, tags: Sequence[tuple[int, str, float]],
+                          ids: Iterable[int] | None = None,
+                          labels: Iterable[str] | None = None) -> None:
+        """Swap a set's automatic tags (of ``ids``, else of every photo) for ``tags``.
+
+        Manual and rejected tags occupy their (photo, set, label) key, so INSERT OR IGNORE
+        never overwrites a decision the user made. Tags of labels no longer in the set go.
+        """
+        with self.transaction() as db:
+            if ids is None:
+                db.execute("DELETE FROM tags WHERE label_set = ? AND source = 'auto'",
+                           (label_set,))
+            else:
+                db.executemany("DELETE FROM tags WHERE label_set = ? AND source = 'auto' "
+                               "AND photo_id = ?", [(label_set, i) for i in ids])
+            if labels is not None:
+                keep = list(labels)
+                marks = ",".join("?" * len(keep))
+                db.execute(f"DELETE FROM tags WHERE label_set = ? AND source = 'auto' AND "
+                           f"label NOT IN ({marks})", [label_set, *keep])
+            db.executemany("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, "
+                           "source) VALUES(?, ?, ?, ?, 'auto')",
+                           [(pid, label_set, label, score) for pid, label, score in tags])
+
+    def set_tag(self, photo_id: int, label_set: str, label: str, source: str,
+                score: float | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO tags(photo_id, label_set, label, score, source) "
+                       "VALUES(?, ?, ?, ?, ?) ON CONFLICT(photo_id, label_set, label) DO "
+                       "UPDATE SET source = excluded.source, "
+                       "score = COALESCE(excluded.score, tags.score)",
+                       (photo_id, label_set, label, score, source))
+
+    def tag_rows(self, photo_ids: Iterable[int] | None = None, label_set: str | None = None
+                 ) -> list[tuple[int, str, str, float | None, str]]:
+        """(photo id, set, label, score, source), best scores first within a photo."""
+        sql = "SELECT photo_id, label_set, label, score, source FROM tags"
+        clauses, params = [], []
+        if label_set is not None:
+            clauses.append("label_set = ?")
+            params.append(label_set)
+        if photo_ids is not None:
+            ids = list(photo_ids)
+            if not ids:
+                return []
+            clauses.append(f"photo_id IN ({','.join(str(int(i)) for i in ids)})")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY photo_id, source = 'rejected', score DESC"
+        return self._query(sql, params)
+
+    def tag_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._query("SELECT t.label_set, t.label, COUNT(*) FROM tags t "
+                           "JOIN photos p ON p.id = t.photo_id "
+                           "WHERE t.source != 'rejected' AND p.state != 'missing' "
+                           "GROUP BY t.label_set, t.label")
+        return {(s, label): n for s, label, n in rows}
+
+    def ids_with_tag(self, label: str, label_set: str | None = None) -> set[int]:
+        sql = "SELECT photo_id FROM tags WHERE label = ? AND source != 'rejected'"
+        params: list = [label]
+        if label_set is not None:
+            sql += " AND label_set = ?"
+            params.append(label_set)
+        return {r[0] for r in self._query(sql, params)}
 
     def root_counts(self) -> dict[int, int]:
         return {r[0]: r[1] for r in self._query(

@@ -21,12 +21,23 @@ from typing import Any
 
 import numpy as np
 
+from photoclip import paths
 from photoclip.core import scanner
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
-from photoclip.core.errors import FolderError, LibraryError, LibraryLockedError
+from photoclip.core.errors import FolderError, LabelSetError, LibraryError, LibraryLockedError
 from photoclip.core.images import open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
+from photoclip.core.tagging import (
+    LabelSet,
+    Scorer,
+    Tag,
+    choose_tags,
+    default_label_set_files,
+    label_set_filename,
+    parse_label_set,
+    read_label_set,
+)
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -150,11 +161,23 @@ class Library:
         spec = model or self.catalog.get_meta("model") or DEFAULT_MODEL
         self.embedder = embedder or Embedder(spec)
         self.vectors = VectorIndex(self.folder, self.embedder.signature)
-        self.indexer = Indexer(self.catalog, self.embedder, self.vectors,
-                               batch_size=batch_size, decode_threads=decode_threads)
+        self.indexer = self._make_indexer(batch_size, decode_threads)
         self._vectors_open = False
         self._vectors_lock = threading.Lock()
         self._index_lock = threading.RLock()
+        self.labelsets_dir = self.folder / "labelsets"
+        self.label_set_errors: list[str] = []
+        self._label_sets: dict[str, LabelSet] = {}
+        self._scorer = Scorer(self.embedder, self.catalog)
+        if not readonly:
+            self._seed_label_sets()
+
+    def _make_indexer(self, batch_size: int, decode_threads: int | None) -> Indexer:
+        indexer = Indexer(self.catalog, self.embedder, self.vectors, batch_size=batch_size,
+                          decode_threads=decode_threads)
+        # New photos are tagged as they are committed.
+        indexer.batch_hooks.append(lambda ids: ids and self.tag(ids=ids))
+        return indexer
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -197,9 +220,9 @@ class Library:
                 self.vectors.save()
             self.embedder = embedder
             self.vectors = VectorIndex(self.folder, embedder.signature)
-            self.indexer = Indexer(self.catalog, embedder, self.vectors,
-                                   batch_size=self.indexer.batch_size,
-                                   decode_threads=self.indexer.decode_threads)
+            self.indexer = self._make_indexer(self.indexer.batch_size,
+                                              self.indexer.decode_threads)
+            self._scorer = Scorer(embedder, self.catalog)
             self._vectors_open = False
 
     @property
@@ -302,19 +325,23 @@ class Library:
         return [SearchResult(photos[i], s) for i, s in hits if i in photos]
 
     def _allowed(self, folder: str | None, date_from: float | None,
-                 date_to: float | None) -> set[int] | None:
-        if folder is None and date_from is None and date_to is None:
+                 date_to: float | None, tag: str | None = None) -> set[int] | None:
+        if folder is None and date_from is None and date_to is None and tag is None:
             return None
         if folder is not None:
             folder = str(Path(folder).expanduser().resolve())
-        return self.catalog.searchable_ids(self.embedder.signature, folder=folder,
-                                           date_from=date_from, date_to=date_to)
+        allowed = self.catalog.searchable_ids(self.embedder.signature, folder=folder,
+                                              date_from=date_from, date_to=date_to)
+        if tag is not None:
+            allowed &= self.ids_with_tag(tag)
+        return allowed
 
     def search_vector(self, vector: np.ndarray, top: int = 20, *, folder: str | None = None,
                       date_from: float | None = None, date_to: float | None = None,
-                      exclude: int | None = None) -> list[SearchResult]:
+                      tag: str | None = None, exclude: int | None = None
+                      ) -> list[SearchResult]:
         vectors = self._ensure_vectors()
-        allowed = self._allowed(folder, date_from, date_to)
+        allowed = self._allowed(folder, date_from, date_to, tag)
         if exclude is not None:
             allowed = (allowed if allowed is not None else set(vectors._live)) - {exclude}
         return self._results(vectors.query(vector, top, allowed))
@@ -341,9 +368,185 @@ class Library:
         return self.search_vector(vec, top, exclude=photo.id if photo else None, **filters)
 
     def photos(self, limit: int | None = None, offset: int = 0,
-               folder: str | None = None) -> list[Photo]:
-        """Browse: present photos newest first."""
-        return self.catalog.list_photos(limit=limit, offset=offset, folder=folder)
+               folder: str | None = None, tag: str | None = None) -> list[Photo]:
+        """Browse: present photos newest first, optionally only those with ``tag``."""
+        photos = self.catalog.list_photos(limit=None if tag else limit, offset=offset,
+                                          folder=folder)
+        if tag is not None:
+            ids = self.ids_with_tag(tag)
+            photos = [p for p in photos if p.id in ids][:limit]
+        return photos
+
+    # -- label sets and tags ---------------------------------------------------------------
+
+    def _seed_label_sets(self) -> None:
+        """Copy the shipped label sets into the library once; from then on they are the user's."""
+        if self.catalog.get_meta("labelsets_seeded"):
+            return
+        self.labelsets_dir.mkdir(exist_ok=True)
+        for src in default_label_set_files(paths.resources_dir()):
+            dest = self.labelsets_dir / src.name
+            if not dest.exists():
+                dest.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+        self.catalog.set_meta("labelsets_seeded", "1")
+
+    def sync_label_sets(self) -> list[LabelSet]:
+        """Read the label-set files; a malformed file keeps its last good version.
+
+        Errors (file, line, reason) are kept in ``label_set_errors`` for the UI.
+        Returns the sets whose definition changed since the catalog last saw them.
+        """
+        stored = {name: parse_label_set(src, f"{name} (stored)")
+                  for name, src in self.catalog.label_set_sources().items()}
+        current: dict[str, LabelSet] = dict(stored)
+        changed: list[LabelSet] = []
+        errors: list[str] = []
+        on_disk: set[str] = set()
+        files = sorted(self.labelsets_dir.glob("*.toml")) if self.labelsets_dir.is_dir() else []
+        for path in files:
+            try:
+                ls = read_label_set(path)
+            except LabelSetError as exc:
+                errors.append(str(exc))
+                # Keep the last good version of whichever set this file defined.
+                on_disk.update(n for n in stored if label_set_filename(n) == path.name)
+                continue
+            on_disk.add(ls.name)
+            if stored.get(ls.name) is None or stored[ls.name].source != ls.source:
+                changed.append(ls)
+                if not self.readonly:
+                    self.catalog.save_label_set(ls.name, ls.source)
+            current[ls.name] = ls
+        if not self.readonly:
+            for name in set(stored) - on_disk:
+                self.catalog.delete_label_set(name)  # its file was deleted by hand
+                current.pop(name, None)
+        self.label_set_errors = errors
+        self._label_sets = current
+        return changed
+
+    def label_sets(self) -> list[LabelSet]:
+        self.sync_label_sets()
+        return [self._label_sets[n] for n in sorted(self._label_sets)]
+
+    def label_set(self, name: str) -> LabelSet:
+        self.sync_label_sets()
+        if name not in self._label_sets:
+            raise LabelSetError(f"no label set named {name!r} "
+                                f"(have: {', '.join(sorted(self._label_sets)) or 'none'})")
+        return self._label_sets[name]
+
+    def save_label_set(self, label_set: LabelSet, *, retag: bool = True) -> LabelSet:
+        """Store a set (from a file or the editor) as a file the user owns, then re-tag."""
+        self._require_writable()
+        text = label_set.source or label_set.to_toml()
+        parsed = parse_label_set(text, label_set.name)  # never store what we cannot read
+        self.labelsets_dir.mkdir(exist_ok=True)
+        self._delete_label_set_files(parsed.name)
+        target = self.labelsets_dir / label_set_filename(parsed.name)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+        self.catalog.save_label_set(parsed.name, text)
+        self.sync_label_sets()
+        if retag:
+            self.tag(parsed.name)
+        return parsed
+
+    def import_label_set(self, path: str | os.PathLike[str]) -> LabelSet:
+        return self.save_label_set(read_label_set(Path(path)))
+
+    def _delete_label_set_files(self, name: str) -> None:
+        for path in self.labelsets_dir.glob("*.toml"):
+            try:
+                defines = read_label_set(path).name == name
+            except LabelSetError:
+                defines = path.name == label_set_filename(name)
+            if defines:
+                path.unlink()
+
+    def remove_label_set(self, name: str) -> None:
+        self._require_writable()
+        self.label_set(name)
+        self._delete_label_set_files(name)
+        self.catalog.delete_label_set(name)
+        self.sync_label_sets()
+
+    def tag(self, set_name: str | None = None, ids: list[int] | None = None) -> int:
+        """Score photos (``ids``, else all) against label sets; returns auto tags written.
+
+        Works on stored embeddings only: no image is decoded.
+        """
+        self._require_writable()
+        sets = [self.label_set(set_name)] if set_name else self.label_sets()
+        if not sets:
+            return 0
+        model = self.embedder.signature
+        valid = self.catalog.searchable_ids(model)
+        photo_ids, vecs = self.catalog.all_embeddings(
+            model, [i for i in ids if i in valid] if ids is not None else valid)
+        written = 0
+        for ls in sets:
+            chosen = choose_tags(ls, photo_ids, self._scorer.scores(ls, vecs))
+            self.catalog.replace_auto_tags(ls.name, chosen, ids=ids, labels=ls.labels)
+            written += len(chosen)
+        return written
+
+    def tags(self, photo_id: int, include_rejected: bool = False) -> list[Tag]:
+        return [Tag(s, label, score, src) for _pid, s, label, score, src
+                in self.catalog.tag_rows([photo_id])
+                if include_rejected or src != "rejected"]
+
+    def all_tags(self, set_name: str | None = None) -> dict[str, list[Tag]]:
+        """path -> tags (best first) for every present photo that has any."""
+        rows = self.catalog.tag_rows(label_set=set_name)
+        photos = self.catalog.photos_by_ids({r[0] for r in rows})
+        out: dict[str, list[Tag]] = {}
+        for pid, s, label, score, src in rows:
+            p = photos.get(pid)
+            if src == "rejected" or p is None or p.state == "missing":
+                continue
+            out.setdefault(p.path, []).append(Tag(s, label, score, src))
+        return out
+
+    def add_tag(self, photo_id: int, label_set: str, label: str) -> None:
+        """The user says this photo has this label (confirm or add): never auto-replaced."""
+        self._require_writable()
+        self.catalog.set_tag(photo_id, label_set, label, "manual")
+
+    def reject_tag(self, photo_id: int, label_set: str, label: str) -> None:
+        """The user removed this tag: remembered, so auto-tagging never brings it back."""
+        self._require_writable()
+        self.catalog.set_tag(photo_id, label_set, label, "rejected")
+
+    def write_xmp(self, photo_ids: list[int] | None = None) -> list[str]:
+        """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).
+
+        Returns the sidecars written. The photos themselves are never modified.
+        """
+        from photoclip.core import metadata
+
+        rows = self.catalog.tag_rows(photo_ids)
+        by_photo: dict[int, list[tuple[str, str]]] = {}
+        for pid, s, label, _score, src in rows:
+            if src != "rejected":
+                by_photo.setdefault(pid, []).append((s, label))
+        photos = self.catalog.photos_by_ids(by_photo)
+        written = []
+        for pid, tags in by_photo.items():
+            photo = photos.get(pid)
+            if photo is None or photo.state == "missing" or not os.path.exists(photo.path):
+                continue
+            written.append(str(metadata.write_tags(photo.path, tags)))
+        return written
+
+    def tag_counts(self) -> dict[tuple[str, str], int]:
+        return self.catalog.tag_counts()
+
+    def ids_with_tag(self, tag: str) -> set[int]:
+        """``label`` or ``set:label``."""
+        set_name, _, label = tag.rpartition(":")
+        return self.catalog.ids_with_tag(label, set_name or None)
 
     def failed(self) -> list[Photo]:
         return self.catalog.failed_photos()

@@ -210,3 +210,34 @@ def test_watch_indexes_new_photos_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert watcher.returncode == 0, err
     assert "watching 1 folder of" in err
     assert "stopped" in err
+
+
+SHAPES_SET = Path(__file__).resolve().parents[1] / "data" / "shapes.toml"
+
+
+def test_labels_and_tag_commands(indexed, tmp_path: Path) -> None:
+    lib, _photos, drawn = indexed
+    truth = {str(p): d.shape for p, d in drawn}
+    photoclip("labels", "import", str(SHAPES_SET), library=lib)
+    listing = photoclip("labels", "list", library=lib).stdout
+    assert "shapes\t4 labels" in listing
+    assert "scenes" in listing
+    assert '"circle"' in photoclip("labels", "show", "shapes", library=lib).stdout
+    tags = json.loads(photoclip("tag", "--set", "shapes", "--json", library=lib).stdout)
+    assert set(tags) <= set(truth)
+    right = sum(1 for path, ts in tags.items() if ts[0]["label"] == truth[path])
+    assert right >= 0.9 * len(truth)
+    assert set(tags[next(iter(tags))][0]) >= {"label", "score", "set"}
+    hits = json.loads(photoclip("search", "a shape", "--tag", "star", "--json", "--top", "100",
+                                library=lib).stdout)
+    assert hits
+    assert all(truth[h["path"]] == "star" for h in hits)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "shapes"\nlabels = ["circle"]\nthreshold = "high"\n')
+    proc = photoclip("labels", "import", str(bad), library=lib, check=False)
+    assert proc.returncode == 2
+    assert f"{bad}:3:" in proc.stderr
+    assert "threshold" in proc.stderr
+    assert "shapes\t4 labels" in photoclip("labels", "list", library=lib).stdout
+    photoclip("labels", "remove", "shapes", library=lib)
+    assert "shapes" not in photoclip("labels", "list", library=lib).stdout.split()
