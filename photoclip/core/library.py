@@ -492,6 +492,20 @@ class Library:
             written += len(chosen)
         return written
 
+    def preview_label_set(self, label_set: LabelSet, limit: int = 60
+                          ) -> dict[str, tuple[int, list[tuple[Photo, float]]]]:
+        """What a (possibly unsaved) set would tag: label -> (count, best photos)."""
+        model = self.embedder.signature
+        photo_ids, vecs = self.catalog.all_embeddings(model, self.catalog.searchable_ids(model))
+        chosen = choose_tags(label_set, photo_ids, self._scorer.scores(label_set, vecs))
+        by_label: dict[str, list[tuple[int, float]]] = {lb: [] for lb in label_set.labels}
+        for pid, label, score in chosen:
+            by_label[label].append((pid, score))
+        best = {lb: sorted(v, key=lambda x: -x[1])[:limit] for lb, v in by_label.items()}
+        photos = self.catalog.photos_by_ids({pid for v in best.values() for pid, _ in v})
+        return {lb: (len(by_label[lb]), [(photos[pid], s) for pid, s in best[lb]
+                                         if pid in photos]) for lb in label_set.labels}
+
     def tags(self, photo_id: int, include_rejected: bool = False) -> list[Tag]:
         return [Tag(s, label, score, src) for _pid, s, label, score, src
                 in self.catalog.tag_rows([photo_id])

@@ -46,6 +46,7 @@ def create_window(library_dir: Path, model: str | None, settings: Settings,
 def start(window) -> None:  # type: ignore[no-untyped-def]
     """What happens once the window is up: show what we have, then load the model."""
     window.controller.refresh_roots()
+    window.controller.refresh_tags()
     window.controller.browse()
     window.controller.load_model()
 

@@ -34,6 +34,8 @@ class LibraryController(QObject):
     index_progress = Signal(object)           # IndexProgress
     index_finished = Signal(object)           # RunSummary, or None when it failed
     library_changed = Signal(object)          # the watcher applied changes (RunSummary)
+    tags_changed = Signal(object, object)     # [(set, labels)], {(set, label): count}
+    preview_ready = Signal(object)            # label -> (count, [(photo, score)])
     message = Signal(str)                     # for the status bar
     error = Signal(str)                       # something the user must see
 
@@ -166,6 +168,7 @@ class LibraryController(QObject):
             return
         self.index_finished.emit(summary)
         self.refresh_roots()
+        self.refresh_tags()
         self.start_watching()
 
     def _index_failed(self, exc: Exception) -> None:
@@ -210,16 +213,18 @@ class LibraryController(QObject):
             self.results.emit(photos, scores, title)
         return emit
 
-    def browse(self, folder: str | None = None) -> None:
+    def browse(self, folder: str | None = None, tag: str | None = None) -> None:
         self._query_serial += 1
-        title = f"Photos in {folder}" if folder else "All photos, newest first"
-        self._run(lambda: (self.library.photos(limit=BROWSE_LIMIT, folder=folder), None),
+        title = (f"Photos tagged {tag}" if tag else f"Photos in {folder}" if folder
+                 else "All photos, newest first")
+        self._run(lambda: (self.library.photos(limit=BROWSE_LIMIT, folder=folder, tag=tag),
+                           None),
                   on_result=self._deliver(self._query_serial, title))
 
-    def search(self, text: str, top: int = 500) -> None:
+    def search(self, text: str, top: int = 500, tag: str | None = None) -> None:
         text = text.strip()
         if not text:
-            self.browse()
+            self.browse(tag=tag)
             return
         if not self.model_ready:
             self.error.emit("Searching needs the model, which is not loaded yet.")
@@ -227,10 +232,11 @@ class LibraryController(QObject):
         self._query_serial += 1
 
         def run() -> tuple[list, list]:
-            hits = self.library.search(text, top)
+            hits = self.library.search(text, top, tag=tag)
             return [h.photo for h in hits], [h.score for h in hits]
 
-        self._run(run, on_result=self._deliver(self._query_serial, f"Best matches for “{text}”"))
+        title = f"Best matches for “{text}”" + (f" tagged {tag}" if tag else "")
+        self._run(run, on_result=self._deliver(self._query_serial, title))
 
     def similar(self, path: str, top: int = 200) -> None:
         if not self.model_ready:
@@ -250,6 +256,46 @@ class LibraryController(QObject):
 
     def failed_photos(self) -> list:
         return self.library.failed()
+
+    # -- tags ------------------------------------------------------------------------------
+
+    def refresh_tags(self) -> None:
+        def load() -> tuple[list, dict]:
+            sets = [(ls.name, list(ls.labels)) for ls in self.library.label_sets()]
+            return sets, self.library.tag_counts()
+
+        self._run(load, on_result=lambda v: self.tags_changed.emit(*v))
+
+    def photo_tags(self, photo_id: int) -> list:
+        return self.library.tags(photo_id)
+
+    def confirm_tag(self, photo_id: int, label_set: str, label: str) -> None:
+        self.library.add_tag(photo_id, label_set, label)
+        self.refresh_tags()
+
+    def reject_tag(self, photo_id: int, label_set: str, label: str) -> None:
+        self.library.reject_tag(photo_id, label_set, label)
+        self.refresh_tags()
+
+    def save_label_set(self, label_set: Any) -> None:
+        if not self.model_ready:
+            self.error.emit("Tagging needs the model, which is not loaded yet.")
+            return
+
+        def done(_ls: Any) -> None:
+            self.message.emit(f"Label set “{label_set.name}” saved; library re-tagged")
+            self.refresh_tags()
+
+        self._run(self.library.save_label_set, label_set, on_result=done)
+
+    def preview_label_set(self, label_set: Any) -> None:
+        if self.model_ready:
+            self._run(self.library.preview_label_set, label_set,
+                      on_result=self.preview_ready.emit)
+
+    def write_xmp(self, photo_ids: list[int] | None = None) -> None:
+        self._run(self.library.write_xmp, photo_ids, on_result=lambda written: self.message.emit(
+            f"Wrote tags to {len(written)} XMP sidecar files (photos untouched)"))
 
     # -- shutdown --------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ from photoclip.core.indexer import IndexProgress
 from photoclip.gui.controller import LibraryController
 from photoclip.gui.dialogs import PreviewDialog, ProblemsDialog, SettingsDialog
 from photoclip.gui.models import PhotoListModel, PhotoRole, ScoreRole
+from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, PhotoTags, TagBrowser
 from photoclip.gui.thumbnails import ThumbnailCache
 from photoclip.settings import Settings
 
@@ -80,6 +81,7 @@ class DetailsPanel(QWidget):
         self.open_btn = QPushButton("Open")
         self.folder_btn = QPushButton("Show in folder")
         self.copy_btn = QPushButton("Copy path")
+        self.tags = PhotoTags()
         self.similar_btn.clicked.connect(lambda: self.photo and
                                          self.find_similar.emit(self.photo.path))
         self.open_btn.clicked.connect(self.open_photo)
@@ -88,6 +90,7 @@ class DetailsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.preview)
         layout.addWidget(self.info)
+        layout.addWidget(self.tags)
         for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
             layout.addWidget(b)
         layout.addStretch(1)
@@ -193,6 +196,11 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(QLabel("Folders"))
         side_layout.addWidget(self.sidebar, 1)
         side_layout.addWidget(add_btn)
+        side_layout.addWidget(QLabel("Tags"))
+        self.tag_browser = TagBrowser()
+        self.tag_browser.tag_chosen.connect(self.filter_by_tag)
+        side_layout.addWidget(self.tag_browser, 1)
+        self.tag_filter: str | None = None
 
         # grid
         self.model = PhotoListModel(thumbnails, self)
@@ -228,6 +236,9 @@ class MainWindow(QMainWindow):
         # details
         self.details = DetailsPanel(thumbnails)
         self.details.find_similar.connect(self.find_similar)
+        self.details.tags.confirm.connect(self._confirm_tag)
+        self.details.tags.remove.connect(self._reject_tag)
+        self.details.tags.add.connect(self._add_tag)
 
         splitter = QSplitter()
         splitter.addWidget(side)
@@ -305,6 +316,20 @@ class MainWindow(QMainWindow):
         preview.triggered.connect(self.preview_current)
         photo.addActions([similar, copy, preview])
 
+        tags = menu.addMenu("&Tags")
+        edit_sets = QAction("&Edit label sets…", self)
+        edit_sets.triggered.connect(self.edit_label_sets)
+        clear_filter = QAction("&Clear tag filter", self)
+        clear_filter.triggered.connect(lambda: self.filter_by_tag(None))
+        xmp_photo = QAction("Write tags to XMP sidecar for this &photo", self)
+        xmp_photo.triggered.connect(lambda: self.details.photo and
+                                    self.controller.write_xmp([self.details.photo.id]))
+        xmp_all = QAction("Write tags to XMP sidecars for the whole &library", self)
+        xmp_all.triggered.connect(lambda: self.controller.write_xmp(None))
+        tags.addActions([edit_sets, clear_filter])
+        tags.addSeparator()
+        tags.addActions([xmp_photo, xmp_all])
+
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.addAction(self.add_action)
@@ -321,6 +346,7 @@ class MainWindow(QMainWindow):
         c.index_finished.connect(self._index_finished)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.library_changed.connect(self._library_changed)
+        c.tags_changed.connect(self.tag_browser.set_counts)
         c.error.connect(self._error)
 
     # -- folders ---------------------------------------------------------------------------
@@ -427,13 +453,44 @@ class MainWindow(QMainWindow):
 
     def run_search(self) -> None:
         self.search_timer.stop()
-        self.controller.search(self.search_field.text())
+        self.controller.search(self.search_field.text(), tag=self.tag_filter)
+
+    def filter_by_tag(self, tag: str | None) -> None:
+        """Show photos with ``tag``; combined with the text query when there is one."""
+        self.tag_filter = tag
+        self.search_field.setPlaceholderText(
+            f"Describe a photo… (only photos tagged {tag})" if tag else
+            "Describe a photo… (Enter to search)")
+        self.run_search()
+
+    def _confirm_tag(self, label_set: str, label: str) -> None:
+        if self.details.photo is not None:
+            self.controller.confirm_tag(self.details.photo.id, label_set, label)
+            self._refresh_photo_tags()
+
+    def _reject_tag(self, label_set: str, label: str) -> None:
+        if self.details.photo is not None:
+            self.controller.reject_tag(self.details.photo.id, label_set, label)
+            self._refresh_photo_tags()
+
+    def _add_tag(self, label: str) -> None:
+        if self.details.photo is not None:
+            self.controller.confirm_tag(self.details.photo.id, MANUAL_SET, label)
+            self._refresh_photo_tags()
+
+    def _refresh_photo_tags(self) -> None:
+        photo = self.details.photo
+        self.details.tags.show_tags(self.controller.photo_tags(photo.id) if photo else [])
+
+    def edit_label_sets(self) -> None:
+        LabelSetEditor(self.controller, self.thumbnails, self).exec()
 
     def find_similar(self, path: str) -> None:
         self.controller.similar(path)
 
     def show_all(self) -> None:
         self._browsing = None
+        self.tag_filter = None
         self.search_field.clear()
         self.controller.browse()
 
@@ -450,6 +507,7 @@ class MainWindow(QMainWindow):
     def _current_changed(self, current: Any, _previous: Any) -> None:
         photo = current.data(PhotoRole) if current.isValid() else None
         self.details.show_photo(photo, current.data(ScoreRole) if current.isValid() else None)
+        self._refresh_photo_tags()
 
     def preview_current(self) -> None:
         if self.details.photo is not None:
@@ -534,8 +592,10 @@ class MainWindow(QMainWindow):
             if i.failed:
                 self.problems_btn.setText(f"Problems ({len(self.controller.failed_photos())})")
                 self.problems_btn.show()
-        if not self.search_field.text().strip():
-            self.controller.browse()
+        if self.search_field.text().strip() or self.tag_filter:
+            self.run_search()
+        else:
+            self.controller.browse(self._browsing)
 
     def _library_changed(self, summary: Any) -> None:
         """The watcher indexed something: refresh folders and whatever is on screen."""
@@ -544,7 +604,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Folders changed: {s.new} new, {s.moved} moved, {s.missing} removed, "
             f"{summary.index.embedded} indexed", 5000)
-        if self.search_field.text().strip():
+        self.controller.refresh_tags()
+        if self.search_field.text().strip() or self.tag_filter:
             self.run_search()
         else:
             self.controller.browse(self._browsing)

@@ -205,3 +205,51 @@ def test_new_photos_appear_while_the_app_is_open(qtbot, window, tmp_path: Path) 
         path.rename(folder / path.name)
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=20000)
     assert {str(folder / p.name) for p, _ in new} <= set(window.model.paths())
+
+
+def test_tag_browser_details_and_label_set_editor(qtbot, window, tmp_path: Path) -> None:
+    from photoclip.gui.tags import LabelSetEditor
+
+    drawn = draw_shapes_library(tmp_path / "shapes", 36, seed=16)
+    truth = {str(p): d.shape for p, d in drawn}
+    window.controller.library.import_label_set(
+        Path(__file__).resolve().parents[1] / "data" / "shapes.toml")
+    _model_ready(qtbot, window)
+    with qtbot.waitSignal(window.controller.tags_changed, timeout=60000):
+        _index_by_drop(qtbot, window, tmp_path / "shapes")
+    tree = window.tag_browser
+    shapes = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                  if tree.topLevelItem(i).text(0).startswith("shapes ("))
+    circle = next(shapes.child(i) for i in range(shapes.childCount())
+                  if shapes.child(i).text(0).startswith("circle ("))
+    n = int(circle.text(0).split("(")[1].rstrip(")"))
+    assert n >= 4
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        tree.itemClicked.emit(circle, 0)
+    assert window.model.rowCount() == n
+    assert sum(truth[p] == "circle" for p in window.model.paths()) >= 0.9 * n
+    # The selected photo's tags are listed; removing one is remembered.
+    qtbot.waitUntil(lambda: window.details.tags.list.count() > 0, timeout=5000)
+    photo = window.details.photo
+    items = [window.details.tags.list.item(i) for i in range(window.details.tags.list.count())]
+    circle_item = next(i for i in items if i.data(Qt.ItemDataRole.UserRole) ==
+                       ("shapes", "circle"))
+    window.details.tags.list.setCurrentItem(circle_item)
+    window.details.tags._remove()
+    assert ("shapes", "circle") not in {(t.label_set, t.label)
+                                        for t in window.controller.photo_tags(photo.id)}
+    window.details.tags.new.setText("favourite")
+    window.details.tags._add()
+    assert ("my tags", "favourite", "manual") in {
+        (t.label_set, t.label, t.source) for t in window.controller.photo_tags(photo.id)}
+    # The editor previews what a label would take before anything is saved.
+    editor = LabelSetEditor(window.controller, window.thumbnails, window)
+    qtbot.addWidget(editor)
+    editor.chooser.setCurrentText("shapes")
+    with qtbot.waitSignal(window.controller.preview_ready, timeout=20000):
+        editor.threshold.setValue(0.25)
+    editor.labels.setCurrentRow(0)
+    assert "would tag" in editor.preview_note.text()
+    assert editor.preview.count() > 0
+    editor.labels.item(0).setText("")
+    assert "labels" in editor.error.text()

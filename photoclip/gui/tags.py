@@ -1,0 +1,317 @@
+"""Tag widgets: the sidebar tag browser, per-photo tags, and the label-set editor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photoclip.core.errors import LabelSetError
+from photoclip.core.tagging import LabelSet, parse_label_set
+
+MANUAL_SET = "my tags"   # where tags typed by hand go
+
+
+class TagBrowser(QTreeWidget):
+    """Label sets -> labels with photo counts; clicking a label filters the grid."""
+
+    tag_chosen = Signal(object)   # "set:label", or None for "no tag filter"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHeaderHidden(True)
+        self.itemClicked.connect(self._clicked)
+
+    def set_counts(self, sets: list[tuple[str, list[str]]],
+                   counts: dict[tuple[str, str], int]) -> None:
+        expanded = {self.topLevelItem(i).text(0).split(" (")[0]
+                    for i in range(self.topLevelItemCount())
+                    if self.topLevelItem(i).isExpanded()}
+        self.clear()
+        manual = sorted({label for (s, label) in counts if s == MANUAL_SET})
+        if manual:
+            sets = [*sets, (MANUAL_SET, manual)]
+        for name, labels in sets:
+            total = sum(counts.get((name, lb), 0) for lb in labels)
+            top = QTreeWidgetItem([f"{name} ({total})"])
+            top.setData(0, Qt.ItemDataRole.UserRole, None)
+            for label in labels:
+                n = counts.get((name, label), 0)
+                child = QTreeWidgetItem([f"{label} ({n})"])
+                child.setData(0, Qt.ItemDataRole.UserRole, f"{name}:{label}")
+                if n == 0:
+                    child.setForeground(0, self.palette().mid())
+                top.addChild(child)
+            self.addTopLevelItem(top)
+            top.setExpanded(name in expanded)
+
+    def _clicked(self, item: QTreeWidgetItem) -> None:
+        tag = item.data(0, Qt.ItemDataRole.UserRole)
+        if tag:
+            self.tag_chosen.emit(tag)
+
+
+class PhotoTags(QWidget):
+    """A photo's tags with scores; confirm, remove, or add one by hand."""
+
+    confirm = Signal(str, str)     # set, label
+    remove = Signal(str, str)
+    add = Signal(str)              # label
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.list = QListWidget()
+        self.list.setMaximumHeight(140)
+        self.list.itemDoubleClicked.connect(self._confirm_item)
+        self.new = QLineEdit(placeholderText="Add a tag…")
+        self.new.returnPressed.connect(self._add)
+        confirm = QPushButton("Confirm")
+        confirm.clicked.connect(lambda: self._confirm_item(self.list.currentItem()))
+        remove = QPushButton("Remove")
+        remove.clicked.connect(self._remove)
+        buttons = QHBoxLayout()
+        buttons.addWidget(confirm)
+        buttons.addWidget(remove)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Tags"))
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+        layout.addWidget(self.new)
+
+    def show_tags(self, tags: list[Any]) -> None:
+        self.list.clear()
+        for t in tags:
+            how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
+                   "manual": "✓ yours"}.get(t.source, t.source)
+            item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
+            item.setData(Qt.ItemDataRole.UserRole, (t.label_set, t.label))
+            self.list.addItem(item)
+
+    def _confirm_item(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.confirm.emit(*item.data(Qt.ItemDataRole.UserRole))
+
+    def _remove(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self.remove.emit(*item.data(Qt.ItemDataRole.UserRole))
+
+    def _add(self) -> None:
+        text = self.new.text().strip()
+        if text:
+            self.add.emit(text)
+            self.new.clear()
+
+
+class LabelSetEditor(QDialog):
+    """Edit a label set; the preview shows which photos a label would take, live."""
+
+    def __init__(self, controller: Any, thumbnails: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Label sets")
+        self.resize(900, 600)
+        self.controller = controller
+        self.thumbnails = thumbnails
+        self.sets = {ls.name: ls for ls in controller.library.label_sets()}
+        self.chooser = QComboBox()
+        self.chooser.addItems(sorted(self.sets))
+        self.chooser.currentTextChanged.connect(self._load)
+        new_set = QPushButton("New set…")
+        new_set.clicked.connect(self._new_set)
+        self.name = QLineEdit()
+        self.labels = QListWidget()
+        self.labels.currentTextChanged.connect(lambda _t: self._show_preview())
+        self.labels.itemChanged.connect(lambda _i: self._changed())
+        add = QPushButton("Add label")
+        add.clicked.connect(self._add_label)
+        remove = QPushButton("Remove label")
+        remove.clicked.connect(self._remove_label)
+        self.templates = QPlainTextEdit(placeholderText="one per line, {} is the label; empty: "
+                                        "photoclip's default ensemble")
+        self.templates.setMaximumHeight(90)
+        self.templates.textChanged.connect(self._changed)
+        self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.threshold.valueChanged.connect(self._changed)
+        self.top_k = QSpinBox(minimum=0, maximum=50)
+        self.top_k.setSpecialValueText("no limit")
+        self.top_k.valueChanged.connect(self._changed)
+        self.error = QLabel(wordWrap=True)
+        self.error.setStyleSheet("color: #c0392b;")
+        self.preview_note = QLabel("Select a label to see which photos it would take.")
+        self.preview = QListWidget()
+        self.preview.setViewMode(QListView.ViewMode.IconMode)
+        self.preview.setIconSize(QSize(96, 96))
+        self.preview.setResizeMode(QListView.ResizeMode.Adjust)
+        self._preview: dict[str, Any] = {}
+        self._timer = QTimer(self, singleShot=True, interval=400)
+        self._timer.timeout.connect(self._compute_preview)
+
+        form = QFormLayout()
+        top = QHBoxLayout()
+        top.addWidget(self.chooser, 1)
+        top.addWidget(new_set)
+        form.addRow("Set", top)
+        form.addRow("Name", self.name)
+        label_buttons = QHBoxLayout()
+        label_buttons.addWidget(add)
+        label_buttons.addWidget(remove)
+        form.addRow("Labels", self.labels)
+        form.addRow("", label_buttons)
+        form.addRow("Templates", self.templates)
+        form.addRow("Threshold", self.threshold)
+        form.addRow("At most", self.top_k)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addLayout(form)
+        left_layout.addWidget(self.error)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.preview_note)
+        right_layout.addWidget(self.preview, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save |
+                                   QDialogButtonBox.StandardButton.Close)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        body = QHBoxLayout()
+        body.addWidget(left, 1)
+        body.addWidget(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(body, 1)
+        layout.addWidget(buttons)
+        controller.preview_ready.connect(self._preview_ready)
+        if self.sets:
+            self._load(self.chooser.currentText())
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def _load(self, name: str) -> None:
+        ls = self.sets.get(name)
+        if ls is None:
+            return
+        for w in (self.labels, self.templates, self.threshold, self.top_k):
+            w.blockSignals(True)
+        self.name.setText(ls.name)
+        self.labels.clear()
+        for label in ls.labels:
+            self._label_item(label)
+        self.templates.setPlainText("\n".join(ls.templates or ()))
+        self.threshold.setValue(ls.threshold)
+        self.top_k.setValue(ls.top_k or 0)
+        for w in (self.labels, self.templates, self.threshold, self.top_k):
+            w.blockSignals(False)
+        self._changed()
+
+    def _label_item(self, label: str) -> QListWidgetItem:
+        item = QListWidgetItem(label)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        self.labels.addItem(item)
+        return item
+
+    def _new_set(self) -> None:
+        self.name.setText("new set")
+        self.labels.clear()
+        self._label_item("something")
+        self.templates.clear()
+        self.threshold.setValue(0.3)
+        self.top_k.setValue(0)
+
+    def _add_label(self) -> None:
+        item = self._label_item("new label")
+        self.labels.setCurrentItem(item)
+        self.labels.editItem(item)
+
+    def _remove_label(self) -> None:
+        row = self.labels.currentRow()
+        if row >= 0:
+            self.labels.takeItem(row)
+            self._changed()
+
+    def current(self) -> LabelSet:
+        """The set as edited; raises LabelSetError with the reason if it is not valid."""
+        previous = self.sets.get(self.chooser.currentText())
+        templates = [t.strip() for t in self.templates.toPlainText().splitlines() if t.strip()]
+        labels = [self.labels.item(i).text().strip() for i in range(self.labels.count())]
+        prompts = {k: v for k, v in (previous.prompts if previous else {}).items()
+                   if k in labels}
+        draft = LabelSet(self.name.text().strip(), tuple(labels),
+                         tuple(templates) or None, round(self.threshold.value(), 3),
+                         self.top_k.value() or None, prompts)
+        return parse_label_set(draft.to_toml(), "this set")
+
+    def _changed(self) -> None:
+        try:
+            self.current()
+        except LabelSetError as exc:
+            self.error.setText(str(exc))
+            return
+        self.error.clear()
+        self._timer.start()
+
+    # -- preview ---------------------------------------------------------------------------
+
+    def _compute_preview(self) -> None:
+        try:
+            ls = self.current()
+        except LabelSetError:
+            return
+        self.preview_note.setText("Computing preview…")
+        self.controller.preview_label_set(ls)
+
+    def _preview_ready(self, preview: dict[str, Any]) -> None:
+        self._preview = preview
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        item = self.labels.currentItem()
+        self.preview.clear()
+        if item is None or item.text() not in self._preview:
+            total = sum(n for n, _ in self._preview.values())
+            self.preview_note.setText(f"This set would place {total} tags. Select a label "
+                                      "to see its photos." if self._preview else
+                                      "Select a label to see which photos it would take.")
+            return
+        count, photos = self._preview[item.text()]
+        self.preview_note.setText(f"“{item.text()}” would tag {count} photos"
+                                  + (f" (best {len(photos)} shown)" if count > len(photos)
+                                     else ""))
+        for photo, score in photos:
+            entry = QListWidgetItem(f"{score:.2f}")
+            entry.setToolTip(photo.path)
+            pix = self.thumbnails.get(photo.path, 96)
+            if pix is not None:
+                entry.setIcon(pix)
+            self.preview.addItem(entry)
+
+    def save(self) -> None:
+        try:
+            ls = self.current()
+        except LabelSetError as exc:
+            QMessageBox.warning(self, "Label set", str(exc))
+            return
+        self.controller.save_label_set(ls)
+        self.sets[ls.name] = ls
+        if self.chooser.findText(ls.name) < 0:
+            self.chooser.addItem(ls.name)
+        self.error.setText("Saved; re-tagging the library…")
