@@ -125,7 +125,7 @@ class Indexer:
             progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
         self.embedder.load(progress=download)
         pre = self.embedder.preprocessor()
-        stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "wait": 0.0}
+        stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "tag": 0.0, "wait": 0.0}
         last_save = time.monotonic()
         done = 0
 
@@ -174,11 +174,13 @@ class Indexer:
                 if ok:
                     self.vectors.add(np.asarray(ids, dtype=np.int64), vecs, seq)
                 stages["commit"] += time.perf_counter() - t0
+                t0 = time.perf_counter()
                 for hook in self.batch_hooks:
                     try:
                         hook(ids)
                     except Exception:
                         log.exception("batch hook failed")
+                stages["tag"] += time.perf_counter() - t0
                 summary.embedded += len(ok)
                 summary.embedded_ids += ids
                 summary.failed += [(d.photo.path, d.error or "") for d in bad]

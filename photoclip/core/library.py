@@ -492,6 +492,11 @@ class Library:
             written += len(chosen)
         return written
 
+    def warm_label_sets(self) -> None:
+        """Compute (or load) every set's prompt embeddings now, not in the first batch."""
+        for ls in self.label_sets():
+            self._scorer.label_matrix(ls)
+
     def preview_label_set(self, label_set: LabelSet, limit: int = 60
                           ) -> dict[str, tuple[int, list[tuple[Photo, float]]]]:
         """What a (possibly unsaved) set would tag: label -> (count, best photos)."""

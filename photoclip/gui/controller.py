@@ -76,6 +76,7 @@ class LibraryController(QObject):
 
         def load() -> str:
             self.library.embedder.load(progress=self.download.emit)
+            self.library.warm_label_sets()
             return self.library.model_spec
 
         def loaded(spec: str) -> None:
