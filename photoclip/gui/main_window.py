@@ -114,7 +114,8 @@ class DetailsPanel(QWidget):
             lines.append(f"Camera: {photo.camera}")
         if photo.width and photo.height:
             lines.append(f"Size: {photo.width} × {photo.height}")
-        lines.append(f"File: {photo.size / 1e6:.1f} MB")
+        lines.append(f"File: {photo.size / 1e6:.1f} MB" if photo.size >= 1e6
+                     else f"File: {photo.size / 1e3:.0f} KB")
         if score is not None:
             lines.append(f"Match score: {score:.3f}")
         if photo.state == "failed":
