@@ -22,6 +22,7 @@ class Settings:
     model: str = ""            # empty: the library's model, else the default
     threads: int = 0           # decode threads; 0: one per core
     thumb_size: int = 160
+    welcomed: bool = False     # the first-run screen was shown
     version: int = SETTINGS_VERSION
 
     @staticmethod

@@ -104,6 +104,27 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def model_is_local(spec: str, cache_dir: str | None = None) -> bool:
+    """True when loading needs no download: a local folder, or weights already cached."""
+    parsed = ModelSpec.parse(spec)
+    if parsed.kind == "local-dir":
+        return True
+    try:
+        import open_clip.pretrained as pretrained  # light: no torch model is built
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    if parsed.kind == "hf-hub":
+        repo = parsed.name
+    else:
+        cfg = pretrained.get_pretrained_cfg(parsed.name, parsed.pretrained or "")
+        repo = (cfg or {}).get("hf_hub", "").rstrip("/")
+    if not repo:
+        return False
+    return any(isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str)
+               for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+
+
 def model_signature(spec: str) -> str:
     """What an embedding is tagged with: equal signatures mean comparable vectors.
 

@@ -43,12 +43,49 @@ def create_window(library_dir: Path, model: str | None, settings: Settings,
     return MainWindow(controller, settings, thumbnails)
 
 
+def welcome(window) -> None:  # type: ignore[no-untyped-def]
+    """First run: say what the model is and where it comes from, before downloading it."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(window)
+    box.setWindowTitle("Welcome to photoclip")
+    box.setText("photoclip finds photos by what they show, using an OpenCLIP model that runs "
+                "on this computer.")
+    box.setInformativeText(
+        f"The default model ({window.controller.library.model_spec}, about 600 MB) is "
+        "downloaded once, now, with progress in the status bar; after that photoclip works "
+        "offline. If this computer has no internet, choose a model folder you copied here "
+        "(open_clip_config.json + weights). Your photos never leave this computer.")
+    download = box.addButton("Download the model", QMessageBox.ButtonRole.AcceptRole)
+    folder = box.addButton("Choose model folder…", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    window.settings.welcomed = True
+    window.settings.save()
+    if box.clickedButton() is download:
+        window.controller.load_model()
+    elif box.clickedButton() is folder:
+        window.choose_model_folder()
+
+
 def start(window) -> None:  # type: ignore[no-untyped-def]
     """What happens once the window is up: show what we have, then load the model."""
+    from photoclip.core.embedder import model_is_local
+
     window.controller.refresh_roots()
     window.controller.refresh_tags()
     window.controller.browse()
-    window.controller.load_model()
+    if window.settings.welcomed:
+        window.controller.load_model()
+        return
+    from photoclip.gui.workers import Task
+
+    # Finding out whether the model is cached imports open_clip (and torch): off the GUI thread.
+    task = Task(model_is_local, window.controller.library.model_spec)
+    task.signals.result.connect(
+        lambda local: window.controller.load_model() if local else welcome(window))
+    task.signals.error.connect(lambda _exc: welcome(window))
+    window.controller.workers.start(task)
 
 
 def main(args: argparse.Namespace | None = None) -> int:

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Build the Linux bundle (dist/photoclip/) and .deb (dist/photoclip_<version>_amd64.deb)
+# from a checkout, with whatever torch the build environment has, then check the output:
+# Qt plugins resolve their libraries, the frozen CLI runs and indexes with the small test
+# model, and the window opens on a real X server (Xvfb, xcb platform).
+#
+#   bash packaging/build-linux.sh            # uses .venv (the README's set-up)
+#   PYTHON=/path/to/python bash packaging/build-linux.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || { echo "build-linux: no $PY; run the README's set-up commands first" >&2; exit 2; }
+need() { command -v "$1" >/dev/null || { echo "build-linux: needs $1 ($2)" >&2; exit 2; }; }
+need dpkg-deb "Debian's dpkg"; need xvfb-run "apt-get install xvfb"; need xdotool "apt-get install xdotool"
+
+VERSION=$("$PY" -c "import photoclip; print(photoclip.__version__)")
+TORCH=$("$PY" -c "import torch; print(torch.__version__)")
+echo "== photoclip $VERSION, torch $TORCH"
+"$PY" -m pip install -q 'pyinstaller>=6.10'
+START=$(date +%s)
+rm -rf build/pyinstaller dist/photoclip dist/photoclip_*_amd64.deb
+"$PY" -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist \
+  --workpath build/pyinstaller packaging/photoclip.spec
+APP=$ROOT/dist/photoclip
+BUILT=$(date +%s)
+echo "== bundle built in $((BUILT - START)) s: $(du -sh "$APP" | cut -f1)"
+
+echo "== check 1: every bundled Qt plugin resolves its libraries"
+LIBS="$APP/_internal:$APP/_internal/PySide6/Qt/lib:$APP/_internal/PySide6"
+missing=$(find "$APP" -path '*Qt/plugins/*' -name '*.so' -print0 |
+  xargs -0 -n1 sh -c 'LD_LIBRARY_PATH='"$LIBS"' ldd "$0" | grep "not found" | sed "s|^|$0:|"' || true)
+if [ -n "$missing" ]; then echo "$missing" >&2; echo "build-linux: unresolved libraries" >&2; exit 1; fi
+echo "ok: $(find "$APP" -path '*Qt/plugins/*' -name '*.so' | wc -l) plugins"
+
+echo "== check 2: the frozen CLI runs"
+"$APP/photoclip" --version
+
+echo "== check 3: it indexes drawn photos with the small test model and finds a red circle"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+"$PY" - "$WORK/photos" <<'PYEOF'
+import random, sys
+from pathlib import Path
+sys.path.insert(0, "tests/models")
+from shapes import COLOUR_NAMES, draw
+out = Path(sys.argv[1]); out.mkdir()
+rng = random.Random(0)
+for i, (shape, colour) in enumerate([("circle", "red"), ("star", "blue"), ("square", "green"),
+                                     ("triangle", "yellow"), ("circle", "red")]):
+    draw(shape, colour, "white" if colour != "white" else "black", rng, (300, 200)).save(
+        out / f"{colour}-{shape}-{i}.jpg")
+PYEOF
+export HF_HUB_OFFLINE=1 PHOTOCLIP_CACHE_DIR="$WORK/cache" PHOTOCLIP_CONFIG_DIR="$WORK/config"
+MODEL="local-dir:$ROOT/tests/models/shapes-clip"
+"$APP/photoclip" --library "$WORK/lib" --model "$MODEL" index "$WORK/photos"
+TOP=$("$APP/photoclip" --library "$WORK/lib" search "a red circle" --top 1 --json |
+  "$PY" -c "import json,sys; print(json.load(sys.stdin)[0]['path'])")
+case "$TOP" in *red-circle*) echo "ok: $TOP";; *) echo "build-linux: wrong top hit $TOP" >&2; exit 1;; esac
+
+echo "== check 4: the window opens on a real X server (xcb, not offscreen)"
+QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
+  "$0/photoclip-gui" --library "$1/lib" --model "$2" & pid=$!
+  for i in $(seq 150); do
+    if xdotool search --onlyvisible --name "^photoclip$" >/dev/null; then ok=1; break; fi
+    kill -0 $pid 2>/dev/null || break; sleep 0.1
+  done
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null
+  [ "${ok:-}" = 1 ]' "$APP" "$WORK" "$MODEL" \
+  || { echo "build-linux: the window did not appear under Xvfb" >&2; exit 1; }
+echo "ok: window shown"
+
+echo "== .deb"
+STAGE=build/deb/photoclip_${VERSION}_amd64
+rm -rf "$STAGE"
+mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
+  "$STAGE/usr/share/icons/hicolor/256x256/apps" "$STAGE/usr/share/metainfo"
+cp -a "$APP" "$STAGE/opt/photoclip"
+ln -s /opt/photoclip/photoclip "$STAGE/usr/bin/photoclip"
+cp resources/photoclip.desktop "$STAGE/usr/share/applications/"
+cp resources/icons/photoclip.png "$STAGE/usr/share/icons/hicolor/256x256/apps/"
+cp resources/io.github.photoclip.metainfo.xml "$STAGE/usr/share/metainfo/"
+cat > "$STAGE/DEBIAN/control" <<CONTROL
+Package: photoclip
+Version: $VERSION
+Architecture: amd64
+Maintainer: photoclip developers <photoclip@users.noreply.github.com>
+Installed-Size: $(du -sk "$STAGE" | cut -f1)
+Depends: libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, libxkbcommon0, libegl1, libgl1, libfontconfig1, libdbus-1-3, libglib2.0-0
+Section: graphics
+Priority: optional
+Homepage: https://github.com/photoclip/photoclip
+Description: find photos in your folders by describing them
+ photoclip indexes your photo folders with an OpenCLIP model on your own computer,
+ searches them by description, finds similar photos and auto-tags them from label
+ sets you write. Bundles its own Python, Qt and PyTorch (torch $TORCH).
+CONTROL
+DEB=dist/photoclip_${VERSION}_amd64.deb
+dpkg-deb --root-owner-group -Zgzip -z3 --build "$STAGE" "$DEB" >/dev/null
+dpkg-deb --info "$DEB" | grep -E "Package|Version|Depends" | sed 's/^/  /'
+END=$(date +%s)
+echo "== done in $((END - START)) s: bundle $(du -sh "$APP" | cut -f1), $DEB $(du -h "$DEB" | cut -f1)"
