@@ -14,7 +14,6 @@ Model specs:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -419,10 +418,6 @@ class Embedder:
         self.load()
         return float(self._model.logit_scale.exp())
 
-    def describe(self) -> dict[str, Any]:
-        return {"spec": str(self.spec), "signature": self.signature, "device": self.device,
-                "precision": self.precision, "bf16_cosine": self.bf16_cosine}
-
 
 def _progress_tqdm(progress: DownloadProgress, message: str) -> type:
     """A tqdm subclass that forwards byte counts to ``progress`` and still draws on stderr."""
@@ -435,7 +430,3 @@ def _progress_tqdm(progress: DownloadProgress, message: str) -> type:
             return out
 
     return _Forwarding
-
-
-def read_local_config(folder: Path) -> dict[str, Any]:
-    return json.loads((folder / "open_clip_config.json").read_text())
