@@ -86,7 +86,7 @@ Version: $VERSION
 Architecture: amd64
 Maintainer: photoclip developers <photoclip@users.noreply.github.com>
 Installed-Size: $(du -sk "$STAGE" | cut -f1)
-Depends: libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, libxkbcommon0, libegl1, libgl1, libfontconfig1, libdbus-1-3, libglib2.0-0
+Depends: libwayland-client0, libwayland-cursor0, libwayland-egl1, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, libxkbcommon0, libegl1, libgl1, libfontconfig1, libdbus-1-3, libglib2.0-0
 Section: graphics
 Priority: optional
 Homepage: https://github.com/photoclip/photoclip
