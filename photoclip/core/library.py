@@ -482,9 +482,10 @@ class Library:
         if not sets:
             return 0
         model = self.embedder.signature
-        valid = self.catalog.searchable_ids(model)
+        # Given ids are a batch the indexer just embedded: no need to list the whole library
+        # (this runs once per batch).
         photo_ids, vecs = self.catalog.all_embeddings(
-            model, [i for i in ids if i in valid] if ids is not None else valid)
+            model, ids if ids is not None else self.catalog.searchable_ids(model))
         written = 0
         for ls in sets:
             chosen = choose_tags(ls, photo_ids, self._scorer.scores(ls, vecs))
