@@ -141,10 +141,13 @@ def model_signature(spec: str) -> str:
 
 
 class Preprocessor:
-    """The model's preprocessing, on PIL and numpy only (thread-safe, no torch).
+    """The model's resize and crop, on PIL and numpy only (thread-safe, no torch).
 
-    Mirrors open_clip's inference transform (resize, centre crop, normalise) so the fast
-    pipeline gives the same embeddings as the reference, but runs in the decode threads.
+    Mirrors the geometry of open_clip's inference transform (resize, centre crop) so the
+    fast pipeline gives the same embeddings as the reference, but runs in the decode
+    threads. It hands over uint8 pixels; :meth:`Embedder.model_input` normalises a whole
+    batch at once in torch, which is cheaper than per-image float work in the decode
+    threads and keeps the photos queued ahead of the model 4x smaller.
     """
 
     def __init__(self, cfg: dict[str, Any]) -> None:
@@ -154,16 +157,13 @@ class Preprocessor:
         self.resample = _INTERPOLATION.get(cfg.get("interpolation", "bicubic"),
                                            Image.Resampling.BICUBIC)
         self.fill = int(cfg.get("fill_color", 0))
-        self.mean = np.asarray(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
-                               dtype=np.float32).reshape(3, 1, 1)
-        self.std = np.asarray(cfg.get("std", (0.26862954, 0.26130258, 0.27577711)),
-                              dtype=np.float32).reshape(3, 1, 1)
 
     @property
     def min_side(self) -> int:
         return max(self.size)
 
     def __call__(self, img: Image.Image) -> np.ndarray:
+        """RGB image -> (H, W, 3) uint8 pixels of the model's input size."""
         th, tw = self.size
         w, h = img.size
         if self.mode == "squash":
@@ -184,8 +184,7 @@ class Preprocessor:
             left = round((nw - tw) / 2.0)
             top = round((nh - th) / 2.0)
             img = img.crop((left, top, left + tw, top + th))
-        arr = np.asarray(img, dtype=np.float32).transpose(2, 0, 1) * (1.0 / 255.0)
-        return (arr - self.mean) / self.std
+        return np.array(img, dtype=np.uint8)  # owned and writable, as torch.from_numpy wants
 
 
 def _cpu_has_bf16_units() -> bool:
@@ -354,7 +353,7 @@ class Embedder:
             return  # bf16 support on MPS varies by OS release; fp32 is the safe choice
         import copy
 
-        batch = torch.from_numpy(self._calibration_batch()).to(self.device)
+        batch = self.model_input(self._calibration_batch())  # fp32: precision not chosen yet
         ref = torch.nn.functional.normalize(self._model.visual(batch).float(), dim=-1)
         fast = copy.deepcopy(self._model.visual).to(torch.bfloat16)
         got = torch.nn.functional.normalize(fast(batch.to(torch.bfloat16)).float(), dim=-1)
@@ -377,15 +376,28 @@ class Embedder:
     def preprocessor(self) -> Preprocessor:
         return Preprocessor(self.preprocess_cfg)
 
-    def encode_images(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, H, W) float32 preprocessed pixels -> (N, D) unit vectors, float32."""
+    def model_input(self, pixels: np.ndarray) -> Any:
+        """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> the normalised
+        (N, 3, H, W) tensor the image tower takes, on its device and in its precision."""
+        import torch
+
+        cfg = self.preprocess_cfg
+        mean = torch.tensor(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
+                            device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(cfg.get("std", (0.26862954, 0.26130258, 0.27577711)),
+                           device=self.device).view(1, 3, 1, 1)
+        # uint8 crosses to the device (4x less than float32), then one batched pass.
+        x = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().mul_(1.0 / 255.0).sub_(mean).div_(std).contiguous()
+        return x.to(torch.bfloat16) if self.precision == "bf16" else x
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> (N, D) unit vectors, float32."""
         self.load()
         import torch
 
         with self._lock, torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-            if self.precision == "bf16":
-                x = x.to(torch.bfloat16)
+            x = self.model_input(pixels)
             feats = self._model.encode_image(x).float()
             feats = torch.nn.functional.normalize(feats, dim=-1)
             return feats.cpu().numpy()

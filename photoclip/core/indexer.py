@@ -1,6 +1,6 @@
 """The indexing pipeline: pending photos -> decode pool -> batches -> model -> commit.
 
-Decoding (JPEG draft + resize + normalise) runs in a bounded thread pool a few batches ahead
+Decoding (JPEG draft + resize + crop to uint8) runs in a bounded thread pool a few batches ahead
 of the model; Pillow and numpy release the GIL for the heavy parts, so decode overlaps
 with torch. One consumer thread (the caller's) runs the model and commits each batch in
 one catalog transaction, then adds it to the vector index. A SIGKILL at any moment keeps

@@ -34,15 +34,20 @@ def test_embeddings_are_unit_length_and_batched(shapes_embedder: Embedder) -> No
     np.testing.assert_allclose(np.linalg.norm(imgs, axis=1), 1.0, atol=1e-4)
 
 
-def test_preprocessor_matches_open_clip_transform(shapes_embedder: Embedder) -> None:
+def test_preprocessor_matches_open_clip_transform() -> None:
+    """Resize + crop (decode threads) then normalising (torch) equals open_clip's transform."""
     import open_clip
 
     _, _, reference = open_clip.create_model_and_transforms(f"local-dir:{SHAPES_MODEL}")
-    ours = Preprocessor(shapes_embedder.preprocess_cfg)
+    fp32 = Embedder(f"local-dir:{SHAPES_MODEL}", precision="fp32")
+    ours = Preprocessor(fp32.preprocess_cfg)
     rng = np.random.default_rng(0)
     for size in ((300, 200), (64, 64), (120, 333)):
         img = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
-        np.testing.assert_allclose(ours(img), reference(img).numpy(), atol=1e-4)
+        pixels = ours(img)
+        assert pixels.dtype == np.uint8
+        seen = fp32.model_input(pixels[None])[0].numpy()
+        np.testing.assert_allclose(seen, reference(img).numpy(), atol=1e-4)
 
 
 def test_fast_path_embedding_matches_reference(shapes_embedder: Embedder, tmp_path: Path) -> None:
