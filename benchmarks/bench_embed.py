@@ -1,5 +1,9 @@
 """Model-only image throughput per precision and batch size (no decoding, no I/O).
 
+Also measures a bare matrix multiply of the tower's MLP shape in each precision and counts
+the tower's FLOPs per image, so the output says how close the model runs to what this CPU's
+matrix units can do at all (the tower is almost entirely matrix multiplies).
+
     python benchmarks/bench_embed.py --arch ViT-B-32-256 --batches 1 8 32
 """
 
@@ -28,6 +32,29 @@ def main() -> int:
     variants["int8-dynamic"] = torch.ao.quantization.quantize_dynamic(
         copy.deepcopy(model.visual), {torch.nn.Linear}, dtype=torch.qint8)
     x = torch.randn(max(args.batches), 3, size, size)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # Counted with autograd on: without it nn.MultiheadAttention takes its fused fast path,
+    # whose projections the counter does not see.
+    with FlopCounterMode(display=False) as counter:
+        model.visual(x[:1])
+    gflop = counter.get_total_flops() / 1e9
+    print(f"image tower: {gflop:.2f} GFLOP per image")
+    width = model.visual.transformer.width if hasattr(model.visual, "transformer") else 768
+    rows = max(args.batches) * 64
+    peak = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a = torch.randn(rows, width).to(dtype)
+        w = torch.randn(4 * width, width).to(dtype)
+        with torch.inference_mode():
+            torch.nn.functional.linear(a, w)
+            t0, reps = time.perf_counter(), 10
+            for _ in range(reps):
+                torch.nn.functional.linear(a, w)
+            seconds = (time.perf_counter() - t0) / reps
+        peak[name] = 2 * rows * width * 4 * width / seconds / 1e9
+        print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {peak[name]:6.0f} GFLOP/s "
+              f"-> at most {peak[name] / gflop:5.1f} images/s for this tower")
     with torch.inference_mode():
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
     print(f"{args.arch}, {size}px, torch {torch.__version__}, {torch.get_num_threads()} threads")
