@@ -13,6 +13,19 @@ PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || { echo "build-linux: no $PY; run the README's set-up commands first" >&2; exit 2; }
 need() { command -v "$1" >/dev/null || { echo "build-linux: needs $1 ($2)" >&2; exit 2; }; }
 need dpkg-deb "Debian's dpkg"; need xvfb-run "apt-get install xvfb"; need xdotool "apt-get install xdotool"
+# The system libraries Qt's plugins load (xcb, Wayland, EGL, fonts, D-Bus): the .deb's Depends.
+# They must be on the build machine too, or the plugin check below cannot tell a library the
+# package forgot from one this machine lacks.
+DEPENDS="libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+libxcb-xkb1 libxkbcommon-x11-0 libxkbcommon0 libwayland-client0 libwayland-cursor0 libwayland-egl1 \
+libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0"
+absent=""
+for pkg in $DEPENDS; do dpkg -s "$pkg" >/dev/null 2>&1 || absent="$absent $pkg"; done
+if [ -n "$absent" ]; then
+  echo "build-linux: the Qt plugins' system libraries are not all installed; run" >&2
+  echo "  sudo apt-get install$absent" >&2
+  exit 2
+fi
 
 VERSION=$("$PY" -c "import photoclip; print(photoclip.__version__)")
 TORCH=$("$PY" -c "import torch; print(torch.__version__)")
@@ -39,18 +52,7 @@ echo "== check 2: the frozen CLI runs"
 echo "== check 3: it indexes drawn photos with the small test model and finds a red circle"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-"$PY" - "$WORK/photos" <<'PYEOF'
-import random, sys
-from pathlib import Path
-sys.path.insert(0, "tests/models")
-from shapes import COLOUR_NAMES, draw
-out = Path(sys.argv[1]); out.mkdir()
-rng = random.Random(0)
-for i, (shape, colour) in enumerate([("circle", "red"), ("star", "blue"), ("square", "green"),
-                                     ("triangle", "yellow"), ("circle", "red")]):
-    draw(shape, colour, "white" if colour != "white" else "black", rng, (300, 200)).save(
-        out / f"{colour}-{shape}-{i}.jpg")
-PYEOF
+"$PY" packaging/draw_test_photos.py "$WORK/photos"
 export HF_HUB_OFFLINE=1 PHOTOCLIP_CACHE_DIR="$WORK/cache" PHOTOCLIP_CONFIG_DIR="$WORK/config"
 MODEL="local-dir:$ROOT/tests/models/shapes-clip"
 "$APP/photoclip" --library "$WORK/lib" --model "$MODEL" index "$WORK/photos"
@@ -86,7 +88,7 @@ Version: $VERSION
 Architecture: amd64
 Maintainer: photoclip developers <photoclip@users.noreply.github.com>
 Installed-Size: $(du -sk "$STAGE" | cut -f1)
-Depends: libwayland-client0, libwayland-cursor0, libwayland-egl1, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-xkb1, libxkbcommon-x11-0, libxkbcommon0, libegl1, libgl1, libfontconfig1, libdbus-1-3, libglib2.0-0
+Depends: $(echo $DEPENDS | sed 's/ /, /g')
 Section: graphics
 Priority: optional
 Homepage: https://github.com/photoclip/photoclip
