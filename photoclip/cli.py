@@ -46,18 +46,26 @@ def _positive(value: str) -> int:
     return n
 
 
+def _add_global_options(p: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """--library, --model and -v, before the command or after it (``photoclip gui --library
+    DIR`` is what people type). After it they default to nothing, so a value given before
+    the command is not overwritten."""
+    keep = {"default": argparse.SUPPRESS} if after_command else {}
+    p.add_argument("--library", metavar="DIR", **keep,
+                   help=f"library folder (default: ${paths.ENV_LIBRARY} or "
+                        f"{paths.default_library_dir()})")
+    p.add_argument("--model", metavar="SPEC", **keep,
+                   help="OpenCLIP model: ARCH:PRETRAINED, hf-hub:ORG/REPO or local-dir:PATH "
+                        f"(default: ${paths.ENV_MODEL}, else the library's, else "
+                        "ViT-B-32-256:datacomp_s34b_b86k)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens", **keep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="photoclip",
                 description="Find photos in your folders by describing them.")
     p.add_argument("--version", action="version", version=f"photoclip {__version__}")
-    p.add_argument("--library", metavar="DIR",
-                   help=f"library folder (default: ${paths.ENV_LIBRARY} or "
-                        f"{paths.default_library_dir()})")
-    p.add_argument("--model", metavar="SPEC",
-                   help="OpenCLIP model: ARCH:PRETRAINED, hf-hub:ORG/REPO or local-dir:PATH "
-                        f"(default: ${paths.ENV_MODEL}, else the library's, else "
-                        "ViT-B-32-256:datacomp_s34b_b86k)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    _add_global_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     sub.add_parser("gui", help="open the app window (the default)")
@@ -119,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="what the library holds")
     st.add_argument("--json", action="store_true")
+
+    for command in [*sub.choices.values(), *lsub.choices.values()]:
+        _add_global_options(command, after_command=True)
     return p
 
 

@@ -51,6 +51,11 @@ def test_search_json_contract(indexed) -> None:
     assert truth[results[0]["path"]] == ("red", "circle")
     plain = photoclip("search", "a red circle", "--top", "2", library=lib)
     assert len(plain.stdout.strip().splitlines()) == 2
+    # Global options also work after the command (`photoclip gui --library DIR`), and win.
+    after = photoclip("search", "a red circle", "--top", "1", "--json", "--library", str(lib),
+                      library=lib.parent / "not-this-one")
+    assert truth[json.loads(after.stdout)[0]["path"]] == ("red", "circle")
+    assert not (lib.parent / "not-this-one").exists()
 
 
 def test_similar_and_status_json_contract(indexed) -> None:
