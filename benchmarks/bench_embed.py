@@ -48,10 +48,12 @@ def main() -> int:
         w = torch.randn(4 * width, width).to(dtype)
         with torch.inference_mode():
             torch.nn.functional.linear(a, w)
-            t0, reps = time.perf_counter(), 10
-            for _ in range(reps):
-                torch.nn.functional.linear(a, w)
-            seconds = (time.perf_counter() - t0) / reps
+            seconds = float("inf")
+            for _ in range(5):  # best of five: the question is what the CPU can do at all
+                t0 = time.perf_counter()
+                for _ in range(4):
+                    torch.nn.functional.linear(a, w)
+                seconds = min(seconds, (time.perf_counter() - t0) / 4)
         peak[name] = 2 * rows * width * 4 * width / seconds / 1e9
         print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {peak[name]:6.0f} GFLOP/s "
               f"-> at most {peak[name] / gflop:5.1f} images/s for this tower")
