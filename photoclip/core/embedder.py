@@ -145,9 +145,10 @@ class Preprocessor:
 
     Mirrors the geometry of open_clip's inference transform (resize, centre crop) so the
     fast pipeline gives the same embeddings as the reference, but runs in the decode
-    threads. It hands over uint8 pixels; :meth:`Embedder.model_input` normalises a whole
-    batch at once in torch, which is cheaper than per-image float work in the decode
-    threads and keeps the photos queued ahead of the model 4x smaller.
+    threads. It hands over uint8 pixels and :meth:`Embedder.model_input` normalises a
+    whole batch at once in torch: the same CPU time as per-image float work (measured),
+    but the photos queued ahead of the model take a quarter of the memory and a GPU
+    receives a quarter of the bytes.
     """
 
     def __init__(self, cfg: dict[str, Any]) -> None:
