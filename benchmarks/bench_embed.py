@@ -42,7 +42,6 @@ def main() -> int:
     print(f"image tower: {gflop:.2f} GFLOP per image")
     width = model.visual.transformer.width if hasattr(model.visual, "transformer") else 768
     rows = max(args.batches) * 64
-    peak = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a = torch.randn(rows, width).to(dtype)
         w = torch.randn(4 * width, width).to(dtype)
@@ -54,9 +53,9 @@ def main() -> int:
                 for _ in range(4):
                     torch.nn.functional.linear(a, w)
                 seconds = min(seconds, (time.perf_counter() - t0) / 4)
-        peak[name] = 2 * rows * width * 4 * width / seconds / 1e9
-        print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {peak[name]:6.0f} GFLOP/s "
-              f"-> at most {peak[name] / gflop:5.1f} images/s for this tower")
+        rate = 2 * rows * width * 4 * width / seconds / 1e9
+        print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {rate:6.0f} GFLOP/s "
+              f"-> at most {rate / gflop:5.1f} images/s for this tower")
     with torch.inference_mode():
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
     print(f"{args.arch}, {size}px, torch {torch.__version__}, {torch.get_num_threads()} threads")
