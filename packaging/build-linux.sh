@@ -40,11 +40,7 @@ BUILT=$(date +%s)
 echo "== bundle built in $((BUILT - START)) s: $(du -sh "$APP" | cut -f1)"
 
 echo "== check 1: every bundled Qt plugin resolves its libraries"
-LIBS="$APP/_internal:$APP/_internal/PySide6/Qt/lib:$APP/_internal/PySide6"
-missing=$(find "$APP" -path '*Qt/plugins/*' -name '*.so' -print0 |
-  xargs -0 -n1 sh -c 'LD_LIBRARY_PATH='"$LIBS"' ldd "$0" | grep "not found" | sed "s|^|$0:|"' || true)
-if [ -n "$missing" ]; then echo "$missing" >&2; echo "build-linux: unresolved libraries" >&2; exit 1; fi
-echo "ok: $(find "$APP" -path '*Qt/plugins/*' -name '*.so' | wc -l) plugins"
+bash packaging/check-app.sh plugins "$APP"
 
 echo "== check 2: the frozen CLI runs"
 "$APP/photoclip" --version
@@ -61,16 +57,8 @@ TOP=$("$APP/photoclip" --library "$WORK/lib" search "a red circle" --top 1 --jso
 case "$TOP" in *red-circle*) echo "ok: $TOP";; *) echo "build-linux: wrong top hit $TOP" >&2; exit 1;; esac
 
 echo "== check 4: the window opens on a real X server (xcb, not offscreen)"
-QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" bash -c '
-  "$0/photoclip-gui" --library "$1/lib" --model "$2" & pid=$!
-  for i in $(seq 150); do
-    if xdotool search --onlyvisible --name "^photoclip$" >/dev/null; then ok=1; break; fi
-    kill -0 $pid 2>/dev/null || break; sleep 0.1
-  done
-  kill $pid 2>/dev/null; wait $pid 2>/dev/null
-  [ "${ok:-}" = 1 ]' "$APP" "$WORK" "$MODEL" \
-  || { echo "build-linux: the window did not appear under Xvfb" >&2; exit 1; }
-echo "ok: window shown"
+QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x800x24" bash packaging/check-app.sh window \
+  "$APP/photoclip-gui" --library "$WORK/lib" --model "$MODEL"
 
 echo "== .deb"
 STAGE=build/deb/photoclip_${VERSION}_amd64

@@ -63,12 +63,8 @@ done
 echo "ok: launcher, menu entry, icon and AppStream metadata installed"
 
 echo "== every Qt plugin resolves its libraries on the clean system"
-APP=/opt/photoclip
-LIBS="$APP/_internal:$APP/_internal/PySide6/Qt/lib:$APP/_internal/PySide6"
-missing=$(in_sys sh -c "find $APP -path '*Qt/plugins/*' -name '*.so' | while read -r so; do
-  LD_LIBRARY_PATH=$LIBS ldd \"\$so\" | grep 'not found' | sed \"s|^|\$so:|\"; done")
-[ -z "$missing" ] || { echo "$missing" >&2; fail "libraries missing from Depends"; }
-echo "ok: $(in_sys find $APP -path '*Qt/plugins/*' -name '*.so' | wc -l) plugins"
+cp packaging/check-app.sh "$SYS/tmp/check-app.sh"
+in_sys bash /tmp/check-app.sh plugins /opt/photoclip || fail "libraries missing from Depends"
 
 echo "== the installed app indexes and searches"
 mkdir -p "$SYS/tmp/test"
@@ -85,16 +81,10 @@ echo "== the menu entry's command opens the window on an X server (xcb)"
 # Xvfb and xdotool are test tools, installed only now, after the library check above.
 in_sys apt-get install -y -qq --no-install-recommends xvfb xauth xdotool >/dev/null
 EXEC=$(sed -n 's/^Exec=//p' "$SYS/usr/share/applications/photoclip.desktop")
-in_sys env QT_QPA_PLATFORM=xcb HF_HUB_OFFLINE=1 xvfb-run -a -s "-screen 0 1280x800x24" sh -c "
-  $EXEC --library /tmp/test/lib --model local-dir:/tmp/test/model & pid=\$!
-  ok=0
-  for i in \$(seq 300); do
-    if xdotool search --onlyvisible --name '^photoclip\$' >/dev/null; then ok=1; break; fi
-    kill -0 \$pid 2>/dev/null || break; sleep 0.1
-  done
-  kill \$pid 2>/dev/null; wait \$pid 2>/dev/null
-  [ \$ok = 1 ]" || fail "the window did not appear"
-echo "ok: window shown by '$EXEC'"
+# shellcheck disable=SC2086 # Exec is a command line: split it as the desktop would
+in_sys env QT_QPA_PLATFORM=xcb HF_HUB_OFFLINE=1 WINDOW_TIMEOUT=30 \
+  xvfb-run -a -s "-screen 0 1280x800x24" bash /tmp/check-app.sh window \
+  $EXEC --library /tmp/test/lib --model local-dir:/tmp/test/model || fail "the window did not appear"
 
 echo "== removing the package leaves nothing in /opt or on PATH"
 in_sys apt-get remove -y -qq photoclip >/dev/null
