@@ -29,7 +29,7 @@ case "${1:-}" in
     "$@" &
     pid=$!
     for _ in $(seq $((${WINDOW_TIMEOUT:-15} * 10))); do
-      if xdotool search --onlyvisible --name '^photoclip$' >/dev/null; then
+      if xdotool search --onlyvisible --name '^photoclip$' >/dev/null 2>&1; then
         kill "$pid"
         wait "$pid" 2>/dev/null || true
         echo "ok: window shown by '$*'"
