@@ -1,11 +1,13 @@
 """The hnswlib index over photo ids: a cache of the catalog's embeddings, for fast k-NN.
 
-The catalog is the truth; this file can always be rebuilt from it. Beside the index we keep
-a small JSON sidecar with the model signature, the dimension, the highest catalog sequence
-number the index holds and the ids marked deleted. On open the index is brought in line
-with the catalog (``sync``): new or re-embedded vectors are added, photos that are gone,
-missing or on an offline root are marked deleted, returning ones are un-marked. A file that
-is missing, of another model, or unreadable is rebuilt.
+The catalog is the truth; this file can always be rebuilt from it. A small JSON manifest
+names the index file and holds the model signature, the dimension, the highest catalog
+sequence number the index holds and the ids marked deleted. Each save writes a new index
+file under a new name and then replaces the manifest in one atomic rename: whatever moment
+a crash hits, the manifest names a complete index that matches it. On open the index is
+brought in line with the catalog (``sync``): new or re-embedded vectors are added, photos
+that are gone, missing or on an offline root are marked deleted, returning ones are
+un-marked. A file that is missing, of another model, or unreadable is rebuilt.
 
 hnswlib is not safe for adding and querying at once, so both happen under one lock.
 """
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import hnswlib
@@ -25,6 +28,7 @@ from photoclip.core.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
+_VERSION = 2   # manifest format; version 1 (a fixed index file name) is rebuilt once
 _EF_CONSTRUCTION = 200
 _M = 16
 
@@ -34,9 +38,9 @@ class VectorIndex:
         self.folder = Path(folder)
         self.model = model
         self.dim = dim
-        tag = _safe_name(model)
-        self.index_path = self.folder / f"vectors-{tag}.hnsw"
-        self.meta_path = self.folder / f"vectors-{tag}.json"
+        self._tag = _safe_name(model)
+        self.meta_path = self.folder / f"vectors-{self._tag}.json"
+        self.index_path = self.folder / f"vectors-{self._tag}.hnsw"   # until a manifest says
         self._lock = threading.RLock()
         self._index: hnswlib.Index | None = None
         self._live: set[int] = set()
@@ -53,11 +57,25 @@ class VectorIndex:
         index.set_ef(64)
         return index
 
-    def _load_file(self) -> bool:
+    def _read_manifest(self) -> dict | None:
         try:
             meta = json.loads(self.meta_path.read_text())
-            if meta.get("model") != self.model or meta.get("version") != 1:
-                return False
+        except (OSError, ValueError):
+            return None
+        if (not isinstance(meta, dict) or meta.get("model") != self.model
+                or meta.get("version") != _VERSION or not isinstance(meta.get("file"), str)
+                or os.path.basename(meta["file"]) != meta["file"]):
+            return None
+        return meta
+
+    def _load_file(self) -> bool:
+        meta = self._read_manifest()
+        if meta is not None and not (self.folder / meta["file"]).is_file():
+            meta = self._read_manifest()   # another process saved in between: look again
+        if meta is None:
+            return False
+        self.index_path = self.folder / meta["file"]
+        try:
             dim = int(meta["dim"])
             index = hnswlib.Index(space="cosine", dim=dim)
             index.load_index(str(self.index_path), max_elements=int(meta["capacity"]))
@@ -78,7 +96,7 @@ class VectorIndex:
     def open(self, catalog: Catalog) -> None:
         """Load the saved index if it is usable, then bring it in line with the catalog."""
         with self._lock:
-            if self._index is None and self.index_path.exists():
+            if self._index is None and self.meta_path.exists():
                 self._load_file()
             self.sync(catalog)
 
@@ -166,32 +184,51 @@ class VectorIndex:
                 self._dirty = True
 
     def save(self) -> None:
-        """Write index and sidecar atomically (temp file + rename); a crash keeps the old."""
+        """Write a new index file, then switch the manifest to it in one atomic rename.
+
+        A crash before the rename leaves the old manifest naming the old, complete file; after
+        it, the new one. Files no manifest names are removed by the next save.
+        """
         with self._lock:
             if self._index is None or not self._dirty:
                 return
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp_index = self.index_path.with_suffix(".hnsw.tmp")
-            tmp_meta = self.meta_path.with_suffix(".json.tmp")
-            self._index.save_index(str(tmp_index))
-            meta = {"version": 1, "model": self.model, "dim": self.dim, "seq": self._seq,
-                    "count": self._index.get_current_count(),
+            name = f"vectors-{self._tag}-{self._seq}-{time.time_ns():x}.hnsw"
+            new_index = self.folder / name
+            tmp_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
+            meta = {"version": _VERSION, "model": self.model, "file": name, "dim": self.dim,
+                    "seq": self._seq, "count": self._index.get_current_count(),
                     "capacity": self._index.get_max_elements(),
                     "deleted": sorted(self._deleted)}
-            tmp_meta.write_text(json.dumps(meta))
-            for tmp in (tmp_index, tmp_meta):
-                with tmp.open("rb") as f:
-                    os.fsync(f.fileno())
-            # The sidecar moves first: a crash between the two renames leaves a count that
-            # does not match the index, which _load_file treats as stale and rebuilds.
-            os.replace(tmp_meta, self.meta_path)
-            os.replace(tmp_index, self.index_path)
+            try:
+                self._index.save_index(str(new_index))
+                tmp_meta.write_text(json.dumps(meta))
+                for path in (new_index, tmp_meta):
+                    with path.open("rb") as f:
+                        os.fsync(f.fileno())
+                os.replace(tmp_meta, self.meta_path)   # the commit point
+            except BaseException:
+                for path in (new_index, tmp_meta):
+                    path.unlink(missing_ok=True)
+                raise
+            _fsync_dir(self.folder)
+            self.index_path = new_index
             self._dirty = False
+            stale = [*self.folder.glob(f"vectors-{self._tag}*.hnsw"),
+                     *self.folder.glob(f"vectors-{self._tag}*.tmp")]   # older versions' names
+            for old in stale:
+                if old != new_index:
+                    old.unlink(missing_ok=True)
 
     # -- queries ---------------------------------------------------------------------------
 
     def __len__(self) -> int:
         return len(self._live)
+
+    def live_ids(self) -> frozenset[int]:
+        """Ids a query may return now (a snapshot)."""
+        with self._lock:
+            return frozenset(self._live)
 
     def query(self, vector: np.ndarray, k: int, allowed: set[int] | None = None
               ) -> list[tuple[int, float]]:
@@ -223,6 +260,17 @@ class VectorIndex:
         scores = vecs @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-scores)[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows has no directory handles)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _safe_name(model: str) -> str:
