@@ -212,7 +212,10 @@ class Embedder:
         self.requested_precision = precision
         self.threads = threads
         self.cache_dir = cache_dir
+        # Lock order: _lock (loading, the image tower) and _text_lock (the text cache and
+        # tower) are never held together, so a query never waits for an image batch.
         self._lock = threading.RLock()
+        self._text_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
         self._preprocess_cfg: dict[str, Any] | None = None
@@ -280,6 +283,8 @@ class Embedder:
         raise self._unavailable(f"{type(last_error).__name__}: {last_error}".split("\n")[0])
 
     def load(self, progress: DownloadProgress | None = None) -> None:
+        if self._model is not None:
+            return   # loaded: don't queue behind an image batch holding the lock
         with self._lock:
             if self._model is not None:
                 return
@@ -317,9 +322,9 @@ class Embedder:
             self._preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
             self.device = self._pick_device(torch)
             model.to(self.device)
-            self._model = model
             self._tokenizer = tokenizer
-            self._choose_precision(torch)
+            self._choose_precision(torch, model)
+            self._model = model   # last: other threads take a set _model as "ready to use"
             log.info("loaded %s on %s (%s)", self.spec, self.device, self.precision)
 
     def _pick_device(self, torch: Any) -> str:
@@ -345,7 +350,7 @@ class Embedder:
             out.append(pre(img))
         return np.stack(out)
 
-    def _choose_precision(self, torch: Any) -> None:
+    def _choose_precision(self, torch: Any, model: Any) -> None:
         want = self.requested_precision
         if want == "fp32" or (want == "auto" and self.device == "cpu"
                               and not _cpu_has_bf16_units()):
@@ -355,12 +360,12 @@ class Embedder:
         import copy
 
         batch = self.model_input(self._calibration_batch())  # fp32: precision not chosen yet
-        ref = torch.nn.functional.normalize(self._model.visual(batch).float(), dim=-1)
-        fast = copy.deepcopy(self._model.visual).to(torch.bfloat16)
+        ref = torch.nn.functional.normalize(model.visual(batch).float(), dim=-1)
+        fast = copy.deepcopy(model.visual).to(torch.bfloat16)
         got = torch.nn.functional.normalize(fast(batch.to(torch.bfloat16)).float(), dim=-1)
         self.bf16_cosine = float((ref * got).sum(-1).min())
         if want == "bf16" or self.bf16_cosine >= BF16_MIN_COSINE:
-            self._model.visual = fast
+            model.visual = fast
             self.precision = "bf16"
         else:
             log.info("bf16 rejected for %s: worst cosine %.5f", self.spec, self.bf16_cosine)
@@ -408,23 +413,29 @@ class Embedder:
         return self.encode_images(np.stack([pre(im) for im in images]))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> (N, D) unit vectors. Recent texts are cached: a search is typed often."""
-        self.load()
-        todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
-        if todo:
-            import torch
+        """Texts -> (N, D) unit vectors. Recent texts are cached: a search is typed often.
 
-            with self._lock, torch.inference_mode():
-                tokens = self._tokenizer(list(todo)).to(self.device)
-                feats = torch.nn.functional.normalize(
-                    self._model.encode_text(tokens).float(), dim=-1).cpu().numpy()
-            for text, vec in zip(todo, feats, strict=True):
-                self._text_cache[text] = vec
-        for text in texts:
-            self._text_cache.move_to_end(text)
-        while len(self._text_cache) > 4096:
-            self._text_cache.popitem(last=False)
-        return np.stack([self._text_cache[t] for t in texts])
+        Runs beside an image batch: the towers share no state at inference, and the text
+        path has its own lock, so a query is answered while indexing goes on.
+        """
+        self.load()
+        import torch
+
+        with self._text_lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
+            if todo:
+                with torch.inference_mode():
+                    tokens = self._tokenizer(list(todo)).to(self.device)
+                    feats = torch.nn.functional.normalize(
+                        self._model.encode_text(tokens).float(), dim=-1).cpu().numpy()
+                for text, vec in zip(todo, feats, strict=True):
+                    self._text_cache[text] = vec
+            for text in texts:
+                self._text_cache.move_to_end(text)
+            out = np.stack([self._text_cache[t] for t in texts])
+            while len(self._text_cache) > 4096:
+                self._text_cache.popitem(last=False)
+            return out
 
     @property
     def logit_scale(self) -> float:
