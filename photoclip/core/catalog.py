@@ -12,10 +12,12 @@ decoded; ``error`` says why), ``missing`` (not found on the last scan of an onli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import numpy as np
 
 from photoclip.core.errors import LibraryError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,6 +92,20 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (model, text)
     );
     """,
+    # v3: a removed folder is hidden first (undo brings it back intact) and purged later;
+    # the user's own tags of purged photos wait, by content, for the photos to come back.
+    3: """
+    ALTER TABLE roots ADD COLUMN removed_at REAL;
+    CREATE TABLE kept_tags(
+        size INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        label_set TEXT NOT NULL,
+        label TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('manual', 'rejected')),
+        kept_at REAL NOT NULL,
+        PRIMARY KEY (size, hash, label_set, label)
+    );
+    """,
 }
 
 
@@ -135,35 +151,49 @@ class PhotoMetadata:
 
 _PHOTO_COLUMNS = ("id, root_id, path, size, mtime, hash, width, height, taken_at, camera, "
                   "orientation, state, error")
+_P_COLUMNS = ", ".join("p." + c.strip() for c in _PHOTO_COLUMNS.split(","))
+# Photos that browsing and search may show live under a root that is online and not removed.
+_VISIBLE_ROOT = "r.online = 1 AND r.removed_at IS NULL"
 
 
 def _photo(row: Sequence) -> Photo:
     return Photo(*row)
 
 
+class _Reader:
+    """A thread's own read connection (weak-referenceable, unlike sqlite3.Connection)."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
 class Catalog:
     """Typed access to the library's SQLite file.
 
-    One connection, used from any thread under a lock: the indexer, the watcher and the GUI
-    workers share it. ``readonly`` opens the file without ever writing (no migration), for
-    commands that run beside another process writing the same library.
+    One write connection, used by one writer at a time under ``_write_lock`` (a transaction
+    is one ``with transaction()`` block). Reads go through a connection of the reading
+    thread's own, so in WAL mode a search never queues behind a batch being committed; a
+    read made inside the calling thread's own open transaction uses the write connection
+    and so sees what the transaction wrote. ``readonly`` opens the file without ever
+    writing (no migration), for commands that run beside another process writing the
+    same library.
     """
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._lock = threading.RLock()
+        self._write_lock = threading.RLock()
+        self._tx_owner: int | None = None
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
+        self._closed = False
         try:
-            if readonly:
-                if not self.path.exists():
-                    raise LibraryError(f"no photoclip library at {self.path.parent}")
-                uri = f"file:{self.path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30,
-                                           isolation_level=None)
-            else:
-                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
-                                           isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
+            if readonly and not self.path.exists():
+                raise LibraryError(f"no photoclip library at {self.path.parent}")
+            self._db = self._connect(readonly)
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 # NORMAL under WAL is durable across application crashes (not power loss),
@@ -172,6 +202,31 @@ class Catalog:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"cannot read the library catalog {self.path}: {exc}") from exc
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
+                                 timeout=30, isolation_level=None)
+        else:
+            db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+                                 isolation_level=None)
+        db.execute("PRAGMA foreign_keys = ON")
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None:
+            with self._readers_lock:
+                if self._closed:
+                    raise LibraryError(f"the library {self.path.parent} is closed")
+                conn = self._connect(readonly=True) if self.readonly else self._connect(False)
+                if not self.readonly:
+                    conn.execute("PRAGMA query_only = 1")
+                reader = _Reader(conn)
+                self._readers.add(reader)
+            # Dropped with the thread's locals when the thread ends, closing the connection.
+            self._local.reader = reader
+        return reader.conn
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -192,24 +247,39 @@ class Catalog:
                                        f"; PRAGMA user_version = {target};")
 
     def close(self) -> None:
-        with self._lock:
+        with self._readers_lock:
+            self._closed = True
+            for reader in list(self._readers):
+                reader.conn.close()
+        with self._write_lock:
             self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
-        with self._lock:
+        """One atomic write: everything inside commits together or not at all.
+
+        Transactions nest in the same thread (the inner one joins the outer).
+        """
+        with self._write_lock:
+            if self._tx_owner == threading.get_ident():
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._tx_owner = threading.get_ident()
             try:
                 yield self._db
+                self._db.commit()
             except BaseException:
-                self._db.rollback()
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
                 raise
-            self._db.commit()
+            finally:
+                self._tx_owner = None
 
     def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
-        with self._lock:
+        if self._tx_owner == threading.get_ident():
             return self._db.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -225,17 +295,36 @@ class Catalog:
     # -- roots -----------------------------------------------------------------------------
 
     def roots(self) -> list[Root]:
-        rows = self._query("SELECT id, path, online, polling, last_scan FROM roots ORDER BY path")
+        rows = self._query("SELECT id, path, online, polling, last_scan FROM roots "
+                           "WHERE removed_at IS NULL ORDER BY path")
+        return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+
+    def removed_roots(self) -> list[Root]:
+        """Roots hidden by a removal that can still be undone."""
+        rows = self._query("SELECT id, path, online, polling, last_scan FROM roots "
+                           "WHERE removed_at IS NOT NULL ORDER BY path")
         return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
 
     def root_by_path(self, path: str) -> Root | None:
         return next((r for r in self.roots() if r.path == path), None)
 
     def add_root(self, path: str) -> Root:
-        """Add a root; roots below it are folded into it (their photos keep their rows)."""
+        """Add a root; roots below it are folded into it (their photos keep their rows).
+
+        A root removed moments ago (hidden, not yet purged) comes back as it was.
+        """
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)", (path, time.time()))
-            root_id = cur.lastrowid
+            for hidden_id, hidden_path in db.execute(
+                    "SELECT id, path FROM roots WHERE removed_at IS NOT NULL").fetchall():
+                if _is_inside(hidden_path, path):
+                    db.execute("UPDATE roots SET removed_at = NULL WHERE id = ?", (hidden_id,))
+            row = db.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()
+            if row is not None:
+                root_id = row[0]
+            else:
+                cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)",
+                                 (path, time.time()))
+                root_id = cur.lastrowid
             prefix = path.rstrip("/\\") + "%"
             children = db.execute("SELECT id, path FROM roots WHERE path LIKE ? AND id != ?",
                                   (prefix, root_id)).fetchall()
@@ -248,13 +337,46 @@ class Catalog:
         assert root is not None
         return root
 
-    def remove_root(self, root_id: int) -> int:
-        """Forget a root and everything indexed under it. Returns the photos dropped."""
+    def hide_root(self, root_id: int) -> int:
+        """Remove a root from view at once, keeping its rows so undo is instant.
+
+        Returns the photos it holds. :meth:`purge_removed_roots` forgets it for good.
+        """
         with self.transaction() as db:
-            n = db.execute("SELECT COUNT(*) FROM photos WHERE root_id = ?",
-                           (root_id,)).fetchone()[0]
+            n = db.execute("SELECT COUNT(*) FROM photos WHERE root_id = ? AND "
+                           "state != 'missing'", (root_id,)).fetchone()[0]
+            db.execute("UPDATE roots SET removed_at = ? WHERE id = ?", (time.time(), root_id))
+        return int(n)
+
+    def restore_root(self, root_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE roots SET removed_at = NULL WHERE id = ?", (root_id,))
+
+    def remove_root(self, root_id: int) -> int:
+        """Forget a root and everything indexed under it. Returns the photos dropped.
+
+        The user's own decisions (manual and rejected tags) are kept by content, and come
+        back if the same photos are ever added again.
+        """
+        with self.transaction() as db:
+            n = db.execute("SELECT COUNT(*) FROM photos WHERE root_id = ? AND "
+                           "state != 'missing'", (root_id,)).fetchone()[0]
+            db.execute("INSERT OR REPLACE INTO kept_tags(size, hash, label_set, label, source, "
+                       "kept_at) SELECT p.size, p.hash, t.label_set, t.label, t.source, ? "
+                       "FROM tags t JOIN photos p ON p.id = t.photo_id WHERE p.root_id = ? "
+                       "AND t.source IN ('manual', 'rejected')", (time.time(), root_id))
             db.execute("DELETE FROM roots WHERE id = ?", (root_id,))
         return int(n)
+
+    def purge_removed_roots(self) -> int:
+        """Forget every hidden root for good (their user tags kept by content)."""
+        return sum(self.remove_root(r.id) for r in self.removed_roots())
+
+    def user_tag_count(self, root_id: int) -> int:
+        """How many tags the user set or removed by hand on a root's photos."""
+        return int(self._query("SELECT COUNT(*) FROM tags t JOIN photos p ON p.id = t.photo_id "
+                               "WHERE p.root_id = ? AND t.source IN ('manual', 'rejected')",
+                               (root_id,))[0][0])
 
     def set_root_state(self, root_id: int, *, online: bool | None = None,
                        polling: bool | None = None, scanned: bool = False) -> None:
@@ -301,9 +423,9 @@ class Catalog:
 
     def photos_missing_embedding(self, model: str, limit: int | None = None) -> list[Photo]:
         """Photos present on online roots that have no embedding for ``model`` yet."""
-        sql = (f"SELECT {', '.join('p.' + c.strip() for c in _PHOTO_COLUMNS.split(','))} "
+        sql = (f"SELECT {_P_COLUMNS} "
                "FROM photos p JOIN roots r ON r.id = p.root_id "
-               "WHERE p.state = 'ok' AND r.online = 1 AND NOT EXISTS "
+               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT} AND NOT EXISTS "
                "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model = ?) "
                "ORDER BY p.path")
         if limit is not None:
@@ -314,7 +436,7 @@ class Catalog:
                     folder: str | None = None, visible_only: bool = True) -> list[Photo]:
         """Photos newest first (EXIF date, else file time), for browsing."""
         where, params = self._visible_where(folder, visible_only)
-        sql = (f"SELECT {', '.join('p.' + c.strip() for c in _PHOTO_COLUMNS.split(','))} "
+        sql = (f"SELECT {_P_COLUMNS} "
                f"FROM photos p JOIN roots r ON r.id = p.root_id {where} "
                "ORDER BY COALESCE(p.taken_at, p.mtime) DESC, p.id DESC")
         if limit is not None:
@@ -325,7 +447,7 @@ class Catalog:
     def _visible_where(folder: str | None, visible_only: bool) -> tuple[str, list]:
         clauses, params = [], []
         if visible_only:
-            clauses.append("p.state != 'missing' AND r.online = 1")
+            clauses.append(f"p.state != 'missing' AND {_VISIBLE_ROOT}")
         if folder:
             clauses.append("(p.path LIKE ? ESCAPE '\\')")
             params.append(_like_prefix(folder))
@@ -333,14 +455,15 @@ class Catalog:
 
     def failed_photos(self) -> list[Photo]:
         return [_photo(r) for r in self._query(
-            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE state = 'failed' ORDER BY path")]
+            f"SELECT {_P_COLUMNS} FROM photos p JOIN roots r ON r.id = p.root_id "
+            "WHERE p.state = 'failed' AND r.removed_at IS NULL ORDER BY p.path")]
 
     def searchable_ids(self, model: str, *, folder: str | None = None,
                        date_from: float | None = None, date_to: float | None = None) -> set[int]:
         """Ids that a search may return: embedded with ``model``, present, root online."""
         sql = ("SELECT p.id FROM photos p JOIN roots r ON r.id = p.root_id "
                "JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
-               "WHERE p.state = 'ok' AND r.online = 1")
+               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT}")
         params: list = [model]
         if folder:
             sql += " AND p.path LIKE ? ESCAPE '\\'"
@@ -360,7 +483,13 @@ class Catalog:
         cur = db.execute("INSERT INTO photos(root_id, path, size, mtime, hash, added_at) "
                          "VALUES(?, ?, ?, ?, ?, ?)",
                          (root_id, path, size, mtime, digest, time.time()))
-        return int(cur.lastrowid or 0)
+        photo_id = int(cur.lastrowid or 0)
+        # A photo of a forgotten folder is back: so are the user's decisions about it.
+        if db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, source) "
+                      "SELECT ?, label_set, label, NULL, source FROM kept_tags "
+                      "WHERE size = ? AND hash = ?", (photo_id, size, digest)).rowcount:
+            db.execute("DELETE FROM kept_tags WHERE size = ? AND hash = ?", (size, digest))
+        return photo_id
 
     def repoint_photo(self, db: sqlite3.Connection, photo_id: int, root_id: int, path: str,
                       mtime: float) -> None:
@@ -462,7 +591,8 @@ class Catalog:
             " SUM(p.state = 'failed'),"
             " SUM(p.state = 'ok' AND e.photo_id IS NULL),"
             " SUM(p.state = 'missing') "
-            "FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?",
+            "FROM photos p JOIN roots r ON r.id = p.root_id AND r.removed_at IS NULL "
+            "LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?",
             (model,))[0]
         keys = ("photos", "indexed", "failed", "pending", "missing")
         return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
@@ -534,6 +664,23 @@ class Catalog:
                        "score = COALESCE(excluded.score, tags.score)",
                        (photo_id, label_set, label, score, source))
 
+    def tag_state(self, photo_id: int, label_set: str, label: str
+                  ) -> tuple[float | None, str] | None:
+        """(score, source) of one tag, or None: what undo needs to put back."""
+        rows = self._query("SELECT score, source FROM tags WHERE photo_id = ? AND "
+                           "label_set = ? AND label = ?", (photo_id, label_set, label))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def restore_tag(self, photo_id: int, label_set: str, label: str,
+                    state: tuple[float | None, str] | None) -> None:
+        """Put a tag back as :meth:`tag_state` saw it (``None``: no tag)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM tags WHERE photo_id = ? AND label_set = ? AND label = ?",
+                       (photo_id, label_set, label))
+            if state is not None:
+                db.execute("INSERT INTO tags(photo_id, label_set, label, score, source) "
+                           "VALUES(?, ?, ?, ?, ?)", (photo_id, label_set, label, *state))
+
     def tag_rows(self, photo_ids: Iterable[int] | None = None, label_set: str | None = None
                  ) -> list[tuple[int, str, str, float | None, str]]:
         """(photo id, set, label, score, source), best scores first within a photo."""
@@ -555,6 +702,7 @@ class Catalog:
     def tag_counts(self) -> dict[tuple[str, str], int]:
         rows = self._query("SELECT t.label_set, t.label, COUNT(*) FROM tags t "
                            "JOIN photos p ON p.id = t.photo_id "
+                           "JOIN roots r ON r.id = p.root_id AND r.removed_at IS NULL "
                            "WHERE t.source != 'rejected' AND p.state != 'missing' "
                            "GROUP BY t.label_set, t.label")
         return {(s, label): n for s, label, n in rows}
