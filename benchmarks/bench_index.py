@@ -118,7 +118,7 @@ def run_photoclip(folder: str, model_dir: str, out: str, batch: int, threads: in
     emb.load()
     load_s = time.perf_counter() - t_load
     with tempfile.TemporaryDirectory() as lib_dir:
-        with Library(lib_dir, embedder=emb, batch_size=batch, decode_threads=threads) as lib:
+        with Library.open(lib_dir, embedder=emb, batch_size=batch, decode_threads=threads) as lib:
             lib.add_root(folder)
             # Label-set prompts are embedded once per model and cached in the catalog; a
             # library has them after its first minute, so they are not indexing throughput.

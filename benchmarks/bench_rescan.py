@@ -45,13 +45,13 @@ def main() -> int:
         t0 = time.perf_counter()
         make_photos(photos, args.count)
         print(f"made {args.count} photos in {time.perf_counter() - t0:.1f} s")
-        with Library(lib_dir, model=spec) as lib:
+        with Library.open(lib_dir, model=spec) as lib:
             lib.add_root(photos)
             t0 = time.perf_counter()
             first = lib.index()
             print(f"first run : {first.index.embedded} embedded in "
                   f"{time.perf_counter() - t0:.1f} s")
-        with Library(lib_dir, model=spec) as lib:
+        with Library.open(lib_dir, model=spec) as lib:
             t0 = time.perf_counter()
             second = lib.index()
             took = time.perf_counter() - t0

@@ -35,7 +35,7 @@ def main() -> int:
         photos = Path(work) / "photos"
         draw_photos(photos, args.distinct, seed=5, size=(96, 72))
         spec = f"local-dir:{ROOT / 'tests' / 'models' / 'shapes-clip'}"
-        with Library(Path(work) / "lib", model=spec) as lib:
+        with Library.open(Path(work) / "lib", model=spec) as lib:
             lib.add_root(photos)
             lib.index()
             lib.import_label_set(ROOT / "tests" / "data" / "shapes.toml")

@@ -36,7 +36,7 @@ def main() -> int:
         root, incoming = Path(work) / "photos", Path(work) / "incoming"
         draw_photos(root, 20, seed=1, size=(1600, 1200))
         new = draw_photos(incoming, args.count, seed=2, size=(1600, 1200))
-        with Library(Path(work) / "lib", model=args.model) as lib:
+        with Library.open(Path(work) / "lib", model=args.model) as lib:
             lib.add_root(root)
             lib.index()
             lib.embedder.encode_texts(["a photo"])

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
         kwargs: dict[str, Any] = {}
         if args.command == "index":
             kwargs = {"batch_size": args.batch_size, "decode_threads": args.threads}
-        with Library(library_dir, model=model, readonly=readonly, **kwargs) as lib:
+        with Library.open(library_dir, model=model, readonly=readonly, **kwargs) as lib:
             return _dispatch(lib, args)
     except PhotoclipError as exc:
         return _fail(str(exc))

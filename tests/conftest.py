@@ -75,7 +75,7 @@ def photo_dir(tmp_path: Path) -> Path:
 def library(tmp_path: Path, shapes_embedder):
     from photoclip.core import Library
 
-    lib = Library(tmp_path / "library", embedder=shapes_embedder, decode_threads=2)
+    lib = Library.open(tmp_path / "library", embedder=shapes_embedder, decode_threads=2)
     yield lib
     lib.close()
 

@@ -1,7 +1,8 @@
 """``Library``: the one facade the CLI and the GUI use, and the composition root of the core.
 
-It owns the catalog, the vector index, the embedder and the indexer of one library folder.
-Collaborators can be passed in (tests swap one piece); otherwise they are built here.
+It owns the catalog, the vector index, the embedder, the indexer and the label-set files of
+one library folder. ``Library.open`` assembles them; the constructor takes them, so tests
+can build a library from parts.
 
 Writing needs the library's lock file: one writing process per library (the app, a
 ``photoclip watch`` or an ``index`` run). Read-only libraries (``readonly=True``) take no
@@ -25,19 +26,24 @@ from photoclip import paths
 from photoclip.core import scanner
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
-from photoclip.core.errors import FolderError, LabelSetError, LibraryError, LibraryLockedError
+from photoclip.core.errors import (
+    FolderError,
+    LibraryError,
+    LibraryLockedError,
+    ModelUnavailableError,
+)
+from photoclip.core.events import (
+    LibraryEvent,
+    Listener,
+    ModelChanged,
+    PhotosChanged,
+    RootsChanged,
+    TagsChanged,
+)
 from photoclip.core.images import open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
-from photoclip.core.tagging import (
-    LabelSet,
-    Scorer,
-    Tag,
-    choose_tags,
-    default_label_set_files,
-    label_set_filename,
-    parse_label_set,
-    read_label_set,
-)
+from photoclip.core.labelsets import LabelSetStore
+from photoclip.core.tagging import LabelSet, Scorer, Tag, choose_tags, read_label_set
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -88,96 +94,149 @@ class LibraryStatus:
 
 @dataclass
 class RunSummary:
-    """What ``Library.index`` did: the scan's changes and the indexer's work."""
+    """What ``Library.index`` did: the scan's changes, the indexer's work, sets re-tagged."""
 
     scan: scanner.ScanSummary
     index: IndexSummary
+    retagged: list[str] = field(default_factory=list)
+    retag_error: str | None = None
 
 
-class _WriteLock:
-    """An exclusive, non-blocking OS lock on a file in the library; freed if we die."""
+class WriteLock:
+    """One writing process per library: an OS lock (filelock) on ``write.lock``, freed if we die.
+
+    filelock does the platform work (flock on POSIX, LockFileEx on Windows) that a library
+    open by the app and by ``photoclip index`` at once must get right everywhere.
+    """
 
     def __init__(self, path: Path) -> None:
+        from filelock import FileLock
+
         self.path = path
-        self._file: Any = None
+        self._lock = FileLock(str(path), timeout=0)
 
     def acquire(self) -> None:
-        f = self.path.open("a+")
+        from filelock import Timeout
+
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            f.seek(0)
-            holder = f.read().strip() or "?"
-            f.close()
+            self._lock.acquire()
+        except Timeout as exc:
             raise LibraryLockedError(
                 f"the library {self.path.parent} is being written by another photoclip "
-                f"process (pid {holder}); close it or wait for it to finish") from exc
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self._file = f
+                "process (the app, photoclip watch or an index run); close it or wait for "
+                "it to finish") from exc
+        except OSError as exc:
+            raise LibraryError(f"cannot write to the library {self.path.parent}: "
+                               f"{exc.strerror or exc}") from exc
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._lock.release()
 
 
 class Library:
-    def __init__(self, folder: str | os.PathLike[str], *, model: str | None = None,
-                 readonly: bool = False, embedder: Embedder | None = None,
-                 batch_size: int = 32, decode_threads: int | None = None) -> None:
+    """The facade over one library folder. Build it with :meth:`open`.
+
+    The constructor takes the parts (catalog, embedder, label-set store, vectors, lock) so
+    tests can assemble one from pieces; :meth:`open` is the factory that builds them.
+
+    Threads (docs/ARCHITECTURE.md has the whole picture): any thread may read (search,
+    browse, status) at any time. Writes that change what is indexed (scan, index, model
+    switch, folder removal) hold ``_index_lock``, one at a time; small writes (a tag, a
+    label set) are single catalog transactions. Lock order: ``_index_lock`` →
+    ``_vectors_lock`` → the vector index's lock → the catalog's write lock; the embedder's
+    locks are leaves.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], catalog: Catalog, embedder: Embedder,
+                 *, label_sets: LabelSetStore | None = None,
+                 vectors: VectorIndex | None = None, lock: WriteLock | None = None,
+                 readonly: bool = False, batch_size: int = 32,
+                 decode_threads: int | None = None) -> None:
         self.folder = Path(folder).expanduser().absolute()
         self.readonly = readonly
-        self._lock: _WriteLock | None = None
+        self.catalog = catalog
+        self.embedder = embedder
+        self._lock = lock
         self._closed = False
-        if readonly:
-            if not (self.folder / CATALOG_NAME).is_file():
-                raise LibraryError(f"no photoclip library at {self.folder} "
-                                   "(add a folder first: photoclip add FOLDER)")
-        else:
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise LibraryError(f"cannot create the library folder {self.folder}: "
-                                   f"{exc.strerror}") from exc
-            self._lock = _WriteLock(self.folder / LOCK_NAME)
-            self._lock.acquire()
-        try:
-            self.catalog = Catalog(self.folder / CATALOG_NAME, readonly=readonly)
-        except BaseException:
-            if self._lock:
-                self._lock.release()
-            raise
-        spec = model or self.catalog.get_meta("model") or DEFAULT_MODEL
-        self.embedder = embedder or Embedder(spec)
-        self.vectors = VectorIndex(self.folder, self.embedder.signature)
-        self.indexer = self._make_indexer(batch_size, decode_threads)
+        self.vectors = vectors or VectorIndex(self.folder, embedder.signature)
+        self.indexer = self._make_indexer(embedder, self.vectors, batch_size, decode_threads)
         self._vectors_open = False
         self._vectors_lock = threading.Lock()
         self._index_lock = threading.RLock()
-        self.labelsets_dir = self.folder / "labelsets"
-        self.label_set_errors: list[str] = []
-        self._label_sets: dict[str, LabelSet] = {}
-        self._scorer = Scorer(self.embedder, self.catalog)
-        if not readonly:
-            self._seed_label_sets()
+        self.labelsets = label_sets or LabelSetStore(self.folder / "labelsets", catalog,
+                                                     readonly=readonly)
+        self._scorer = Scorer(embedder, catalog)
+        self._listeners: list[Listener] = []
 
-    def _make_indexer(self, batch_size: int, decode_threads: int | None) -> Indexer:
-        indexer = Indexer(self.catalog, self.embedder, self.vectors, batch_size=batch_size,
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str], *, model: str | None = None,
+             readonly: bool = False, embedder: Embedder | None = None, batch_size: int = 32,
+             decode_threads: int | None = None) -> Library:
+        """Open (creating if needed) the library in ``folder``: the composition root.
+
+        A writable library takes the folder's write lock (one writing process at a time);
+        a read-only one takes none and never writes, so it can run beside a writer.
+        """
+        folder = Path(folder).expanduser().absolute()
+        lock: WriteLock | None = None
+        if readonly:
+            if not (folder / CATALOG_NAME).is_file():
+                raise LibraryError(f"no photoclip library at {folder} "
+                                   "(add a folder first: photoclip add FOLDER)")
+        else:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"cannot create the library folder {folder}: "
+                                   f"{exc.strerror}") from exc
+            lock = WriteLock(folder / LOCK_NAME)
+            lock.acquire()
+        try:
+            catalog = Catalog(folder / CATALOG_NAME, readonly=readonly)
+            try:
+                spec = model or catalog.get_meta("model") or DEFAULT_MODEL
+                library = cls(folder, catalog, embedder or Embedder(spec), lock=lock,
+                              readonly=readonly, batch_size=batch_size,
+                              decode_threads=decode_threads)
+                if not readonly:
+                    library.labelsets.seed(paths.resources_dir())
+                    catalog.purge_removed_roots()   # removals of a session that ended
+            except BaseException:
+                catalog.close()
+                raise
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        return library
+
+    def _make_indexer(self, embedder: Embedder, vectors: VectorIndex, batch_size: int,
+                      decode_threads: int | None) -> Indexer:
+        indexer = Indexer(self.catalog, embedder, vectors, batch_size=batch_size,
                           decode_threads=decode_threads)
-        # New photos are tagged as they are committed.
-        indexer.batch_hooks.append(lambda ids: ids and self.tag(ids=ids))
+        indexer.batch_hooks.append(self._batch_committed)
         return indexer
+
+    def _batch_committed(self, ids: list[int]) -> None:
+        """New photos are tagged as they are committed, and become visible at once."""
+        if ids:
+            self.tag(ids=ids, sets=self.labelsets.current())
+        self._emit(PhotosChanged.of(added=ids))
+
+    # -- events ----------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event)`` after each committed change (see core/events.py)."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: LibraryEvent) -> None:
+        if not event:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("library listener failed")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -192,8 +251,11 @@ class Library:
             return
         self._closed = True
         try:
-            if not self.readonly and self._vectors_open:
-                self.vectors.save()
+            with self._index_lock:
+                if not self.readonly:
+                    self.catalog.purge_removed_roots()
+                if not self.readonly and self._vectors_open:
+                    self.vectors.save()
         finally:
             self.catalog.close()
             if self._lock:
@@ -214,16 +276,67 @@ class Library:
         return self.vectors
 
     def set_model(self, embedder: Embedder) -> None:
-        """Switch models (not while indexing). Vectors of the old model stay in the catalog."""
-        with self._vectors_lock:
+        """Use another model from now on (waits for an indexing run in flight to finish).
+
+        Vectors of the old model stay in the catalog. :meth:`switch_model` is the way to
+        change models without a moment where search has nothing to answer with.
+        """
+        with self._index_lock, self._vectors_lock:
             if not self.readonly and self._vectors_open:
                 self.vectors.save()
-            self.embedder = embedder
-            self.vectors = VectorIndex(self.folder, embedder.signature)
-            self.indexer = self._make_indexer(self.indexer.batch_size,
-                                              self.indexer.decode_threads)
-            self._scorer = Scorer(embedder, self.catalog)
+            self._install_model(embedder, VectorIndex(self.folder, embedder.signature))
             self._vectors_open = False
+
+    def _install_model(self, embedder: Embedder, vectors: VectorIndex) -> None:
+        self.embedder = embedder
+        self.vectors = vectors
+        self.indexer = self._make_indexer(embedder, vectors, self.indexer.batch_size,
+                                          self.indexer.decode_threads)
+        self._scorer = Scorer(embedder, self.catalog)
+
+    def switch_model(self, embedder: Embedder, *, progress: ProgressCallback | None = None,
+                     cancel: threading.Event | None = None, pause: threading.Event | None = None,
+                     download: DownloadProgress | None = None) -> IndexSummary:
+        """Re-embed the library with ``embedder`` in the background, then switch to it.
+
+        Until every photo has a vector of the new model, searches keep using the old one.
+        Cancelled (or failed), nothing switches; what was embedded is kept, so asking again
+        resumes. On success the library is re-tagged with the new model and remembers it.
+        """
+        self._require_writable()
+        cancel = cancel or threading.Event()
+        embedder.load(progress=download)   # ModelUnavailableError: nothing has changed
+        vectors = VectorIndex(self.folder, embedder.signature)
+        vectors.open(self.catalog)
+        indexer = Indexer(self.catalog, embedder, vectors, batch_size=self.indexer.batch_size,
+                          decode_threads=self.indexer.decode_threads)
+        total = IndexSummary()
+
+        def run() -> bool:
+            summary = indexer.run(progress=progress, cancel=cancel, pause=pause)
+            total.embedded += summary.embedded
+            total.failed += summary.failed
+            total.seconds += summary.seconds
+            total.cancelled = summary.cancelled
+            return not summary.cancelled
+
+        if not run():   # the bulk of the work, beside indexing of the old model
+            vectors.save()
+            return total
+        with self._index_lock:
+            if not run():   # photos that arrived meanwhile
+                vectors.save()
+                return total
+            with self._vectors_lock:
+                if self._vectors_open and not self.readonly:
+                    self.vectors.save()
+                self._install_model(embedder, vectors)
+                self._vectors_open = True
+            self.catalog.set_meta("model", str(embedder.spec))
+            self.tag()
+        self._emit(ModelChanged(str(embedder.spec)))
+        self._emit(TagsChanged())
+        return total
 
     @property
     def model_spec(self) -> str:
@@ -243,7 +356,13 @@ class Library:
         for root in self.catalog.roots():
             if resolved == root.path or resolved.startswith(root.path.rstrip(os.sep) + os.sep):
                 return root
-        return self.catalog.add_root(resolved)
+        hidden = any(_inside(r.path, resolved) for r in self.catalog.removed_roots())
+        root = self.catalog.add_root(resolved)
+        self._emit(RootsChanged())
+        if hidden:   # a removal undone: its photos are back as they were
+            self._sync_vectors()
+            self._emit(PhotosChanged(everything=True))
+        return root
 
     def find_root(self, folder: str | os.PathLike[str]) -> Root:
         candidates = {str(Path(folder).expanduser().absolute())}
@@ -254,14 +373,47 @@ class Library:
                 return root
         raise FolderError(f"not a library folder: {folder}")
 
-    def remove_root(self, folder: str | os.PathLike[str]) -> int:
-        """Forget a folder and what was indexed in it (the photos on disk are untouched)."""
+    def remove_root(self, folder: str | os.PathLike[str], *, undoable: bool = False) -> int:
+        """Forget a folder and what was indexed in it (the photos on disk are untouched).
+
+        The user's own tags are kept by content for when the photos come back. With
+        ``undoable`` the folder is only hidden until the library closes, so
+        :meth:`restore_root` can bring it back at once. Returns the photos it held.
+        """
         self._require_writable()
         root = self.find_root(folder)
-        n = self.catalog.remove_root(root.id)
-        if self._vectors_open:
-            self.vectors.sync(self.catalog)
+        with self._index_lock:
+            n = (self.catalog.hide_root(root.id) if undoable
+                 else self.catalog.remove_root(root.id))
+            self._sync_vectors()
+        self._emit(RootsChanged())
+        self._emit(PhotosChanged(everything=True))
+        self._emit(TagsChanged())
         return n
+
+    def restore_root(self, folder: str | os.PathLike[str]) -> Root:
+        """Undo :meth:`remove_root` with ``undoable=True`` (before the library closed)."""
+        self._require_writable()
+        path = str(folder)
+        hidden = next((r for r in self.catalog.removed_roots() if r.path == path), None)
+        if hidden is None:
+            raise FolderError(f"{path} was not removed in this session; add it again instead")
+        with self._index_lock:
+            self.catalog.restore_root(hidden.id)
+            self._sync_vectors()
+        self._emit(RootsChanged())
+        self._emit(PhotosChanged(everything=True))
+        self._emit(TagsChanged())
+        return hidden
+
+    def user_tag_count(self, folder: str | os.PathLike[str]) -> int:
+        """Tags the user set or removed by hand in a folder (what a removal must speak of)."""
+        return self.catalog.user_tag_count(self.find_root(folder).id)
+
+    def _sync_vectors(self) -> None:
+        with self._vectors_lock:
+            if self._vectors_open:
+                self.vectors.sync(self.catalog)
 
     def roots(self) -> list[RootStatus]:
         counts = self.catalog.root_counts()
@@ -274,17 +426,28 @@ class Library:
              folders: list[str] | None = None, min_age: float = 0.0,
              cancel: threading.Event | None = None) -> scanner.ScanSummary:
         self._require_writable()
+        online_before = {r.id: r.online for r in self.catalog.roots()}
         summary = scanner.scan(self.catalog, roots if roots is not None else self.catalog.roots(),
                                files=files, folders=folders, min_age=min_age, cancel=cancel)
-        if self._vectors_open and (summary.touched or summary.offline_roots):
-            self.vectors.sync(self.catalog)
+        if summary.touched or summary.offline_roots:
+            self._sync_vectors()
+        if {r.id: r.online for r in self.catalog.roots()} != online_before:
+            self._emit(RootsChanged())
+            self._emit(PhotosChanged(everything=True))
+        elif summary.touched == summary.new:
+            self._emit(PhotosChanged.of(added=summary.new_ids))
+        else:
+            self._emit(PhotosChanged(everything=True))
         return summary
 
     def index(self, *, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, pause: threading.Event | None = None,
               scan: bool = True, download: DownloadProgress | None = None,
               min_age: float = 0.0) -> RunSummary:
-        """Scan every root, then embed everything pending. Safe to interrupt at any point."""
+        """Scan every root, embed everything pending, re-tag label sets edited since.
+
+        Safe to interrupt at any point: every committed batch stays.
+        """
         self._require_writable()
         from photoclip.core.indexer import IndexProgress
 
@@ -295,15 +458,24 @@ class Library:
             scan_summary = (self.scan(cancel=cancel, min_age=min_age) if scan
                             else scanner.ScanSummary())
             self._ensure_vectors()
-            if self.catalog.get_meta("model") != self.model_spec:
-                self.catalog.set_meta("model", self.model_spec)
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)
-        return RunSummary(scan_summary, summary)
+            if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
+                self.catalog.set_meta("model", self.model_spec)   # only once it has loaded
+            retagged: list[str] = []
+            retag_error = None
+            if not summary.cancelled:
+                try:
+                    retagged = self.retag_changed_label_sets()
+                except ModelUnavailableError as exc:
+                    retag_error = str(exc)   # embedded work stands; re-tagged next time
+        return RunSummary(scan_summary, summary, retagged, retag_error)
 
     def apply_changes(self, *, files: list[str] = (),  # type: ignore[assignment]
                       folders: list[str] = (),  # type: ignore[assignment]
                       cancel: threading.Event | None = None,
+                      progress: ProgressCallback | None = None,
+                      pause: threading.Event | None = None,
                       min_age: float = 0.0) -> RunSummary:
         """Bring just these paths in line with disk, then embed what is pending.
 
@@ -315,7 +487,7 @@ class Library:
             total = self.scan(files=list(files), folders=list(folders), cancel=cancel,
                               min_age=min_age)
             self._ensure_vectors()
-            summary = self.indexer.run(cancel=cancel)
+            summary = self.indexer.run(cancel=cancel, progress=progress, pause=pause)
         return RunSummary(total, summary)
 
     # -- queries ---------------------------------------------------------------------------
@@ -343,7 +515,7 @@ class Library:
         vectors = self._ensure_vectors()
         allowed = self._allowed(folder, date_from, date_to, tag)
         if exclude is not None:
-            allowed = (allowed if allowed is not None else set(vectors._live)) - {exclude}
+            allowed = (allowed if allowed is not None else set(vectors.live_ids())) - {exclude}
         return self._results(vectors.query(vector, top, allowed))
 
     def search(self, text: str, top: int = 20, **filters: Any) -> list[SearchResult]:
@@ -379,106 +551,65 @@ class Library:
 
     # -- label sets and tags ---------------------------------------------------------------
 
-    def _seed_label_sets(self) -> None:
-        """Copy the shipped label sets into the library once; from then on they are the user's."""
-        if self.catalog.get_meta("labelsets_seeded"):
-            return
-        self.labelsets_dir.mkdir(exist_ok=True)
-        for src in default_label_set_files(paths.resources_dir()):
-            dest = self.labelsets_dir / src.name
-            if not dest.exists():
-                dest.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
-        self.catalog.set_meta("labelsets_seeded", "1")
+    @property
+    def labelsets_dir(self) -> Path:
+        return self.labelsets.folder
 
-    def sync_label_sets(self) -> list[LabelSet]:
-        """Read the label-set files; a malformed file keeps its last good version.
-
-        Errors (file, line, reason) are kept in ``label_set_errors`` for the UI.
-        Returns the sets whose definition changed since the catalog last saw them.
-        """
-        stored = {name: parse_label_set(src, f"{name} (stored)")
-                  for name, src in self.catalog.label_set_sources().items()}
-        current: dict[str, LabelSet] = dict(stored)
-        changed: list[LabelSet] = []
-        errors: list[str] = []
-        on_disk: set[str] = set()
-        files = sorted(self.labelsets_dir.glob("*.toml")) if self.labelsets_dir.is_dir() else []
-        for path in files:
-            try:
-                ls = read_label_set(path)
-            except LabelSetError as exc:
-                errors.append(str(exc))
-                # Keep the last good version of whichever set this file defined.
-                on_disk.update(n for n in stored if label_set_filename(n) == path.name)
-                continue
-            on_disk.add(ls.name)
-            if stored.get(ls.name) is None or stored[ls.name].source != ls.source:
-                changed.append(ls)
-                if not self.readonly:
-                    self.catalog.save_label_set(ls.name, ls.source)
-            current[ls.name] = ls
-        if not self.readonly:
-            for name in set(stored) - on_disk:
-                self.catalog.delete_label_set(name)  # its file was deleted by hand
-                current.pop(name, None)
-        self.label_set_errors = errors
-        self._label_sets = current
-        return changed
+    @property
+    def label_set_errors(self) -> list[str]:
+        """Problems with set files (file, line, reason); their last good versions are used."""
+        return self.labelsets.errors
 
     def label_sets(self) -> list[LabelSet]:
-        self.sync_label_sets()
-        return [self._label_sets[n] for n in sorted(self._label_sets)]
+        return self.labelsets.all()
 
     def label_set(self, name: str) -> LabelSet:
-        self.sync_label_sets()
-        if name not in self._label_sets:
-            raise LabelSetError(f"no label set named {name!r} "
-                                f"(have: {', '.join(sorted(self._label_sets)) or 'none'})")
-        return self._label_sets[name]
+        return self.labelsets.get(name)
 
-    def save_label_set(self, label_set: LabelSet, *, retag: bool = True) -> LabelSet:
-        """Store a set (from a file or the editor) as a file the user owns, then re-tag."""
+    def save_label_set(self, label_set: LabelSet, *, retag: bool = True,
+                       keep_layout: bool = True) -> LabelSet:
+        """Store a set (from a file or the editor) as a file the user owns, then re-tag.
+
+        ``keep_layout``: edit the existing file in place, keeping the user's comments.
+        """
         self._require_writable()
-        text = label_set.source or label_set.to_toml()
-        parsed = parse_label_set(text, label_set.name)  # never store what we cannot read
-        self.labelsets_dir.mkdir(exist_ok=True)
-        self._delete_label_set_files(parsed.name)
-        target = self.labelsets_dir / label_set_filename(parsed.name)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-        self.catalog.save_label_set(parsed.name, text)
-        self.sync_label_sets()
+        parsed = self.labelsets.save(label_set, keep_layout=keep_layout)
         if retag:
             self.tag(parsed.name)
         return parsed
 
     def import_label_set(self, path: str | os.PathLike[str]) -> LabelSet:
-        return self.save_label_set(read_label_set(Path(path)))
-
-    def _delete_label_set_files(self, name: str) -> None:
-        for path in self.labelsets_dir.glob("*.toml"):
-            try:
-                defines = read_label_set(path).name == name
-            except LabelSetError:
-                defines = path.name == label_set_filename(name)
-            if defines:
-                path.unlink()
+        return self.save_label_set(read_label_set(Path(path)), keep_layout=False)
 
     def remove_label_set(self, name: str) -> None:
         self._require_writable()
-        self.label_set(name)
-        self._delete_label_set_files(name)
-        self.catalog.delete_label_set(name)
-        self.sync_label_sets()
+        self.labelsets.remove(name)
+        self._emit(TagsChanged(label_sets=frozenset({name})))
 
-    def tag(self, set_name: str | None = None, ids: list[int] | None = None) -> int:
-        """Score photos (``ids``, else all) against label sets; returns auto tags written.
+    def retag_changed_label_sets(self) -> list[str]:
+        """Re-tag the whole library for every set whose file changed since it was tagged.
 
-        Works on stored embeddings only: no image is decoded.
+        How hand edits (and edits while photoclip was closed) reach the tags: called by
+        ``index``, by the watcher when the labelsets folder changes, and by the app.
         """
         self._require_writable()
-        sets = [self.label_set(set_name)] if set_name else self.label_sets()
+        found = self.labelsets.sync()
+        if found.removed:
+            self._emit(TagsChanged(label_sets=frozenset(found.removed)))
+        for ls in found.changed:
+            self.tag(ls.name)
+        return [ls.name for ls in found.changed]
+
+    def tag(self, set_name: str | None = None, ids: list[int] | None = None,
+            sets: list[LabelSet] | None = None) -> int:
+        """Score photos (``ids``, else all) against label sets; returns auto tags written.
+
+        Works on stored embeddings only: no image is decoded. Tagging the whole library
+        records each set's version as the one the tags follow.
+        """
+        self._require_writable()
+        if sets is None:
+            sets = [self.label_set(set_name)] if set_name else self.label_sets()
         if not sets:
             return 0
         model = self.embedder.signature
@@ -488,9 +619,16 @@ class Library:
             model, ids if ids is not None else self.catalog.searchable_ids(model))
         written = 0
         for ls in sets:
-            chosen = choose_tags(ls, photo_ids, self._scorer.scores(ls, vecs))
-            self.catalog.replace_auto_tags(ls.name, chosen, ids=ids, labels=ls.labels)
-            written += len(chosen)
+            if len(photo_ids):
+                chosen = choose_tags(ls, photo_ids, self._scorer.scores(ls, vecs))
+                self.catalog.replace_auto_tags(ls.name, chosen, ids=ids, labels=ls.labels)
+                written += len(chosen)
+            elif ids is None:
+                self.catalog.replace_auto_tags(ls.name, [], labels=ls.labels)
+            if ids is None:
+                self.labelsets.mark_tagged(ls)
+        self._emit(TagsChanged(None if ids is None else frozenset(ids),
+                               frozenset(ls.name for ls in sets)))
         return written
 
     def warm_label_sets(self) -> None:
@@ -533,11 +671,25 @@ class Library:
         """The user says this photo has this label (confirm or add): never auto-replaced."""
         self._require_writable()
         self.catalog.set_tag(photo_id, label_set, label, "manual")
+        self._emit(TagsChanged(frozenset({photo_id})))
 
     def reject_tag(self, photo_id: int, label_set: str, label: str) -> None:
         """The user removed this tag: remembered, so auto-tagging never brings it back."""
         self._require_writable()
         self.catalog.set_tag(photo_id, label_set, label, "rejected")
+        self._emit(TagsChanged(frozenset({photo_id})))
+
+    def tag_state(self, photo_id: int, label_set: str, label: str
+                  ) -> tuple[float | None, str] | None:
+        """One tag as it is now, for undo: (score, source) or None."""
+        return self.catalog.tag_state(photo_id, label_set, label)
+
+    def restore_tag(self, photo_id: int, label_set: str, label: str,
+                    state: tuple[float | None, str] | None) -> None:
+        """Put one tag back as :meth:`tag_state` saw it (undo of an edit)."""
+        self._require_writable()
+        self.catalog.restore_tag(photo_id, label_set, label, state)
+        self._emit(TagsChanged(frozenset({photo_id})))
 
     def write_xmp(self, photo_ids: list[int] | None = None) -> list[str]:
         """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).
@@ -574,3 +726,7 @@ class Library:
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts(self.embedder.signature)
         return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(), **counts)
+
+
+def _inside(child: str, parent: str) -> bool:
+    return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)

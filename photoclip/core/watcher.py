@@ -10,6 +10,12 @@ Because events can be lost (overflow, a crash, a drive unplugged), the catalog i
 reconciled with a full scan at start, periodically, after any watcher error, and when a
 root appears or disappears. Roots whose file system refuses more inotify watches, or that
 live on a network share, are watched by polling instead, and say so in ``status``.
+
+The library's ``labelsets`` folder is watched too: a set edited by hand re-tags the library.
+
+Who does the work: by default the watcher's own thread calls the library (``photoclip
+watch``). The app passes ``apply`` instead, which hands each settled change to its job queue,
+so indexing in the app has one queue, one progress display and one cancel button.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -53,11 +59,44 @@ def filesystem_type(path: str) -> str | None:
 
 
 @dataclass
+class Change:
+    """What the watcher wants done: a full reconcile, settled paths, or label sets re-read."""
+
+    reconcile: bool = False
+    files: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    label_sets: bool = False
+    min_age: float = 0.0
+
+    def describe(self) -> str:
+        if self.reconcile:
+            return "Checking folders for changes"
+        if self.label_sets:
+            return "Re-tagging edited label sets"
+        n = len(self.files) + len(self.folders)
+        return f"Indexing {n} changed item{'s' if n != 1 else ''} in your folders"
+
+
+# Applies a change; returns the run's summary (or None), raises on failure. ``cancel`` is
+# set when the watcher stops.
+Apply = Callable[[Change, threading.Event], Any]
+
+
+@dataclass
 class _Pending:
     is_dir: bool
     last_event: float
     signature: tuple[int, int] | None = None
     stable_since: float = 0.0
+
+
+class _LabelSetHandler(FileSystemEventHandler):
+    def __init__(self, watcher: FolderWatcher) -> None:
+        self.watcher = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in ("opened", "closed_no_write"):
+            self.watcher.note_label_sets()
 
 
 class _Handler(FileSystemEventHandler):
@@ -89,7 +128,8 @@ class FolderWatcher:
                  reconcile_every: float = 900.0, root_check_every: float = 2.0,
                  poll_interval: float = 2.0, force_polling: bool = False,
                  on_change: Callable[[Any], None] | None = None,
-                 on_error: Callable[[Exception], None] | None = None) -> None:
+                 on_error: Callable[[Exception], None] | None = None,
+                 apply: Apply | None = None) -> None:
         self.library = library
         self.debounce = debounce
         self.settle = settle
@@ -99,18 +139,24 @@ class FolderWatcher:
         self.force_polling = force_polling
         self.on_change = on_change
         self.on_error = on_error
+        self.apply = apply or self._apply_here
         self._pending: dict[str, _Pending] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()         # guards _pending
+        self._roots_lock = threading.Lock()   # guards _watches (sync_roots runs on two threads)
+        self._label_sets_dirty: float | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._cancel = threading.Event()
         self._reconcile = threading.Event()
+        self._resync = threading.Event()
         self._thread: threading.Thread | None = None
         self._native: Any = None
         self._polling: Any = None
         self._watches: dict[str, tuple[Any, Any]] = {}   # root path -> (observer, watch)
         self._root_online: dict[str, bool] = {}
+        self._label_set_watch: Any = None
         self.handler = _Handler(self)
+        self.label_set_handler = _LabelSetHandler(self)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -120,6 +166,7 @@ class FolderWatcher:
         self._native.start()
         self._polling.start()
         self.sync_roots()
+        self._watch_label_sets()
         self._reconcile.set()  # first thing the worker does: catch up with the disk
         self._thread = threading.Thread(target=self._run, name="photoclip-watcher")
         self._thread.start()
@@ -146,21 +193,45 @@ class FolderWatcher:
         self._reconcile.set()
         self._wake.set()
 
+    def request_root_sync(self) -> None:
+        """Folders were added or removed: start or stop watching them (on the watcher's thread)."""
+        self._resync.set()
+        self._wake.set()
+
     # -- observers -------------------------------------------------------------------------
 
     def _wants_polling(self, path: str) -> bool:
         return self.force_polling or filesystem_type(path) in NETWORK_FS
 
+    def _watch_label_sets(self) -> None:
+        folder = self.library.labelsets_dir
+        try:
+            folder.mkdir(exist_ok=True)
+            self._label_set_watch = self._native.schedule(self.label_set_handler, str(folder))
+        except OSError as exc:
+            # Without a watch the set files are still compared at every reconcile.
+            log.warning("cannot watch the label sets in %s: %s", folder, exc)
+
+    def note_label_sets(self) -> None:
+        with self._lock:
+            self._label_sets_dirty = time.monotonic()
+        self._wake.set()
+
     def sync_roots(self) -> None:
-        """Watch every online root, stop watching removed or offline ones."""
+        """Watch every online root, stop watching removed or offline ones (thread-safe)."""
         roots = {r.path: r for r in self.library.catalog.roots()}
+        present = {path for path in set(roots) | set(self._watches) if os.path.isdir(path)}
+        with self._roots_lock:
+            self._sync_roots(roots, present)
+
+    def _sync_roots(self, roots: dict[str, Any], present: set[str]) -> None:
         for path in list(self._watches):
-            if path not in roots or not os.path.isdir(path):
+            if path not in roots or path not in present:
                 observer, watch = self._watches.pop(path)
                 with contextlib.suppress(KeyError, OSError):
                     observer.unschedule(watch)
         for path, root in roots.items():
-            if path in self._watches or not os.path.isdir(path):
+            if path in self._watches or path not in present:
                 continue
             polling = self._wants_polling(path)
             if not polling:
@@ -195,18 +266,27 @@ class FolderWatcher:
     def _settled(self, now: float) -> tuple[list[str], list[str]]:
         files, dirs = [], []
         with self._lock:
-            for path, entry in list(self._pending.items()):
-                if now - entry.last_event < self.debounce:
-                    continue
+            quiet = [(path, entry.is_dir) for path, entry in self._pending.items()
+                     if now - entry.last_event >= self.debounce]
+        # stat() outside the lock: on a slow share it must not hold up the event threads.
+        sigs: dict[str, tuple[int, int] | None] = {}
+        for path, is_dir in quiet:
+            if not is_dir:
+                try:
+                    st = os.stat(path)
+                    sigs[path] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    sigs[path] = None  # deleted or moved away: nothing to wait for
+        with self._lock:
+            for path, _is_dir in quiet:
+                entry = self._pending.get(path)
+                if entry is None or now - entry.last_event < self.debounce:
+                    continue   # a new event came in meanwhile: wait again
                 if entry.is_dir:
                     dirs.append(path)
                     del self._pending[path]
                     continue
-                try:
-                    st = os.stat(path)
-                    sig: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
-                except OSError:
-                    sig = None  # deleted or moved away: nothing to wait for
+                sig = sigs.get(path)
                 if sig is not None and sig != entry.signature:
                     entry.signature, entry.stable_since = sig, now
                     continue
@@ -218,7 +298,24 @@ class FolderWatcher:
 
     def _next_wait(self) -> float:
         with self._lock:
-            return 0.1 if self._pending else 1.0
+            return 0.1 if self._pending or self._label_sets_dirty is not None else 1.0
+
+    def _label_sets_settled(self, now: float) -> bool:
+        with self._lock:
+            if self._label_sets_dirty is None or now - self._label_sets_dirty < self.debounce:
+                return False
+            self._label_sets_dirty = None
+            return True
+
+    def _apply_here(self, change: Change, cancel: threading.Event) -> Any:
+        """Do the work on the watcher's thread (``photoclip watch``)."""
+        if change.label_sets:
+            self.library.retag_changed_label_sets()
+            return None
+        if change.reconcile:
+            return self.library.index(cancel=cancel, min_age=change.min_age)
+        return self.library.apply_changes(files=change.files, folders=change.folders,
+                                          cancel=cancel, min_age=change.min_age)
 
     def _roots_changed(self) -> bool:
         changed = False
@@ -232,6 +329,7 @@ class FolderWatcher:
 
     def _run(self) -> None:
         last_reconcile = last_root_check = time.monotonic()
+        failures = 0
         while not self._stop.is_set():
             self._wake.wait(self._next_wait())
             self._wake.clear()
@@ -243,32 +341,40 @@ class FolderWatcher:
                     last_root_check = now
                     if self._roots_changed():
                         self._reconcile.set()
+                if self._resync.is_set():
+                    self._resync.clear()
+                    self.sync_roots()
+                min_age = self.settle + self.debounce
                 if self._reconcile.is_set() or now - last_reconcile >= self.reconcile_every:
                     self._reconcile.clear()
                     last_reconcile = now
                     self.sync_roots()
-                    summary = self.library.index(cancel=self._cancel,
-                                                 min_age=self.settle + self.debounce)
-                    for path in summary.scan.young:
-                        self.note(path, False)
-                    self._report(summary)
+                    self._run_change(Change(reconcile=True, min_age=min_age))
                     continue
+                if self._label_sets_settled(now):
+                    self._run_change(Change(label_sets=True))
                 files, dirs = self._settled(now)
                 if files or dirs:
-                    summary = self.library.apply_changes(
-                        files=files, folders=dirs, cancel=self._cancel,
-                        min_age=self.settle + self.debounce)
-                    for path in summary.scan.young:
-                        self.note(path, False)
-                    self._report(summary)
+                    self._run_change(Change(files=files, folders=dirs, min_age=min_age))
+                failures = 0
             except Exception as exc:
-                # A failure here (disk error, a bug) must not end watching: log it, and
-                # reconcile soon so whatever the failed batch held is not lost.
-                log.exception("watcher batch failed")
+                # A failure here (a full disk, a bug) must not end watching: log it, and
+                # reconcile soon so whatever the failed batch held is not lost, backing off
+                # while the failure persists.
+                failures += 1
+                log.warning("watching: %s", exc, exc_info=failures == 1)
                 self._reconcile.set()
                 if self.on_error is not None:
                     self.on_error(exc)
-                self._stop.wait(1.0)
+                self._stop.wait(min(60.0, 2.0 ** (failures - 1)))
+
+    def _run_change(self, change: Change) -> None:
+        summary = self.apply(change, self._cancel)
+        if summary is None:
+            return
+        for path in summary.scan.young:
+            self.note(path, False)
+        self._report(summary)
 
     def _report(self, summary: Any) -> None:
         s, i = summary.scan, summary.index

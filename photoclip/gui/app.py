@@ -36,7 +36,7 @@ def create_window(library_dir: Path, model: str | None, settings: Settings,
     from photoclip.gui.main_window import MainWindow
     from photoclip.gui.thumbnails import ThumbnailCache
 
-    library = Library(library_dir, model=model, embedder=embedder,  # type: ignore[arg-type]
+    library = Library.open(library_dir, model=model, embedder=embedder,  # type: ignore[arg-type]
                       decode_threads=settings.threads or None)
     controller = LibraryController(library)
     thumbnails = ThumbnailCache(paths.cache_dir())

@@ -164,7 +164,7 @@ def test_closing_mid_index_stops_cleanly_and_keeps_work(qtbot, window, tmp_path:
     # The lock is released: the library opens again for writing.
     from photoclip.core import Library
 
-    Library(tmp_path / "library").close()
+    Library.open(tmp_path / "library").close()
 
 
 def test_missing_model_offline_still_browses(qtbot, tmp_path: Path,

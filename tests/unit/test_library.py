@@ -200,8 +200,8 @@ def test_cancel_stops_between_batches_and_keeps_work(library: Library, tmp_path:
 
 def test_one_writer_per_library(library: Library) -> None:
     with pytest.raises(LibraryLockedError, match="another photoclip process"):
-        Library(library.folder)
-    reader = Library(library.folder, readonly=True, embedder=library.embedder)
+        Library.open(library.folder)
+    reader = Library.open(library.folder, readonly=True, embedder=library.embedder)
     reader.close()
 
 
