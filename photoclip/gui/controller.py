@@ -1,309 +1,689 @@
-"""The GUI's handle on the core: every ``Library`` call goes through here, off the GUI thread.
+"""The GUI's only handle on the core: every ``Library`` call goes through here, off the GUI thread.
 
-Widgets ask (``search``, ``add_folders``…) and listen to signals; nothing here touches a
-widget, and nothing in the widgets calls the core directly.
+Threads (docs/ARCHITECTURE.md has the full table):
+
+- the GUI thread calls the public methods below, which only queue work and return;
+- ``reads`` (2 threads): searches, browsing, a photo's tags, counts; each thread reads the
+  catalog through its own connection, so a search is answered while a batch commits;
+- ``writes`` (1 thread): quick edits in the order they were made (tags, folders);
+- ``jobs`` (1 thread, :class:`~photoclip.gui.jobs.JobQueue`): everything long, one at a
+  time, each with progress, pause and cancel; the folder watcher hands its work here too.
+
+Results come back as Qt signals, queued onto the GUI thread. The core's change events
+(photos added, tags changed, a folder offline) arrive the same way and mark what is on
+screen as stale; :meth:`_refresh` brings it up to date a moment later, at most once a
+second, so a busy indexing run updates the window steadily without flooding it.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
+import threading
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from photoclip.core import Library, ModelUnavailableError, PhotoclipError
 from photoclip.core.embedder import Embedder
+from photoclip.core.events import (
+    LibraryEvent,
+    ModelChanged,
+    PhotosChanged,
+    RootsChanged,
+    TagsChanged,
+)
 from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
-from photoclip.core.watcher import FolderWatcher
+from photoclip.core.watcher import Change, FolderWatcher
+from photoclip.gui.jobs import Job, JobQueue, JobState
 from photoclip.gui.workers import Task, Workers
 
 log = logging.getLogger(__name__)
 
 BROWSE_LIMIT = 200_000
+SEARCH_TOP = 500
+REFRESH_MS = 1000
+
+
+class ModelState(enum.Enum):
+    UNKNOWN = "unknown"          # not asked for yet (first run, before the welcome)
+    LOADING = "loading"
+    READY = "ready"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the grid shows: the one source of truth for the grid, its header and the search box."""
+
+    text: str = ""                 # a description to search for
+    similar_to: str | None = None  # a photo path: photos like it
+    tag: str | None = None         # "set:label"
+    folder: str | None = None      # only photos under this folder
+
+    @property
+    def needs_model(self) -> bool:
+        return bool(self.text.strip() or self.similar_to)
+
+    def title(self) -> str:
+        if self.similar_to:
+            what = f"Photos like {os.path.basename(self.similar_to)}"
+        elif self.text.strip():
+            what = f"Best matches for “{self.text.strip()}”"
+        elif self.folder:
+            what = f"Photos in {os.path.basename(self.folder.rstrip(os.sep)) or self.folder}"
+        else:
+            what = "All photos, newest first"
+        if self.tag:
+            what += f", tagged {self.tag.partition(':')[2] or self.tag}"
+        if self.folder and (self.text.strip() or self.similar_to):
+            what += f", in {os.path.basename(self.folder.rstrip(os.sep))}"
+        return what
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> View:
+        if not isinstance(raw, dict):
+            return cls()
+        keys = {"text", "similar_to", "tag", "folder"}
+        return cls(**{k: v for k, v in raw.items() if k in keys and (v is None or
+                                                                    isinstance(v, str))})
 
 
 class LibraryController(QObject):
     roots_changed = Signal(object)            # list[RootStatus]
-    results = Signal(object, object, str)     # photos, scores or None, what they are
-    model_state = Signal(str, str)            # "loading" | "ready" | "unavailable", message
-    download = Signal(str, int, int)          # message, bytes done, total
-    index_started = Signal()
-    index_progress = Signal(object)           # IndexProgress
-    index_finished = Signal(object)           # RunSummary, or None when it failed
-    library_changed = Signal(object)          # the watcher applied changes (RunSummary)
+    results = Signal(object, object, object, bool)   # view, photos, scores|None, same view?
+    view_waiting = Signal(object, str)        # view, why it shows nothing yet
+    model_state = Signal(object, str)         # ModelState, message in words
     tags_changed = Signal(object, object)     # [(set, labels)], {(set, label): count}
+    photo_tags = Signal(int, object)          # photo id, [Tag]
+    label_sets = Signal(object, object)       # [LabelSet], [error lines]
     preview_ready = Signal(object)            # label -> (count, [(photo, score)])
+    failed_ready = Signal(object)             # [Photo]
+    tag_edited = Signal(object)               # TagEdit, for the undo stack
+    folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
+    xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
     message = Signal(str)                     # for the status bar
-    error = Signal(str)                       # something the user must see
+    error = Signal(str)                       # something the user must see, in words
+    _event = Signal(object)                   # a core event, from any thread
+    _submit = Signal(object)                  # a Job to queue, from any thread
 
     def __init__(self, library: Library, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.library = library
+        self._library = library
         self.workers = Workers()
-        self.model_ready = False
-        self.index_task: Task | None = None
-        self._index_again = False
-        self._query_serial = 0
+        self.jobs = JobQueue(parent=self)
+        self.state = ModelState.UNKNOWN
+        self.model_spec = library.model_spec       # a plain copy: the GUI never asks the core
+        self.library_folder = str(library.folder)
+        self.view = View()
+        self._pending_view: View | None = None
+        self._serial = 0
         self._closing = False
+        self._index_job: Job | None = None
         self.watcher: FolderWatcher | None = None
         self.watch_enabled = True
+        self._stale: set[str] = set()
+        self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
+        self._refresh_timer.timeout.connect(self._refresh)
+        self._event.connect(self._on_event)
+        self._submit.connect(self.jobs.submit)
+        library.add_listener(self._event.emit)
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _run(self, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None
-             = None, on_error: Callable[[Exception], None] | None = None, bulk: bool = False,
-             with_progress: bool = False) -> Task:
-        task = Task(fn, *args, with_progress=with_progress)
+    def _run(self, fn: Callable[..., Any], *args: Any,
+             on_result: Callable[[Any], None] | None = None,
+             on_error: Callable[[Exception], None] | None = None, write: bool = False) -> None:
+        """``fn(*args)`` on the reads pool (or the writes pool), the result by signal."""
         if self._closing:
-            return task  # never started: the library is closing
+            return
+        task = Task(fn, *args)
         if on_result:
             task.signals.result.connect(on_result)
         task.signals.error.connect(on_error or self._report)
-        return self.workers.start(task, bulk=bulk)
+        self.workers.start(task, write=write)
 
     def _report(self, exc: Exception) -> None:
-        self.error.emit(str(exc) if isinstance(exc, PhotoclipError) else
-                        f"unexpected error: {type(exc).__name__}: {exc}")
+        self.error.emit(describe_error(exc))
 
-    # -- model -----------------------------------------------------------------------------
+    def _queue(self, job: Job) -> Job:
+        """Queue a job; callable from any thread (the watcher's included)."""
+        if QThread.currentThread() is self.thread():
+            return self.jobs.submit(job)
+        job.moveToThread(self.thread())
+        self._submit.emit(job)
+        return job
 
-    def load_model(self) -> None:
-        self.model_ready = False
-        self.model_state.emit("loading", f"Loading model {self.library.model_spec}…")
+    # -- start and model -------------------------------------------------------------------
 
-        def load() -> str:
-            self.library.embedder.load(progress=self.download.emit)
-            self.library.warm_label_sets()
-            return self.library.model_spec
+    def start(self, *, load_model: bool) -> None:
+        """After the window is up: show what we have, watch the folders, load the model."""
+        self._mark_stale("roots", "tags")
+        self._refresh()
+        if load_model:
+            self.load_model()
+        self.start_watching()
 
-        def loaded(spec: str) -> None:
-            self.model_ready = True
-            self.model_state.emit("ready", f"Model {spec} ready")
-            self.start_indexing()
+    def load_model(self) -> Job:
+        """Load (downloading if needed, with progress) the library's model, as a job."""
+        self._set_model_state(ModelState.LOADING, f"Loading the model {self.model_spec}…")
+        library = self._library
 
-        def failed(exc: Exception) -> None:
-            self.model_state.emit("unavailable", str(exc) if isinstance(
-                exc, ModelUnavailableError) else f"The model could not be loaded: {exc}")
-            # Browsing works without a model: still find new photos on disk.
-            self._run(self.library.scan, on_result=lambda _s: (self.refresh_roots(),
-                                                               self.browse()))
+        def run(job: Job) -> str:
+            def download(_msg: str, done: int, total: int) -> None:
+                job.title = "Downloading the model"
+                job.unit = "MB"
+                job.report(done // 1_000_000, total // 1_000_000, "Downloading the model…")
 
-        self._run(load, on_result=loaded, on_error=failed)
+            job.report(0, 0, "Loading the model…")
+            library.embedder.load(progress=download)
+            library.warm_label_sets()
+            return library.model_spec
 
-    def use_model(self, spec: str) -> None:
-        if self.index_task is not None:
-            self.index_task.cancel.set()
-            self.index_task.done.wait(30)
-        self.library.set_model(Embedder(spec))
+        job = Job("Loading the model", run, pausable=False, cancellable=False)
+        job.finished.connect(self._model_loaded)
+        return self._queue(job)
+
+    @Slot(object)
+    def _model_loaded(self, job: Job) -> None:
+        if self._closing:
+            return
+        if job.state is JobState.DONE:
+            job.outcome = f"Model {job.result} ready"
+            self._set_model_state(ModelState.READY, f"Model {job.result} ready")
+            self.index_now()
+            pending, self._pending_view = self._pending_view, None
+            if pending is not None:
+                self.set_view(pending)
+        else:
+            reason = describe_error(job.error) if job.error else "loading was cancelled"
+            job.outcome = reason
+            self._set_model_state(ModelState.UNAVAILABLE, reason)
+            if self._pending_view is not None:
+                self.view_waiting.emit(self._pending_view, self._no_model_text())
+
+    def _set_model_state(self, state: ModelState, message: str) -> None:
+        self.state = state
+        self.model_state.emit(state, message)
+
+    @property
+    def model_ready(self) -> bool:
+        return self.state is ModelState.READY
+
+    def _no_model_text(self) -> str:
+        if self.state is ModelState.LOADING:
+            return "Loading the model… your search runs as soon as it is ready."
+        return ("Searching needs the model, which is not set up yet. Browsing works "
+                "meanwhile: clear the search to see all photos.")
+
+    def use_model(self, spec: str) -> Job | None:
+        """Switch to another model without a restart: a job re-embeds in the background.
+
+        The current model keeps answering searches until every photo has a vector of the
+        new one; if the new one cannot be loaded, nothing changes.
+        """
+        if spec == self.model_spec and self.model_ready:
+            return None
+        if not self.model_ready:
+            # Nothing to keep answering with: just use the new one from now on.
+            def swap(_job: Job) -> None:
+                self._library.set_model(Embedder(spec))
+
+            job = Job("Choosing the model", swap, pausable=False, cancellable=False)
+            job.finished.connect(lambda j: (self._model_swapped(spec)
+                                            if j.state is JobState.DONE else
+                                            self._report(j.error or RuntimeError("cancelled"))))
+            return self._queue(job)
+        library = self._library
+
+        def run(job: Job) -> Any:
+            def download(_msg: str, done: int, total: int) -> None:
+                job.report(done // 1_000_000, total // 1_000_000, "Downloading the new model…")
+
+            return library.switch_model(Embedder(spec), progress=_index_progress(job),
+                                        cancel=job.cancel_event, pause=job.pause_event,
+                                        download=download)
+
+        job = Job(f"Switching to the model {spec}", run)
+        job.finished.connect(self._model_switched)
+        return self._queue(job)
+
+    def _model_swapped(self, spec: str) -> None:
+        self.model_spec = spec
         self.load_model()
+
+    @Slot(object)
+    def _model_switched(self, job: Job) -> None:
+        if job.state is JobState.FAILED:
+            job.outcome = describe_error(job.error)
+            self.error.emit(f"The model was not changed: {job.outcome}")
+        elif job.state is JobState.CANCELLED:
+            job.outcome = "Cancelled; the current model stays, and a new try resumes"
+        else:
+            job.outcome = f"Now searching with {self.model_spec}"
 
     # -- folders ---------------------------------------------------------------------------
 
-    def refresh_roots(self) -> None:
-        if not self._closing:
-            self.roots_changed.emit(self.library.roots())
-
     def add_folders(self, folders: list[str]) -> None:
-        added = 0
-        for folder in folders:
-            try:
-                root = self.library.add_root(folder)
-            except PhotoclipError as exc:
-                self.error.emit(str(exc))
-                continue
-            added += 1
-            self.message.emit(f"Added {root.path}")
-        if added:
-            self.refresh_roots()
-            self._roots_edited()
-            if self.model_ready:
-                self.start_indexing()
-            else:
-                self._run(self.library.scan, on_result=lambda _s: (self.refresh_roots(),
-                                                                   self.browse()))
+        def add() -> list[str]:
+            added, problems = [], []
+            for folder in folders:
+                try:
+                    added.append(self._library.add_root(folder).path)
+                except PhotoclipError as exc:
+                    problems.append(describe_error(exc))
+            for p in problems:
+                self.error.emit(p)
+            return added
+
+        def done(added: list[str]) -> None:
+            if not added:
+                return
+            self.message.emit("Added " + ", ".join(added))
+            if self.watcher is not None:
+                self.watcher.request_root_sync()
+            title = (f"Indexing {os.path.basename(added[0]) or added[0]}" if len(added) == 1
+                     else f"Indexing {len(added)} folders")
+            self.index_now(title)
+
+        self._run(add, on_result=done, write=True)
 
     def remove_folder(self, folder: str) -> None:
-        if self.index_task is not None:
-            self.index_task.cancel.set()
-            self.index_task.done.wait(30)
-        try:
-            n = self.library.remove_root(folder)
-        except PhotoclipError as exc:
-            self.error.emit(str(exc))
-            return
-        self._roots_edited()
-        self.message.emit(f"Removed {folder} ({n} photos forgotten; files untouched)")
-        self.refresh_roots()
-        self.browse()
+        """Remove a folder from view at once; undo (``restore_folder``) until the app closes."""
+        def done(n: int) -> None:
+            self.folder_removed.emit(folder, n)
+            if self.watcher is not None:
+                self.watcher.request_root_sync()
+            if self.view.folder == folder:
+                self.set_view(View())
 
-    # -- indexing --------------------------------------------------------------------------
+        self._run(lambda: self._library.remove_root(folder, undoable=True), on_result=done,
+                  write=True)
 
-    def start_indexing(self) -> None:
-        if self._closing or not self.model_ready:
-            return
-        if self.index_task is not None:
-            self._index_again = True   # folders added mid-run: go again when it ends
-            return
-        task = self._run(self.library.index, bulk=True, with_progress=True,
-                         on_result=self._indexed, on_error=self._index_failed)
-        task.signals.progress.connect(self._progress)
-        self.index_task = task
-        self.index_started.emit()
+    def restore_folder(self, folder: str) -> None:
+        def done(_root: Any) -> None:
+            self.message.emit(f"{folder} is back in the library")
+            if self.watcher is not None:
+                self.watcher.request_root_sync()
 
-    def _progress(self, p: IndexProgress) -> None:
-        self.index_progress.emit(p)
-        if p.phase == "embed" and p.done == p.total and not self._closing:
-            self.refresh_roots()
+        self._run(lambda: self._library.restore_root(folder), on_result=done, write=True)
 
-    def _indexed(self, summary: Any) -> None:
-        self.index_task = None
+    def folder_facts(self, folder: str, on_result: Callable[[tuple[int, int]], None]) -> None:
+        """(photos, the user's own tags) of a folder: what a removal must speak of."""
+        def facts() -> tuple[int, int]:
+            photos = next((r.photos for r in self._library.roots() if r.path == folder), 0)
+            return photos, self._library.user_tag_count(folder)
+
+        self._run(facts, on_result=on_result)
+
+    def handle_drop(self, paths: list[str]) -> None:
+        """Folders are added; a photo becomes a find-similar query. Sorted out off the GUI
+        thread: looking at a path can hang on a dead network share."""
+        def classify() -> tuple[list[str], list[str]]:
+            folders = [p for p in paths if os.path.isdir(p)]
+            photos = [p for p in paths if is_photo_path(p) and os.path.isfile(p)]
+            return folders, photos
+
+        def route(found: tuple[list[str], list[str]]) -> None:
+            folders, photos = found
+            if folders:
+                self.add_folders(folders)
+            if photos:
+                self.set_view(View(similar_to=photos[0]))
+            if not folders and not photos:
+                self.error.emit("Only folders (to add them) or a photo (to find similar ones) "
+                                "can be dropped here")
+
+        self._run(classify, on_result=route)
+
+    # -- indexing and watching -------------------------------------------------------------
+
+    def index_now(self, title: str = "Indexing new photos") -> Job | None:
+        """Queue a scan + index run, unless one is already waiting to start."""
         if self._closing:
-            return
-        if self._index_again:
-            # Folders arrived during the run: go again before telling anyone we are idle.
-            self._index_again = False
-            self.start_indexing()
-            return
-        self.index_finished.emit(summary)
-        self.refresh_roots()
-        self.refresh_tags()
-        self.start_watching()
+            return None
+        if self._index_job is not None and self._index_job.state is JobState.QUEUED:
+            return self._index_job
+        library = self._library
 
-    def _index_failed(self, exc: Exception) -> None:
-        self.index_task = None
-        if self._closing:
-            return
-        self._report(exc)
-        self.index_finished.emit(None)
+        def run(job: Job) -> Any:
+            return library.index(progress=_index_progress(job), cancel=job.cancel_event,
+                                 pause=job.pause_event, embed=self.model_ready)
 
-    # -- watching --------------------------------------------------------------------------
+        job = Job(title, run, quiet=True)
+        job.finished.connect(self._indexed)
+        self._index_job = job
+        return self._queue(job)
+
+    @Slot(object)
+    def _indexed(self, job: Job) -> None:
+        if self._index_job is job:
+            self._index_job = None
+        job.outcome = job.outcome or _index_outcome(job)
+        if job.state is JobState.FAILED:
+            self.error.emit(job.outcome)
 
     def start_watching(self) -> None:
-        """Watch the library's folders while the app is open (after the first catch-up)."""
+        """Watch the library's folders while the app is open; the watcher's work is queued
+        as jobs here, so there is one queue, one progress display and one cancel."""
         if self.watcher is not None or not self.watch_enabled or self._closing:
             return
-        self.watcher = FolderWatcher(self.library, on_change=self.library_changed.emit,
+        self.watcher = FolderWatcher(self._library, apply=self._apply_change,
                                      on_error=lambda exc: self.error.emit(
-                                         f"Folder watching hit a problem (will retry): {exc}"))
+                                         "Watching your folders hit a problem (it retries): "
+                                         + describe_error(exc)))
         self.watcher.start()
 
-    def _roots_edited(self) -> None:
-        if self.watcher is not None:
-            self.watcher.sync_roots()
-            self.watcher.request_reconcile()
+    def _apply_change(self, change: Change, cancel: threading.Event) -> Any:
+        """Called on the watcher's thread: queue the change as a job and wait for it."""
+        if self._closing:
+            return None
+        library = self._library
 
-    def pause_indexing(self, paused: bool) -> None:
-        if self.index_task is not None:
-            (self.index_task.pause.set if paused else self.index_task.pause.clear)()
+        def run(job: Job) -> Any:
+            if change.label_sets:
+                names = library.retag_changed_label_sets()
+                job.outcome = ("Re-tagged " + ", ".join(f"“{n}”" for n in names)) if names else ""
+                return None
+            progress = _index_progress(job)
+            embed = self.model_ready
+            if change.reconcile:
+                return library.index(progress=progress, cancel=job.cancel_event,
+                                     pause=job.pause_event, min_age=change.min_age, embed=embed)
+            return library.apply_changes(files=change.files, folders=change.folders,
+                                         cancel=job.cancel_event, progress=progress,
+                                         pause=job.pause_event, min_age=change.min_age,
+                                         embed=embed)
 
-    def cancel_indexing(self) -> None:
-        if self.index_task is not None:
-            self.index_task.cancel.set()
-            self.index_task.pause.clear()
+        job = Job(change.describe(), run, quiet=True)
+        job.finished.connect(self._indexed)
+        self._queue(job)
+        while not job.ended.wait(0.2):
+            if cancel.is_set():
+                job.cancel()
+                if job.state is JobState.QUEUED:
+                    return None   # never started; the app is closing
+        if job.error is not None:
+            raise job.error
+        return job.result
 
-    # -- queries ---------------------------------------------------------------------------
+    def pause_jobs(self, paused: bool) -> None:
+        running = self.jobs.running()
+        if running is not None:
+            running.set_paused(paused)
 
-    def _deliver(self, serial: int, title: str) -> Callable[[Any], None]:
-        def emit(value: Any) -> None:
-            if serial != self._query_serial:
-                return  # a newer query replaced this one while it ran
+    def cancel_job(self, job: Job | None = None) -> None:
+        job = job or self.jobs.running()
+        if job is not None:
+            self.jobs.cancel(job)
+
+    # -- what is on screen -----------------------------------------------------------------
+
+    def set_view(self, view: View) -> None:
+        """Show ``view``: run its query now, or as soon as the model is ready."""
+        self.view = view
+        self._serial += 1
+        if view.needs_model and not self.model_ready:
+            self._pending_view = view
+            self.view_waiting.emit(view, self._no_model_text())
+            return
+        self._pending_view = None
+        self._query(view, self._serial, same=False)
+
+    def refresh_view(self) -> None:
+        self._mark_stale("view")
+
+    def _query(self, view: View, serial: int, *, same: bool) -> None:
+        library = self._library
+
+        def run() -> tuple[list, list | None]:
+            if view.similar_to:
+                hits = library.similar(view.similar_to, SEARCH_TOP, tag=view.tag,
+                                       folder=view.folder)
+            elif view.text.strip():
+                hits = library.search(view.text, SEARCH_TOP, tag=view.tag, folder=view.folder)
+            else:
+                return library.photos(limit=BROWSE_LIMIT, folder=view.folder, tag=view.tag), None
+            return [h.photo for h in hits], [h.score for h in hits]
+
+        def deliver(value: tuple[list, list | None]) -> None:
+            if serial != self._serial or self._closing:
+                return   # a newer view replaced this one while it ran
             photos, scores = value
-            self.results.emit(photos, scores, title)
-        return emit
+            self.results.emit(view, photos, scores, same)
 
-    def browse(self, folder: str | None = None, tag: str | None = None) -> None:
-        self._query_serial += 1
-        title = (f"Photos tagged {tag}" if tag else f"Photos in {folder}" if folder
-                 else "All photos, newest first")
-        self._run(lambda: (self.library.photos(limit=BROWSE_LIMIT, folder=folder, tag=tag),
-                           None),
-                  on_result=self._deliver(self._query_serial, title))
+        def failed(exc: Exception) -> None:
+            if serial == self._serial:
+                self.view_waiting.emit(view, describe_error(exc))
 
-    def search(self, text: str, top: int = 500, tag: str | None = None) -> None:
-        text = text.strip()
-        if not text:
-            self.browse(tag=tag)
+        self._run(run, on_result=deliver, on_error=failed)
+
+    def _mark_stale(self, *what: str) -> None:
+        self._stale.update(what)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    @Slot(object)
+    def _on_event(self, event: LibraryEvent) -> None:
+        if self._closing:
             return
-        if not self.model_ready:
-            self.error.emit("Searching needs the model, which is not loaded yet.")
+        if isinstance(event, PhotosChanged):
+            self._mark_stale("view", "roots", "tags")
+        elif isinstance(event, TagsChanged):
+            self._mark_stale("tags", "photo-tags")
+            if self.view.tag:
+                self._mark_stale("view")
+        elif isinstance(event, RootsChanged):
+            self._mark_stale("roots", "view")
+        elif isinstance(event, ModelChanged):
+            self.model_spec = event.spec
+            self._set_model_state(ModelState.READY, f"Now searching with {event.spec}")
+            self._mark_stale("view")
+
+    @Slot()
+    def _refresh(self) -> None:
+        """Bring what is on screen up to date with the library (after change events)."""
+        if self._closing:
             return
-        self._query_serial += 1
+        stale, self._stale = self._stale, set()
+        if "roots" in stale:
+            self._run(self._library.roots, on_result=self.roots_changed.emit)
+        if "tags" in stale:
+            self.refresh_tags()
+        if "photo-tags" in stale and self._details_photo is not None:
+            self.request_photo_tags(self._details_photo)
+        if "view" in stale and (not self.view.needs_model or self.model_ready):
+            self._query(self.view, self._serial, same=True)
 
-        def run() -> tuple[list, list]:
-            hits = self.library.search(text, top, tag=tag)
-            return [h.photo for h in hits], [h.score for h in hits]
+    # -- details ---------------------------------------------------------------------------
 
-        title = f"Best matches for “{text}”" + (f" tagged {tag}" if tag else "")
-        self._run(run, on_result=self._deliver(self._query_serial, title))
+    _details_photo: int | None = None
 
-    def similar(self, path: str, top: int = 200) -> None:
-        if not self.model_ready:
-            self.error.emit("Finding similar photos needs the model, which is not loaded yet.")
+    def request_photo_tags(self, photo_id: int | None) -> None:
+        """The details panel shows this photo: its tags follow by ``photo_tags``."""
+        self._details_photo = photo_id
+        if photo_id is None:
             return
-        if not is_photo_path(path):
-            self.error.emit(f"Not a photo: {path}")
-            return
-        self._query_serial += 1
+        self._run(lambda: self._library.tags(photo_id),
+                  on_result=lambda tags: self.photo_tags.emit(photo_id, tags))
 
-        def run() -> tuple[list, list]:
-            hits = self.library.similar(path, top)
-            return [h.photo for h in hits], [h.score for h in hits]
-
-        self._run(run, on_result=self._deliver(self._query_serial,
-                                               f"Photos like {os.path.basename(path)}"))
-
-    def failed_photos(self) -> list:
-        return self.library.failed()
+    def request_failed(self) -> None:
+        self._run(self._library.failed, on_result=self.failed_ready.emit)
 
     # -- tags ------------------------------------------------------------------------------
 
     def refresh_tags(self) -> None:
         def load() -> tuple[list, dict]:
-            sets = [(ls.name, list(ls.labels)) for ls in self.library.label_sets()]
-            return sets, self.library.tag_counts()
+            sets = [(ls.name, list(ls.labels)) for ls in self._library.label_sets()]
+            return sets, self._library.tag_counts()
 
         self._run(load, on_result=lambda v: self.tags_changed.emit(*v))
 
-    def photo_tags(self, photo_id: int) -> list:
-        return self.library.tags(photo_id)
+    def edit_tag(self, photo_id: int, label_set: str, label: str, action: str) -> None:
+        """``action``: "confirm" (or add) or "reject". The edit comes back for the undo stack."""
+        library = self._library
 
-    def confirm_tag(self, photo_id: int, label_set: str, label: str) -> None:
-        self.library.add_tag(photo_id, label_set, label)
-        self.refresh_tags()
+        def edit() -> TagEdit:
+            before = library.tag_state(photo_id, label_set, label)
+            if action == "reject":
+                library.reject_tag(photo_id, label_set, label)
+            else:
+                library.add_tag(photo_id, label_set, label)
+            return TagEdit(photo_id, label_set, label, action, before,
+                           library.tag_state(photo_id, label_set, label))
 
-    def reject_tag(self, photo_id: int, label_set: str, label: str) -> None:
-        self.library.reject_tag(photo_id, label_set, label)
-        self.refresh_tags()
+        self._run(edit, on_result=self.tag_edited.emit, write=True)
 
-    def save_label_set(self, label_set: Any) -> None:
+    def restore_tag(self, edit: TagEdit, *, undo: bool) -> None:
+        """Undo (or redo) a tag edit by putting the tag back as it was."""
+        state = edit.before if undo else edit.after
+        self._run(lambda: self._library.restore_tag(edit.photo_id, edit.label_set, edit.label,
+                                                    state), write=True)
+
+    def request_label_sets(self) -> None:
+        self._run(lambda: (self._library.label_sets(), list(self._library.label_set_errors)),
+                  on_result=lambda v: self.label_sets.emit(*v))
+
+    def save_label_set(self, label_set: Any) -> Job | None:
         if not self.model_ready:
-            self.error.emit("Tagging needs the model, which is not loaded yet.")
-            return
+            self.error.emit("Tagging needs the model, which is not ready yet.")
+            return None
+        library = self._library
 
-        def done(_ls: Any) -> None:
-            self.message.emit(f"Label set “{label_set.name}” saved; library re-tagged")
-            self.refresh_tags()
+        def run(job: Job) -> Any:
+            job.report(0, 0, "Scoring every photo against the edited set…")
+            return library.save_label_set(label_set)
 
-        self._run(self.library.save_label_set, label_set, on_result=done)
+        job = Job(f"Re-tagging “{label_set.name}”", run, pausable=False)
+        job.finished.connect(lambda j: self._retagged(j, label_set.name))
+        return self._queue(job)
+
+    def _retagged(self, job: Job, name: str) -> None:
+        if job.state is JobState.DONE:
+            job.outcome = f"Label set “{name}” saved; the library is re-tagged"
+            self.message.emit(job.outcome)
+            self.request_label_sets()
+        elif job.state is JobState.FAILED:
+            job.outcome = describe_error(job.error)
+            self.error.emit(f"The label set was not saved: {job.outcome}")
 
     def preview_label_set(self, label_set: Any) -> None:
         if self.model_ready:
-            self._run(self.library.preview_label_set, label_set,
+            self._run(self._library.preview_label_set, label_set,
                       on_result=self.preview_ready.emit)
 
-    def write_xmp(self, photo_ids: list[int] | None = None) -> None:
-        self._run(self.library.write_xmp, photo_ids, on_result=lambda written: self.message.emit(
-            f"Wrote tags to {len(written)} XMP sidecar files (photos untouched)"))
+    def count_xmp(self, photo_ids: list[int] | None) -> None:
+        """How many photos an XMP export would write: answered by ``xmp_candidates``."""
+        def count() -> int:
+            return len(self._library.all_tags()) if photo_ids is None else len(photo_ids)
+
+        self._run(count, on_result=lambda n: self.xmp_candidates.emit(photo_ids, n))
+
+    def write_xmp(self, photo_ids: list[int] | None = None) -> Job:
+        library = self._library
+
+        def run(job: Job) -> list[str]:
+            job.report(0, 0, "Writing sidecar files next to your photos…")
+            return library.write_xmp(photo_ids)
+
+        def done(job: Job) -> None:
+            if job.state is JobState.DONE:
+                job.outcome = (f"Wrote tags to {len(job.result):,} XMP sidecar files "
+                               "(photos untouched)")
+                self.message.emit(job.outcome)
+            elif job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+                self.error.emit(f"XMP export stopped: {job.outcome}")
+
+        job = Job("Writing tags to XMP sidecars", run, unit="files", pausable=False)
+        job.finished.connect(done)
+        return self._queue(job)
 
     # -- shutdown --------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Stop workers (cancelling indexing between batches), then close the library."""
+        """Cancel jobs (they stop at a batch boundary), stop watching, close the library.
+
+        Order matters: the jobs first, so the watcher waiting on one is released; then the
+        watcher, so nothing new is queued; then the pools; the library last.
+        """
         self._closing = True
+        self._refresh_timer.stop()
+        self.jobs.cancel_all()
         if self.watcher is not None:
             self.watcher.stop(timeout=10)
+        self.jobs.shutdown(60000)
         self.workers.wait(60000)
-        self.library.close()
+        self._library.close()
+
+
+@dataclass(frozen=True)
+class TagEdit:
+    """One tag edit, with the tag's state before and after: what undo puts back."""
+
+    photo_id: int
+    label_set: str
+    label: str
+    action: str                                  # "confirm" or "reject"
+    before: tuple[float | None, str] | None
+    after: tuple[float | None, str] | None
+
+    def describe(self) -> str:
+        verb = "Remove" if self.action == "reject" else "Confirm"
+        return f"{verb} tag “{self.label}”"
+
+
+def _index_progress(job: Job) -> Callable[[IndexProgress], None]:
+    """The core's indexing progress, as job progress."""
+    def report(p: IndexProgress) -> None:
+        if p.phase == "scan":
+            job.report(0, 0, "Looking for new and changed photos…")
+        elif p.phase == "load-model":
+            job.report(0, p.total, "Loading the model…")
+        elif p.phase in ("embed", "done"):
+            job.message = f"{p.failed:,} could not be read" if p.failed else ""
+            job.report(p.done, p.total)
+    return report
+
+
+def _index_outcome(job: Job) -> str:
+    if job.state is JobState.FAILED:
+        return describe_error(job.error)
+    summary = job.result
+    if summary is None:
+        return ""
+    i = summary.index
+    failed = f", {len(i.failed):,} could not be read" if i.failed else ""
+    if job.state is JobState.CANCELLED or i.cancelled:
+        return (f"Cancelled after {i.embedded:,} photos{failed}; the rest wait for the next run"
+                if i.embedded else "Cancelled; nothing was lost")
+    if i.embedded or i.failed:
+        return f"Indexed {i.embedded:,} photos{failed}"
+    s = summary.scan
+    if s.touched:
+        return f"{s.new} new, {s.moved} moved, {s.missing} gone"
+    return ""
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """An error in words a person understands: never a class name or a command-line flag."""
+    if exc is None:
+        return "something went wrong"
+    if isinstance(exc, ModelUnavailableError):
+        return exc.reason
+    if isinstance(exc, PhotoclipError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or 'a file operation failed'}{where}"
+    log.error("unexpected error", exc_info=exc)
+    return "an unexpected problem occurred (details are in the log)"
+
+

@@ -1,18 +1,20 @@
-"""Run core work off the GUI thread and hand results back as Qt signals.
+"""Run quick core calls off the GUI thread and hand results back as Qt signals.
 
-A :class:`Task` is a ``QRunnable`` plus a ``QObject`` of signals (``started``, ``progress``,
-``result``, ``error``, ``finished``). Signals cross back to the GUI thread through queued
-connections, so only the GUI thread ever touches widgets (DESIGN.md rule 5).
+A :class:`Task` is a ``QRunnable`` plus a ``QObject`` of signals (``result``, ``error``).
+Signals cross back to the GUI thread through queued connections, so only the GUI thread
+ever touches widgets (DESIGN.md rule 5). Long work is not a Task but a Job
+(:mod:`photoclip.gui.jobs`), with progress, pause and cancel.
 
-Two pools keep interactive work (a search, loading the model) from queuing behind bulk
-work (indexing): :class:`Workers` owns both and waits for them on shutdown.
+Two pools: ``reads`` (two threads: a search and a browse can run at once, each with its
+own catalog connection) and ``writes`` (one thread, so edits apply in the order made).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -20,74 +22,74 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
+_BACKGROUND_NICE = 5
+_lowered = threading.local()
+
+
+def lower_thread_priority() -> None:
+    """Let the calling thread yield the CPU to the GUI thread (Linux: a higher nice value).
+
+    Background work (indexing, thumbnails) calls this on its threads, so on a 2-core laptop
+    the window keeps painting while every core is busy. Linux keeps a nice value per thread
+    and new threads inherit it, so the decode threads and the model's threads that a job
+    starts are lowered with it. Elsewhere this does nothing.
+    """
+    if getattr(_lowered, "done", False) or not sys.platform.startswith("linux"):
+        return
+    _lowered.done = True
+    try:
+        tid = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + _BACKGROUND_NICE))
+    except OSError:
+        log.debug("could not lower the priority of %s", threading.current_thread().name)
+
 
 class TaskSignals(QObject):
-    started = Signal()
-    progress = Signal(object)
     result = Signal(object)
     error = Signal(object)      # the exception
     finished = Signal()
 
 
 class Task(QRunnable):
-    """Call ``fn(*args, progress=emit, cancel=event, **kwargs)`` on a pool thread.
+    """Call ``fn(*args, **kwargs)`` on a pool thread; its value or exception comes by signal."""
 
-    ``fn`` gets a ``progress`` callable that emits the ``progress`` signal and a
-    ``cancel`` event it should check between steps, when it accepts those keywords.
-    """
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, with_progress: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         super().__init__()
         self.setAutoDelete(False)  # the Python side holds it until finished
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
-        self.with_progress = with_progress
         self.signals = TaskSignals()
-        self.cancel = threading.Event()
-        self.pause = threading.Event()
-        self.done = threading.Event()
 
     def run(self) -> None:
-        self.signals.started.emit()
         try:
-            if self.with_progress:
-                self.kwargs.update(progress=self.signals.progress.emit, cancel=self.cancel,
-                                   pause=self.pause)
             value = self.fn(*self.args, **self.kwargs)
         except Exception as exc:
-            log.debug("task failed: %s", "".join(traceback.format_exception(exc)))
+            log.debug("task failed", exc_info=True)
             self.signals.error.emit(exc)
         else:
             self.signals.result.emit(value)
         finally:
-            self.done.set()
             self.signals.finished.emit()
 
 
 class Workers:
-    """The app's thread pools: ``interactive`` for quick user requests, ``bulk`` for indexing."""
+    """The app's pools for quick work: ``reads`` and the single-threaded ``writes``."""
 
     def __init__(self) -> None:
-        self.interactive = QThreadPool()
-        self.interactive.setMaxThreadCount(2)
-        self.bulk = QThreadPool()
-        self.bulk.setMaxThreadCount(1)
+        self.reads = QThreadPool()
+        self.reads.setMaxThreadCount(2)
+        self.writes = QThreadPool()
+        self.writes.setMaxThreadCount(1)
         self._live: set[Task] = set()
 
-    def start(self, task: Task, *, bulk: bool = False) -> Task:
+    def start(self, task: Task, *, write: bool = False) -> Task:
         self._live.add(task)
         task.signals.finished.connect(lambda: self._live.discard(task))
-        (self.bulk if bulk else self.interactive).start(task)
+        (self.writes if write else self.reads).start(task)
         return task
 
-    def cancel_all(self) -> None:
-        for task in list(self._live):
-            task.cancel.set()
-            task.pause.clear()
-
     def wait(self, msecs: int = 30000) -> bool:
-        self.cancel_all()
-        ok = self.bulk.waitForDone(msecs)
-        return self.interactive.waitForDone(msecs) and ok
+        ok = self.writes.waitForDone(msecs)
+        return self.reads.waitForDone(msecs) and ok
