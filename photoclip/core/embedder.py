@@ -243,7 +243,8 @@ class Embedder:
         return ModelUnavailableError(
             f"model {self.spec} is not available: {why}. Connect to the internet once so it "
             "can be downloaded, or use a model folder you have with "
-            "--model local-dir:/path/to/folder (open_clip_config.json + weights).")
+            "--model local-dir:/path/to/folder (open_clip_config.json + weights).",
+            reason=f"The model {self.spec} could not be loaded: {why}.")
 
     def _fetch_weights(self, progress: DownloadProgress | None) -> None:
         """Make sure pretrained weights are in the local cache, reporting download progress."""
@@ -280,7 +281,7 @@ class Embedder:
                 return
             except Exception as exc:
                 last_error = exc
-        raise self._unavailable(f"{type(last_error).__name__}: {last_error}".split("\n")[0])
+        raise self._unavailable(_explain_download_error(last_error))
 
     def load(self, progress: DownloadProgress | None = None) -> None:
         if self._model is not None:
@@ -316,7 +317,7 @@ class Embedder:
             except ModelUnavailableError:
                 raise
             except Exception as exc:
-                raise self._unavailable(str(exc).split("\n")[0]) from exc
+                raise self._unavailable(_first_line(exc)) from exc
             model.eval()
             model.requires_grad_(False)
             self._preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
@@ -454,3 +455,28 @@ def _progress_tqdm(progress: DownloadProgress, message: str) -> type:
             return out
 
     return _Forwarding
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().split("\n")[0] or "unknown error").rstrip(".")
+
+
+def _explain_download_error(exc: BaseException | None) -> str:
+    """Why a download failed, in words a person understands (no exception names)."""
+    if exc is None:
+        return "the download failed"
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = str(exc)
+    if names & {"LocalEntryNotFoundError", "OfflineModeIsEnabled"} or (
+            "offline" in text.lower() and "cache" in text.lower()):
+        return ("it is not downloaded yet, and it cannot be downloaded now (no internet "
+                "connection, or downloads are switched off)")
+    if names & {"ConnectionError", "ConnectTimeout", "ReadTimeout", "TimeoutError"}:
+        return "it is not downloaded yet, and the download server could not be reached"
+    if names & {"GatedRepoError"}:
+        return "the model's page requires a login before downloading"
+    if names & {"RepositoryNotFoundError", "EntryNotFoundError", "RevisionNotFoundError"}:
+        return "it was not found on the Hugging Face hub"
+    if isinstance(exc, OSError) and exc.errno == 28:
+        return "there is not enough disk space to download it"
+    return _first_line(exc)

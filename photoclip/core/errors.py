@@ -20,7 +20,15 @@ class FolderError(PhotoclipError):
 
 
 class ModelUnavailableError(PhotoclipError):
-    """The model cannot be loaded: not downloaded and no network, or a bad local folder."""
+    """The model cannot be loaded: not downloaded and no network, or a bad local folder.
+
+    ``str()`` is for the command line (it may name a flag); ``reason`` says the same in
+    plain words for the app, which offers its own buttons instead of flags.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class ImageDecodeError(PhotoclipError):

@@ -382,10 +382,13 @@ class Library:
         """
         self._require_writable()
         root = self.find_root(folder)
-        with self._index_lock:
-            n = (self.catalog.hide_root(root.id) if undoable
-                 else self.catalog.remove_root(root.id))
-            self._sync_vectors()
+        if undoable:
+            # Hiding deletes nothing, so a batch in flight can still commit: no need to wait.
+            n = self.catalog.hide_root(root.id)
+        else:
+            with self._index_lock:
+                n = self.catalog.remove_root(root.id)
+        self._sync_vectors()
         self._emit(RootsChanged())
         self._emit(PhotosChanged(everything=True))
         self._emit(TagsChanged())
@@ -398,9 +401,8 @@ class Library:
         hidden = next((r for r in self.catalog.removed_roots() if r.path == path), None)
         if hidden is None:
             raise FolderError(f"{path} was not removed in this session; add it again instead")
-        with self._index_lock:
-            self.catalog.restore_root(hidden.id)
-            self._sync_vectors()
+        self.catalog.restore_root(hidden.id)
+        self._sync_vectors()
         self._emit(RootsChanged())
         self._emit(PhotosChanged(everything=True))
         self._emit(TagsChanged())
@@ -414,6 +416,27 @@ class Library:
         with self._vectors_lock:
             if self._vectors_open:
                 self.vectors.sync(self.catalog)
+
+    def check_roots(self) -> bool:
+        """Mark folders online or offline as they are reachable now: quick, no scan.
+
+        How an unplugged drive greys out, and a returning one comes back, within seconds.
+        Returns whether any folder changed state.
+        """
+        if self.readonly:
+            return False
+        counts = self.catalog.root_counts()
+        changed = False
+        for root in self.catalog.roots():
+            online = scanner.root_reachable(root.path, counts.get(root.id, 0))
+            if online != root.online:
+                self.catalog.set_root_state(root.id, online=online)
+                changed = True
+        if changed:
+            self._sync_vectors()
+            self._emit(RootsChanged())
+            self._emit(PhotosChanged(everything=True))
+        return changed
 
     def roots(self) -> list[RootStatus]:
         counts = self.catalog.root_counts()
@@ -443,10 +466,11 @@ class Library:
     def index(self, *, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, pause: threading.Event | None = None,
               scan: bool = True, download: DownloadProgress | None = None,
-              min_age: float = 0.0) -> RunSummary:
+              min_age: float = 0.0, embed: bool = True) -> RunSummary:
         """Scan every root, embed everything pending, re-tag label sets edited since.
 
-        Safe to interrupt at any point: every committed batch stays.
+        Safe to interrupt at any point: every committed batch stays. ``embed=False`` only
+        scans (browsing shows new photos while the model is not available).
         """
         self._require_writable()
         from photoclip.core.indexer import IndexProgress
@@ -457,6 +481,8 @@ class Library:
                 progress(IndexProgress("scan", message="looking for new and changed photos"))
             scan_summary = (self.scan(cancel=cancel, min_age=min_age) if scan
                             else scanner.ScanSummary())
+            if not embed:
+                return RunSummary(scan_summary, IndexSummary())
             self._ensure_vectors()
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)
@@ -476,7 +502,7 @@ class Library:
                       cancel: threading.Event | None = None,
                       progress: ProgressCallback | None = None,
                       pause: threading.Event | None = None,
-                      min_age: float = 0.0) -> RunSummary:
+                      min_age: float = 0.0, embed: bool = True) -> RunSummary:
         """Bring just these paths in line with disk, then embed what is pending.
 
         What the watcher calls with settled events: ``files`` are looked at one by one
@@ -486,6 +512,8 @@ class Library:
         with self._index_lock:
             total = self.scan(files=list(files), folders=list(folders), cancel=cancel,
                               min_age=min_age)
+            if not embed:
+                return RunSummary(total, IndexSummary())
             self._ensure_vectors()
             summary = self.indexer.run(cancel=cancel, progress=progress, pause=pause)
         return RunSummary(total, summary)

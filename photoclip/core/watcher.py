@@ -33,8 +33,6 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from photoclip.core.scanner import root_reachable
-
 log = logging.getLogger(__name__)
 
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p",
@@ -153,7 +151,6 @@ class FolderWatcher:
         self._native: Any = None
         self._polling: Any = None
         self._watches: dict[str, tuple[Any, Any]] = {}   # root path -> (observer, watch)
-        self._root_online: dict[str, bool] = {}
         self._label_set_watch: Any = None
         self.handler = _Handler(self)
         self.label_set_handler = _LabelSetHandler(self)
@@ -318,14 +315,8 @@ class FolderWatcher:
                                           cancel=cancel, min_age=change.min_age)
 
     def _roots_changed(self) -> bool:
-        changed = False
-        counts = self.library.catalog.root_counts()
-        for root in self.library.catalog.roots():
-            online = root_reachable(root.path, counts.get(root.id, 0))
-            if self._root_online.get(root.path) != online:
-                changed = changed or root.path in self._root_online or online != root.online
-                self._root_online[root.path] = online
-        return changed
+        """A drive came or went: the library marks it at once, then we reconcile."""
+        return bool(self.library.check_roots())
 
     def _run(self) -> None:
         last_reconcile = last_root_check = time.monotonic()

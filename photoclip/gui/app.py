@@ -8,18 +8,23 @@ import sys
 from pathlib import Path
 
 from photoclip import __version__, paths
+from photoclip.gui.dialogs import welcome
 from photoclip.settings import Settings
 
 
-def resolve_library(args: argparse.Namespace | None, settings: Settings) -> Path:
-    """--library, else $PHOTOCLIP_LIBRARY, else the settings' choice, else the default."""
+def resolve_library(args: argparse.Namespace | None, settings: Settings) -> tuple[Path, str]:
+    """--library, else $PHOTOCLIP_LIBRARY, else the settings' choice, else the default.
+
+    Also says how it was chosen, so Settings can tell the user why the library in use is
+    not the one they set there.
+    """
     if args is not None and getattr(args, "library", None):
-        return Path(args.library).expanduser()
+        return Path(args.library).expanduser(), "chosen with --library for this session"
     if os.environ.get(paths.ENV_LIBRARY):
-        return paths.default_library_dir()
+        return paths.default_library_dir(), f"chosen by ${paths.ENV_LIBRARY}"
     if settings.library:
-        return Path(settings.library).expanduser()
-    return paths.default_library_dir()
+        return Path(settings.library).expanduser(), ""
+    return paths.default_library_dir(), "the default"
 
 
 def resolve_model(args: argparse.Namespace | None, settings: Settings) -> str | None:
@@ -29,7 +34,7 @@ def resolve_model(args: argparse.Namespace | None, settings: Settings) -> str | 
 
 
 def create_window(library_dir: Path, model: str | None, settings: Settings,
-                  embedder: object | None = None):  # type: ignore[no-untyped-def]
+                  embedder: object | None = None, library_note: str = ""):  # type: ignore[no-untyped-def]
     """Open the library and build the window (used by main() and by the tests)."""
     from photoclip.core import Library
     from photoclip.gui.controller import LibraryController
@@ -37,55 +42,36 @@ def create_window(library_dir: Path, model: str | None, settings: Settings,
     from photoclip.gui.thumbnails import ThumbnailCache
 
     library = Library.open(library_dir, model=model, embedder=embedder,  # type: ignore[arg-type]
-                      decode_threads=settings.threads or None)
+                           decode_threads=settings.threads or None)
     controller = LibraryController(library)
     thumbnails = ThumbnailCache(paths.cache_dir())
-    return MainWindow(controller, settings, thumbnails)
-
-
-def welcome(window) -> None:  # type: ignore[no-untyped-def]
-    """First run: say what the model is and where it comes from, before downloading it."""
-    from PySide6.QtWidgets import QMessageBox
-
-    box = QMessageBox(window)
-    box.setWindowTitle("Welcome to photoclip")
-    box.setText("photoclip finds photos by what they show, using an OpenCLIP model that runs "
-                "on this computer.")
-    box.setInformativeText(
-        f"The default model ({window.controller.library.model_spec}, about 600 MB) is "
-        "downloaded once, now, with progress in the status bar; after that photoclip works "
-        "offline. If this computer has no internet, choose a model folder you copied here "
-        "(open_clip_config.json + weights). Your photos never leave this computer.")
-    download = box.addButton("Download the model", QMessageBox.ButtonRole.AcceptRole)
-    folder = box.addButton("Choose model folder…", QMessageBox.ButtonRole.ActionRole)
-    box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-    box.exec()
-    window.settings.welcomed = True
-    window.settings.save()
-    if box.clickedButton() is download:
-        window.controller.load_model()
-    elif box.clickedButton() is folder:
-        window.choose_model_folder()
+    return MainWindow(controller, settings, thumbnails, library_note=library_note)
 
 
 def start(window) -> None:  # type: ignore[no-untyped-def]
-    """What happens once the window is up: show what we have, then load the model."""
-    from photoclip.core.embedder import model_is_local
+    """What happens once the window is up: show what we have, watch, load the model.
 
-    window.controller.refresh_roots()
-    window.controller.refresh_tags()
-    window.controller.browse()
+    On the very first run the welcome screen comes first, unless the model is already on
+    this computer (then there is nothing to ask).
+    """
+    from photoclip.gui.controller import View
+
+    controller = window.controller
+    last = View.from_json(window.settings.last_view)
+    window.set_view(last if not last.similar_to else View())
     if window.settings.welcomed:
-        window.controller.load_model()
+        controller.start(load_model=True)
         return
+    controller.start(load_model=False)
+    from photoclip.core.embedder import model_is_local
     from photoclip.gui.workers import Task
 
     # Finding out whether the model is cached imports open_clip (and torch): off the GUI thread.
-    task = Task(model_is_local, window.controller.library.model_spec)
+    task = Task(model_is_local, controller.model_spec)
     task.signals.result.connect(
-        lambda local: window.controller.load_model() if local else welcome(window))
+        lambda local: controller.load_model() if local else welcome(window))
     task.signals.error.connect(lambda _exc: welcome(window))
-    window.controller.workers.start(task)
+    controller.workers.start(task)
 
 
 def main(args: argparse.Namespace | None = None) -> int:
@@ -104,9 +90,10 @@ def main(args: argparse.Namespace | None = None) -> int:
     if icon.is_file():
         app.setWindowIcon(QIcon(str(icon)))
     settings = Settings.load()
+    library_dir, library_note = resolve_library(args, settings)
     try:
-        window = create_window(resolve_library(args, settings), resolve_model(args, settings),
-                               settings)
+        window = create_window(library_dir, resolve_model(args, settings), settings,
+                               library_note=library_note)
     except PhotoclipError as exc:
         # Most often: photoclip is already open on this library (single-instance guard).
         QMessageBox.critical(None, "photoclip", str(exc))

@@ -1,12 +1,14 @@
-"""Small dialogs: full preview, problems list, settings."""
+"""Dialogs: welcome, full preview, problems, settings, jobs."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QImageReader, QPixmap
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -14,6 +16,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QTreeWidget,
@@ -22,31 +26,83 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.embedder import DEFAULT_MODEL
+from photoclip.gui.jobs import Job, JobState
 from photoclip.settings import Settings
 
 
+def welcome(window: Any) -> None:
+    """First run (and Help → Set up the model…): what the model is, where it comes from."""
+    box = QMessageBox(window)
+    box.setWindowTitle("Welcome to photoclip")
+    box.setText("photoclip finds photos by what they show, using an OpenCLIP model that runs "
+                "on this computer.")
+    box.setInformativeText(
+        f"The model ({window.controller.model_spec}, about 600 MB) is downloaded once, now, "
+        "with progress in the status bar; after that photoclip works offline. If this "
+        "computer has no internet, choose a model folder you copied here "
+        "(open_clip_config.json + weights). Your photos never leave this computer.")
+    download = box.addButton("Download the model", QMessageBox.ButtonRole.AcceptRole)
+    folder = box.addButton("Choose model folder…", QMessageBox.ButtonRole.ActionRole)
+    later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(download)
+    box.exec()
+    window.settings.welcomed = True
+    window.settings.save()
+    if box.clickedButton() is download:
+        window.banner.hide()
+        window.controller.load_model()
+    elif box.clickedButton() is folder:
+        window.choose_model_folder()
+    elif box.clickedButton() is later and not window.controller.model_ready:
+        window.show_model_needed()
+
+
+class _ImageSignals(QObject):
+    loaded = Signal(QImage, str)
+
+
+class _LoadImage(QRunnable):
+    """Decode a photo for display off the GUI thread, at most ``limit`` in size."""
+
+    def __init__(self, path: str, limit: QSize, signals: _ImageSignals) -> None:
+        super().__init__()
+        self.path, self.limit, self.signals = path, limit, signals
+
+    def run(self) -> None:
+        reader = QImageReader(self.path)
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid() and (size.width() > self.limit.width()
+                               or size.height() > self.limit.height()):
+            reader.setScaledSize(size.scaled(self.limit, Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        self.signals.loaded.emit(image, "" if not image.isNull() else reader.errorString())
+
+
 class PreviewDialog(QDialog):
-    """The photo at screen size; Space or Escape closes it."""
+    """The photo at screen size; Space or Escape closes it. Decoded off the GUI thread."""
 
     def __init__(self, path: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(path)
+        self.setWindowTitle(os.path.basename(path))
         screen = QGuiApplication.primaryScreen().availableGeometry()
-        reader = QImageReader(path)
-        reader.setAutoTransform(True)
-        size = reader.size()
-        limit = screen.size() * 0.85
-        if size.isValid() and (size.width() > limit.width() or size.height() > limit.height()):
-            reader.setScaledSize(size.scaled(limit, Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        if image.isNull():
-            label.setText(f"Cannot show this photo: {reader.errorString()}")
-        else:
-            label.setPixmap(QPixmap.fromImage(image))
+        self.label = QLabel("Loading…", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.label.setMinimumSize(320, 240)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(label)
+        layout.addWidget(self.label)
+        self._signals = _ImageSignals()
+        self._signals.loaded.connect(self._loaded)
+        QThreadPool.globalInstance().start(_LoadImage(path, screen.size() * 0.85,
+                                                      self._signals))
+
+    def _loaded(self, image: QImage, error: str) -> None:
+        if image.isNull():
+            self.label.setText(f"Cannot show this photo: {error or 'unknown format'}")
+        else:
+            self.label.setPixmap(QPixmap.fromImage(image))
+            self.adjustSize()
 
     def keyPressEvent(self, event: Any) -> None:
         if event.key() == Qt.Key.Key_Space:
@@ -80,12 +136,27 @@ class ProblemsDialog(QDialog):
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    """Settings that apply at once (model, thumbnails) and those that wait for a restart."""
+
+    def __init__(self, settings: Settings, current_model: str, library_folder: str,
+                 library_note: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self.setMinimumWidth(640)
         self.settings = settings
-        self.model = QLineEdit(settings.model)
-        self.model.setPlaceholderText("default: ViT-B-32-256:datacomp_s34b_b86k")
+        self.current_model = current_model
+        self.default_model = DEFAULT_MODEL
+        self.model_changed = False
+        self.needs_restart = False
+        self.model = QComboBox(editable=True)
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(40)
+        for spec in dict.fromkeys([current_model, DEFAULT_MODEL]):
+            self.model.addItem(spec)
+        self.model.setCurrentText(current_model)
+        self.model.setToolTip("An OpenCLIP model: ARCH:PRETRAINED, hf-hub:ORG/REPO, or a "
+                              "model folder. Changing it re-embeds your photos in the "
+                              "background; searches use the current model until it is done.")
         pick_model = QPushButton("Folder…")
         pick_model.clicked.connect(self._pick_model)
         model_row = QHBoxLayout()
@@ -94,39 +165,138 @@ class SettingsDialog(QDialog):
         self.threads = QSpinBox(minimum=0, maximum=64, value=settings.threads)
         self.threads.setSpecialValueText("one per core")
         self.thumb = QSpinBox(minimum=64, maximum=512, singleStep=16, value=settings.thumb_size)
-        self.library = QLineEdit(settings.library)
-        self.library.setPlaceholderText("default library")
+        self.library_field = QLineEdit(settings.library)
+        self.library_field.setPlaceholderText(library_folder)
         pick_lib = QPushButton("Folder…")
         pick_lib.clicked.connect(self._pick_library)
         lib_row = QHBoxLayout()
-        lib_row.addWidget(self.library, 1)
+        lib_row.addWidget(self.library_field, 1)
         lib_row.addWidget(pick_lib)
+        in_use = QLabel(f"In use now: {library_folder}" + (f" ({library_note})"
+                                                           if library_note else ""))
+        in_use.setWordWrap(True)
+        in_use.setStyleSheet("color: palette(mid);")
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.addRow("Model", model_row)
         form.addRow("Decode threads", self.threads)
         form.addRow("Thumbnail size", self.thumb)
         form.addRow("Library location", lib_row)
+        form.addRow("", in_use)
+        note = QLabel("The library location and decode threads apply when photoclip next "
+                      "starts; the rest applies now.")
+        note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(note)
         layout.addWidget(buttons)
 
     def _pick_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "OpenCLIP model folder")
         if folder:
-            self.model.setText(f"local-dir:{folder}")
+            self.model.setCurrentText(f"local-dir:{folder}")
 
     def _pick_library(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder")
         if folder:
-            self.library.setText(folder)
+            self.library_field.setText(folder)
 
     def accept(self) -> None:
-        self.settings.model = self.model.text().strip()
+        model = self.model.currentText().strip()
+        self.model_changed = bool(model) and model != self.current_model
+        if self.model_changed:
+            self.settings.model = model
+        self.needs_restart = (self.threads.value() != self.settings.threads
+                              or self.library_field.text().strip() != self.settings.library)
         self.settings.threads = self.threads.value()
         self.settings.thumb_size = self.thumb.value()
-        self.settings.library = self.library.text().strip()
+        self.settings.library = self.library_field.text().strip()
         super().accept()
+
+
+class JobsDialog(QDialog):
+    """Every job: running, waiting and recently finished, each with pause and cancel."""
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Jobs")
+        self.resize(640, 360)
+        self.controller = controller
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Job", "Progress", ""])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setColumnWidth(0, 260)
+        self.tree.setColumnWidth(1, 220)
+        self._items: dict[int, tuple[QTreeWidgetItem, QProgressBar, QWidget]] = {}
+        clear = QPushButton("Clear finished")
+        clear.clicked.connect(controller.jobs.clear_finished)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.addButton(clear, QDialogButtonBox.ButtonRole.ActionRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(buttons)
+        jobs = controller.jobs
+        jobs.added.connect(self._add)
+        jobs.changed.connect(self._update)
+        jobs.removed.connect(self._remove)
+        for job in jobs.jobs:
+            self._add(job)
+
+    def _add(self, job: Job) -> None:
+        item = QTreeWidgetItem([job.title, ""])
+        self.tree.addTopLevelItem(item)
+        bar = QProgressBar(textVisible=False, maximumHeight=14)
+        self.tree.setItemWidget(item, 1, bar)
+        controls = QWidget()
+        row = QHBoxLayout(controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        pause = QPushButton("Pause")
+        pause.setCheckable(True)
+        pause.toggled.connect(lambda on, j=job, b=pause: (j.set_paused(on),
+                                                           b.setText("Resume" if on else
+                                                                     "Pause")))
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(lambda _c=False, j=job: self.controller.jobs.cancel(j))
+        pause.setVisible(job.pausable)
+        cancel.setVisible(job.cancellable)
+        row.addWidget(pause)
+        row.addWidget(cancel)
+        self.tree.setItemWidget(item, 2, controls)
+        self._items[job.id] = (item, bar, controls)
+        self._update(job)
+
+    def _update(self, job: Job) -> None:
+        entry = self._items.get(job.id)
+        if entry is None:
+            return
+        item, bar, controls = entry
+        item.setText(0, job.title)
+        item.setToolTip(0, job.title)
+        item.setText(1, "")
+        bar.setToolTip(job.summary())
+        item.setToolTip(1, job.summary())
+        if job.state.finished:
+            self.tree.removeItemWidget(item, 1)
+            self.tree.removeItemWidget(item, 2)
+            item.setText(1, job.summary())
+            self._items[job.id] = (item, bar, controls)
+            return
+        if job.total:
+            bar.setRange(0, job.total)
+            bar.setValue(job.done)
+        else:
+            bar.setRange(0, 0 if job.state is not JobState.QUEUED else 1)
+        bar.setFormat(job.summary())
+        bar.setTextVisible(True)
+
+    def _remove(self, job: Job) -> None:
+        entry = self._items.pop(job.id, None)
+        if entry is not None:
+            index = self.tree.indexOfTopLevelItem(entry[0])
+            if index >= 0:
+                self.tree.takeTopLevelItem(index)

@@ -86,9 +86,9 @@ class PhotoTags(QWidget):
         self.list.itemDoubleClicked.connect(self._confirm_item)
         self.new = QLineEdit(placeholderText="Add a tag…")
         self.new.returnPressed.connect(self._add)
-        confirm = QPushButton("Confirm")
+        self.confirm_btn = confirm = QPushButton("Confirm")
         confirm.clicked.connect(lambda: self._confirm_item(self.list.currentItem()))
-        remove = QPushButton("Remove")
+        self.remove_btn = remove = QPushButton("Remove")
         remove.clicked.connect(self._remove)
         buttons = QHBoxLayout()
         buttons.addWidget(confirm)
@@ -100,8 +100,13 @@ class PhotoTags(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.new)
 
-    def show_tags(self, tags: list[Any]) -> None:
+    def show_tags(self, tags: list[Any] | None, *, loading: bool = False) -> None:
+        """A photo's tags; ``None``: no photo selected (nothing to show, nothing to edit)."""
         self.list.clear()
+        for w in (self.confirm_btn, self.remove_btn, self.new):
+            w.setEnabled(tags is not None and not loading)
+        if tags is None or loading:
+            return
         for t in tags:
             how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
                    "manual": "✓ yours"}.get(t.source, t.source)
@@ -134,9 +139,8 @@ class LabelSetEditor(QDialog):
         self.resize(900, 600)
         self.controller = controller
         self.thumbnails = thumbnails
-        self.sets = {ls.name: ls for ls in controller.library.label_sets()}
+        self.sets: dict[str, LabelSet] = {}
         self.chooser = QComboBox()
-        self.chooser.addItems(sorted(self.sets))
         self.chooser.currentTextChanged.connect(self._load)
         new_set = QPushButton("New set…")
         new_set.clicked.connect(self._new_set)
@@ -201,7 +205,22 @@ class LabelSetEditor(QDialog):
         layout.addLayout(body, 1)
         layout.addWidget(buttons)
         controller.preview_ready.connect(self._preview_ready)
-        if self.sets:
+        controller.label_sets.connect(self._sets_loaded)
+        self.error.setText("Reading the label sets…")
+        controller.request_label_sets()
+
+    def _sets_loaded(self, sets: list[LabelSet], problems: list[str]) -> None:
+        first = not self.sets
+        chosen = self.chooser.currentText()
+        self.sets = {ls.name: ls for ls in sets}
+        self.chooser.blockSignals(True)
+        self.chooser.clear()
+        self.chooser.addItems(sorted(self.sets))
+        self.chooser.blockSignals(False)
+        if chosen in self.sets:
+            self.chooser.setCurrentText(chosen)
+        self.error.setText("\n".join(f"Ignored, last good version kept: {p}" for p in problems))
+        if first and self.sets:
             self._load(self.chooser.currentText())
 
     # -- editing ---------------------------------------------------------------------------
@@ -310,8 +329,9 @@ class LabelSetEditor(QDialog):
         except LabelSetError as exc:
             QMessageBox.warning(self, "Label set", str(exc))
             return
-        self.controller.save_label_set(ls)
+        if self.controller.save_label_set(ls) is None:
+            return
         self.sets[ls.name] = ls
         if self.chooser.findText(ls.name) < 0:
             self.chooser.addItem(ls.name)
-        self.error.setText("Saved; re-tagging the library…")
+        self.error.setText("Saved; re-tagging the library (see Jobs)…")

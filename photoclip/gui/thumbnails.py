@@ -10,11 +10,17 @@ images into ``QPixmap``s, lazily, when a cell is painted (DESIGN.md rule 7).
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+from photoclip.gui.workers import lower_thread_priority
+
+log = logging.getLogger(__name__)
 
 # Thumbnails are made at this size and scaled down for smaller grid settings.
 THUMB_SIZE = 256
@@ -26,27 +32,47 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, path: str, cache_file: Path, signals: _Signals) -> None:
+    def __init__(self, path: str, cache_dir: Path, signals: _Signals) -> None:
         super().__init__()
         self.path = path
-        self.cache_file = cache_file
+        self.cache_dir = cache_dir
         self.signals = signals
 
     def run(self) -> None:
-        image = QImage()
-        if self.cache_file.is_file():
-            image = QImage(str(self.cache_file))
-        if image.isNull():
-            image = _decode(self.path)
-            if not image.isNull():
-                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.cache_file.with_suffix(".tmp.jpg")
-                if image.save(str(tmp), "JPEG", 85):
-                    tmp.replace(self.cache_file)
+        # Everything that touches the disk happens here, never on the GUI thread: a stat on
+        # an unplugged network share can hang for a minute.
+        lower_thread_priority()
+        try:
+            cache_file = cache_file_for(self.cache_dir, self.path)
+            image = QImage()
+            if cache_file.is_file():
+                image = QImage(str(cache_file))
+            if image.isNull():
+                image = _decode(self.path)
+                if not image.isNull():
+                    cache_file.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = cache_file.with_suffix(".tmp.jpg")
+                    if image.save(str(tmp), "JPEG", 85):
+                        tmp.replace(cache_file)
+        except Exception:   # a decoder bug on one file must not take the pool thread down
+            log.debug("no thumbnail for %r", self.path, exc_info=True)
+            image = QImage()
         if image.isNull():
             self.signals.failed.emit(self.path)
         else:
             self.signals.ready.emit(self.path, image)
+
+
+def cache_file_for(cache_dir: Path, path: str) -> Path:
+    """Thumbnail file of a photo, keyed by path, size and mtime (a changed photo misses)."""
+    try:
+        st = os.stat(path)
+        key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    except OSError:
+        key = path
+    digest = hashlib.sha1(key.encode("utf-8", "surrogateescape"),
+                          usedforsecurity=False).hexdigest()
+    return cache_dir / digest[:2] / f"{digest}.jpg"
 
 
 def _decode(path: str, size: int = THUMB_SIZE) -> QImage:
@@ -93,17 +119,8 @@ class ThumbnailCache(QObject):
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._pixmaps: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._pending: set[str] = set()
-        self._failed: set[str] = set()
+        self.failed: set[str] = set()   # paths that cannot be shown (drawn as broken)
         self.memory_items = memory_items
-
-    def cache_file(self, path: str) -> Path:
-        try:
-            st = Path(path).stat()
-            key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-        except OSError:
-            key = path
-        digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
-        return self.cache_dir / digest[:2] / f"{digest}.jpg"
 
     def get(self, path: str, size: int) -> QPixmap | None:
         """The thumbnail at ``size`` if ready; otherwise None and a decode is queued."""
@@ -121,9 +138,9 @@ class ThumbnailCache(QObject):
             while len(self._pixmaps) > self.memory_items:
                 self._pixmaps.popitem(last=False)
             return pix
-        if path not in self._pending and path not in self._failed:
+        if path not in self._pending and path not in self.failed:
             self._pending.add(path)
-            self.pool.start(_Job(path, self.cache_file(path), self._signals))
+            self.pool.start(_Job(path, self.cache_dir, self._signals))
         return None
 
     def forget_pending(self) -> None:
@@ -140,7 +157,21 @@ class ThumbnailCache(QObject):
 
     def _on_failed(self, path: str) -> None:
         self._pending.discard(path)
-        self._failed.add(path)
+        self.failed.add(path)
+        self.ready.emit(path)   # so the cell repaints, as broken
+
+    def forget(self, paths: set[str] | None = None) -> None:
+        """Photos changed on disk: decode them again when next asked (None: all)."""
+        if paths is None:
+            self._images.clear()
+            self._pixmaps.clear()
+            self.failed.clear()
+            return
+        for path in paths:
+            self._images.pop(path, None)
+            self.failed.discard(path)
+        for key in [k for k in self._pixmaps if k[0] in paths]:
+            del self._pixmaps[key]
 
     def shutdown(self) -> None:
         self.pool.clear()

@@ -1,20 +1,72 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from photoclip.core import Library
+
+
+def guard_library(library: Library) -> list[str]:
+    """Record every Library method called on the GUI thread (the app must never do that).
+
+    Wraps the real object's methods in place; ``close`` is exempt (the app closes the
+    library while quitting, when the window is already gone).
+    """
+    calls: list[str] = []
+    for name in dir(Library):
+        if name.startswith("_") or name in ("close", "open"):
+            continue
+        attr = getattr(Library, name)
+        if not callable(attr) or isinstance(attr, property):
+            continue
+        method = getattr(library, name)
+
+        def wrapper(*args: Any, __name: str = name, __method: Callable = method,
+                    **kwargs: Any) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                calls.append(__name)
+            return __method(*args, **kwargs)
+
+        setattr(library, name, wrapper)
+    return calls
+
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, shapes_spec: str, monkeypatch: pytest.MonkeyPatch):
-    """The real main window on a fresh library with the small model; closed cleanly after."""
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PHOTOCLIP_CONFIG_DIR", str(tmp_path / "config"))
+    return tmp_path
+
+
+@pytest.fixture
+def make_window(qtbot, app_env: Path, shapes_spec: str) -> Iterator[Callable[..., Any]]:
+    """Build real main windows (closed cleanly after), each with the Library guard on."""
     from photoclip.gui.app import create_window
     from photoclip.settings import Settings
 
-    win = create_window(tmp_path / "library", shapes_spec, Settings())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
+    made: list[tuple[Any, list[str]]] = []
+
+    def make(library: Path | None = None, settings: Settings | None = None,
+             model: str | None = shapes_spec, **kwargs: Any) -> Any:
+        win = create_window(library or app_env / "library", model, settings or Settings(),
+                            **kwargs)
+        calls = guard_library(win.controller._library)
+        qtbot.addWidget(win)
+        win.show()
+        made.append((win, calls))
+        return win
+
+    yield make
+    for win, calls in made:
+        win.close()
+        assert not calls, f"Library called on the GUI thread: {sorted(set(calls))}"
+
+
+@pytest.fixture
+def window(make_window: Callable[..., Any]) -> Any:
+    """The real main window on a fresh library with the small model."""
+    return make_window()

@@ -1,4 +1,9 @@
-"""The real window, offscreen, driven like a user would: drops, typing, clicks, closing."""
+"""The real window, offscreen, driven like a user would: drops, typing, clicks, closing.
+
+Every window here runs with a guard that fails the test if the app calls the Library on the
+GUI thread (tests/gui/conftest.py). Assertions about the library read it the way another
+program would: a read-only Library opened beside the app.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,17 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tests.conftest import draw_photos, draw_shapes_library
+from photoclip.core import Library
+from photoclip.gui.controller import ModelState, View
+from photoclip.gui.jobs import JobState
+from tests.conftest import SHAPES_SPEC, draw_photos, draw_shapes_library
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +39,60 @@ def _drop(window, mime: QMimeData) -> QDropEvent:
     return event
 
 
+def _status(window) -> Any:
+    """The library's state as another program sees it (not through the app)."""
+    with Library.open(window.controller.library_folder, readonly=True,
+                      model=SHAPES_SPEC) as lib:
+        return lib.status()
+
+
 def _model_ready(qtbot, window) -> None:
     with qtbot.waitSignal(window.controller.model_state, timeout=60000,
-                          check_params_cb=lambda state, _m: state == "ready"):
+                          check_params_cb=lambda state, _m: state is ModelState.READY):
         window.controller.load_model()
+    _idle(qtbot, window)
 
 
-def _index_by_drop(qtbot, window, *folders: Path) -> None:
-    with qtbot.waitSignal(window.controller.index_finished, timeout=120000):
-        event = _drop(window, _mime(*folders))
-        assert event.isAccepted()
+def _idle(qtbot, window, timeout: int = 120000) -> None:
+    qtbot.waitUntil(lambda: not window.controller.jobs.active(), timeout=timeout)
+
+
+def _index_by_drop(qtbot, window, *folders: Path, expect: int) -> None:
+    event = _drop(window, _mime(*folders))
+    assert event.isAccepted()
+    qtbot.waitUntil(lambda: _status(window).indexed >= expect, timeout=120000)
+    _idle(qtbot, window)
+
+
+def _search(qtbot, window, text: str) -> None:
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.search_field.clear()
+        qtbot.keyClicks(window.search_field, text)
+        qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+
+
+def _answer_next_dialog(qtbot, act) -> list[dict]:
+    """Run ``act(box)`` on the next modal dialog once it is open.
+
+    Returns what the dialog showed (title, text, informative text, default button), noted
+    before answering: a static QMessageBox is gone once answered.
+    """
+    seen: list[dict] = []
+
+    def handle() -> None:
+        box = QApplication.activeModalWidget()
+        if box is None:
+            QTimer.singleShot(20, handle)
+            return
+        default = box.defaultButton() if isinstance(box, QMessageBox) else None
+        seen.append({"title": box.windowTitle(),
+                     "text": box.text() if isinstance(box, QMessageBox) else "",
+                     "info": box.informativeText() if isinstance(box, QMessageBox) else "",
+                     "default": default.text() if default is not None else None})
+        act(box)
+
+    QTimer.singleShot(0, handle)
+    return seen
 
 
 def test_first_run_shows_what_to_do(window) -> None:
@@ -53,29 +107,37 @@ def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) ->
     draw_photos(b, 8, seed=2)
     _model_ready(qtbot, window)
     progress: list = []
-    window.controller.index_progress.connect(progress.append)
-    _index_by_drop(qtbot, window, a, b)
-    status = window.controller.library.status()
-    assert status.indexed == 20
-    assert status.pending == 0
-    assert {window.sidebar.item(i).toolTip() for i in range(window.sidebar.count())} == {
-        str(a), str(b)}
-    embeds = [p for p in progress if p.phase == "embed"]
-    assert embeds
-    assert embeds[-1].done == embeds[-1].total == 20
-    assert [p.done for p in embeds] == sorted(p.done for p in embeds)
+    window.controller.jobs.changed.connect(
+        lambda job: progress.append((job.title, job.done, job.total, job.state)))
+    _index_by_drop(qtbot, window, a, b, expect=20)
+    status = _status(window)
+    assert (status.indexed, status.pending) == (20, 0)
+    qtbot.waitUntil(lambda: window.sidebar.count() == 2, timeout=10000)
+    assert {window.sidebar.item(i).toolTip().splitlines()[0]
+            for i in range(window.sidebar.count())} == {str(a), str(b)}
+    assert all("photos" in window.sidebar.item(i).text() for i in range(2))
+    # One job, with counted progress, that ended done.
+    indexing = [p for p in progress if p[0] == "Indexing 2 folders"]
+    assert indexing
+    assert indexing[-1][3] is JobState.DONE
+    counted = [p for p in indexing if p[2]]
+    assert counted[-1][1] == counted[-1][2] == 20
+    assert [p[1] for p in counted] == sorted(p[1] for p in counted)
     # The grid shows the whole library once indexing ends.
     qtbot.waitUntil(lambda: window.model.rowCount() == 20, timeout=10000)
 
 
-def test_dropping_anything_else_is_refused_visibly(window, tmp_path: Path) -> None:
+def test_dropping_anything_else_is_refused_visibly(qtbot, window, tmp_path: Path) -> None:
     mime = QMimeData()
     mime.setText("just some text")
     assert not window.handle_drop(mime)
     assert "can be dropped" in window.statusBar().currentMessage()
+    window.statusBar().clearMessage()
     note = tmp_path / "notes.txt"
     note.write_text("x")
-    assert not window.handle_drop(_mime(note))
+    window.handle_drop(_mime(note))   # looked at off the GUI thread, then refused
+    qtbot.waitUntil(lambda: "can be dropped" in window.statusBar().currentMessage(),
+                    timeout=10000)
 
 
 def test_query_fills_the_grid_with_the_right_photos(qtbot, window, tmp_path: Path) -> None:
@@ -83,13 +145,12 @@ def test_query_fills_the_grid_with_the_right_photos(qtbot, window, tmp_path: Pat
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}
     n = sum(1 for v in truth.values() if v == ("red", "circle"))
     _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "shapes")
-    with qtbot.waitSignal(window.controller.results, timeout=20000):
-        qtbot.keyClicks(window.search_field, "a red circle")
-        qtbot.keyClick(window.search_field, Qt.Key.Key_Return)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=60)
+    _search(qtbot, window, "a red circle")
     shown = window.model.paths()[:n]
     assert [truth[p] for p in shown] == [("red", "circle")] * n
     assert "a red circle" in window.results_title.text()
+    assert window.search_field.text() == "a red circle"
     # The first result is selected and its details are shown.
     assert window.details.photo is not None
     assert window.details.photo.path == shown[0]
@@ -99,7 +160,7 @@ def test_find_similar_from_details_and_from_a_dropped_file(qtbot, window,
                                                            tmp_path: Path) -> None:
     drawn = draw_photos(tmp_path / "shapes", 30, seed=8)
     _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "shapes")
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=30)
     qtbot.waitUntil(lambda: window.model.rowCount() == 30, timeout=10000)
     window.grid.setCurrentIndex(window.model.index(3))
     chosen = window.details.photo.path
@@ -107,20 +168,25 @@ def test_find_similar_from_details_and_from_a_dropped_file(qtbot, window,
         qtbot.mouseClick(window.details.similar_btn, Qt.MouseButton.LeftButton)
     assert window.model.rowCount() == 29
     assert chosen not in window.model.paths()
+    # The header says what is shown; the search box does not claim a query.
+    assert window.results_title.text().startswith("Photos like ")
+    assert window.search_field.text() == ""
     outside = draw_photos(tmp_path / "outside", 1, seed=50)[0][0]
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         _drop(window, _mime(outside))
     assert window.model.rowCount() == 30
-    assert drawn  # the library photos are what came back
     assert set(window.model.paths()) == {str(p) for p, _ in drawn}
 
 
-def test_window_stays_responsive_while_indexing(qtbot, window, tmp_path: Path) -> None:
+def _big_pngs(folder: Path, n: int, seed: int) -> None:
     # PNGs cannot be draft-decoded, so each costs real decode time, like a big photo would.
-    many = tmp_path / "many"
-    originals = draw_photos(many, 20, seed=9, size=(1200, 900), fmt="png")
-    for i in range(400):
-        shutil.copyfile(originals[i % 20][0], many / f"copy-{i}.png")
+    originals = draw_photos(folder, 20, seed=seed, size=(1200, 900), fmt="png")
+    for i in range(n - 20):
+        shutil.copyfile(originals[i % 20][0], folder / f"copy-{i}.png")
+
+
+def test_window_stays_responsive_while_indexing(qtbot, window, tmp_path: Path) -> None:
+    _big_pngs(tmp_path / "many", 420, seed=9)
     _model_ready(qtbot, window)
     gaps: list[float] = []
     clock = QElapsedTimer()
@@ -135,23 +201,108 @@ def test_window_stays_responsive_while_indexing(qtbot, window, tmp_path: Path) -
     timer = QTimer(interval=10)
     timer.timeout.connect(tick)
     timer.start()
-    with qtbot.waitSignal(window.controller.index_finished, timeout=180000):
-        window.controller.add_folders([str(many)])
+    window.controller.add_folders([str(tmp_path / "many")])
+    qtbot.waitUntil(lambda: bool(window.controller.jobs.active()), timeout=10000)
+    _idle(qtbot, window, timeout=180000)
     timer.stop()
-    assert window.controller.library.status().indexed == 420
+    assert _status(window).indexed == 420
     assert len(gaps) > 50
     # The event loop never stalled for more than 100 ms while the indexer ran.
     assert max(gaps) < 100, f"worst event-loop stall {max(gaps)} ms"
 
 
+def test_search_during_indexing_answers_within_a_second(qtbot, window,
+                                                       tmp_path: Path) -> None:
+    draw_shapes_library(tmp_path / "first", 40, seed=21)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "first", expect=44)
+    _big_pngs(tmp_path / "more", 600, seed=22)
+    window.controller._library.indexer.batch_size = 8
+    seen: list = []
+    window.controller.jobs.changed.connect(lambda job: seen.append((job.title, job.done)))
+    window.controller.add_folders([str(tmp_path / "more")])
+    qtbot.waitUntil(lambda: any(t == "Indexing more" and d >= 16 for t, d in seen),
+                    timeout=60000)
+    job = window.controller.jobs.running()
+    assert job is not None
+    t0 = time.monotonic()
+    _search(qtbot, window, "a red circle")
+    elapsed = time.monotonic() - t0
+    assert job.state in (JobState.RUNNING, JobState.PAUSED), "indexing ended too soon"
+    assert elapsed < 1.0, f"search took {elapsed:.2f} s during indexing"
+    assert window.model.rowCount() >= 44   # what was committed is searchable
+    # Staying on the query, it refreshes as photos land.
+    before = window.model.rowCount()
+    qtbot.waitUntil(lambda: window.model.rowCount() > before, timeout=60000)
+    window.controller.cancel_job(job)
+    _idle(qtbot, window)
+
+
+def test_search_typed_before_the_model_is_ready_runs_when_it_is(qtbot, window,
+                                                               tmp_path: Path) -> None:
+    drawn = draw_shapes_library(tmp_path / "shapes", 20, seed=23)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=24)
+    # A fresh window on the same library: its model is not loaded yet.
+    window.close()
+    from photoclip.gui.app import create_window
+    from photoclip.settings import Settings
+
+    second = create_window(Path(window.controller.library_folder), SHAPES_SPEC, Settings())
+    qtbot.addWidget(second)
+    second.show()
+    try:
+        second.controller.start(load_model=False)
+        qtbot.waitUntil(lambda: second.sidebar.count() == 1, timeout=10000)
+        qtbot.keyClicks(second.search_field, "a red circle")
+        qtbot.keyClick(second.search_field, Qt.Key.Key_Return)
+        assert "model" in second.view_note.text()
+        assert second.view_note.isVisible()
+        with qtbot.waitSignal(second.controller.results, timeout=60000):
+            second.controller.load_model()
+        truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+        assert truth[second.model.paths()[0]] == ("red", "circle")
+        assert "a red circle" in second.results_title.text()
+    finally:
+        second.close()
+
+
+def test_cancel_of_a_folder_added_while_running_stops_within_one_batch(
+        qtbot, window, tmp_path: Path) -> None:
+    draw_photos(tmp_path / "many", 400, seed=10, size=(640, 480))
+    _model_ready(qtbot, window)
+    batch = 8
+    window.controller._library.indexer.batch_size = batch
+    seen: list = []
+    window.controller.jobs.changed.connect(lambda job: seen.append((job.title, job.done)))
+    window.controller.add_folders([str(tmp_path / "many")])
+    qtbot.waitUntil(lambda: any(t == "Indexing many" and d >= 16 for t, d in seen),
+                    timeout=60000)
+    job = window.controller.jobs.running()
+    assert job is not None
+    assert job.rate > 0
+    assert job.eta is not None
+    assert "photos" in window.jobs_button.text()
+    assert "left" in window.jobs_button.text()
+    at_cancel = job.done
+    qtbot.mouseClick(window.cancel_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: job.state.finished, timeout=30000)
+    assert job.state is JobState.CANCELLED
+    assert "Cancelled" in job.outcome
+    embedded = _status(window).indexed
+    # The batch in flight finishes; nothing after it starts.
+    assert at_cancel <= embedded <= at_cancel + 2 * batch, (at_cancel, embedded)
+    assert not window.controller.jobs.active()
+
+
 def test_closing_mid_index_stops_cleanly_and_keeps_work(qtbot, window, tmp_path: Path) -> None:
     draw_photos(tmp_path / "many", 400, seed=10, size=(640, 480))
     _model_ready(qtbot, window)
-    window.controller.library.indexer.batch_size = 8
+    window.controller._library.indexer.batch_size = 8
     seen: list = []
-    window.controller.index_progress.connect(seen.append)
+    window.controller.jobs.changed.connect(lambda job: seen.append((job.title, job.done)))
     window.controller.add_folders([str(tmp_path / "many")])
-    qtbot.waitUntil(lambda: any(p.phase == "embed" and p.done >= 16 for p in seen),
+    qtbot.waitUntil(lambda: any(t == "Indexing many" and d >= 16 for t, d in seen),
                     timeout=60000)
     t0 = time.monotonic()
     window.close()
@@ -162,89 +313,179 @@ def test_closing_mid_index_stops_cleanly_and_keeps_work(qtbot, window, tmp_path:
     db.close()
     assert 16 <= kept < 400
     # The lock is released: the library opens again for writing.
-    from photoclip.core import Library
-
     Library.open(tmp_path / "library").close()
 
 
-def test_missing_model_offline_still_browses(qtbot, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "cache"))
+def test_missing_model_offline_says_so_in_words_and_still_browses(
+        qtbot, make_window, tmp_path: Path) -> None:
     from photoclip.core.embedder import Embedder
-    from photoclip.gui.app import create_window
-    from photoclip.settings import Settings
 
     offline = Embedder("ViT-B-32-256:datacomp_s34b_b86k", cache_dir=str(tmp_path / "hf"))
-    win = create_window(tmp_path / "library", None, Settings(), embedder=offline)
-    qtbot.addWidget(win)
-    win.show()
-    try:
-        with qtbot.waitSignal(win.controller.model_state, timeout=60000,
-                              check_params_cb=lambda state, _m: state == "unavailable"):
-            win.controller.load_model()
-        assert win.banner.isVisible()
-        assert "ViT-B-32-256:datacomp_s34b_b86k" in win.banner_label.text()
-        draw_photos(tmp_path / "p", 5, seed=3)
-        win.handle_drop(_mime(tmp_path / "p"))
-        qtbot.waitUntil(lambda: win.model.rowCount() == 5, timeout=20000)
-        win.controller.search("a red circle")  # refused with a message, no crash
-        assert "needs the model" in win.statusBar().currentMessage()
-    finally:
-        win.close()
+    win = make_window(model=None, embedder=offline)
+    with qtbot.waitSignal(win.controller.model_state, timeout=60000,
+                          check_params_cb=lambda state, _m: state is ModelState.UNAVAILABLE):
+        win.controller.load_model()
+    assert win.banner.isVisible()
+    text = win.banner_label.text()
+    assert "ViT-B-32-256:datacomp_s34b_b86k" in text
+    assert "not downloaded yet" in text
+    for jargon in ("Error", "--model", "local-dir:", "Traceback"):
+        assert jargon not in text, text
+    draw_photos(tmp_path / "p", 5, seed=3)
+    win.handle_drop(_mime(tmp_path / "p"))
+    qtbot.waitUntil(lambda: win.model.rowCount() == 5, timeout=20000)
+    win.search_field.setText("a red circle")
+    win.run_search()
+    assert "needs the model" in win.view_note.text()
+    assert win.model.rowCount() == 0
+    win.search_field.clear()   # back to browsing, at once
+    qtbot.waitUntil(lambda: win.model.rowCount() == 5, timeout=10000)
 
 
-def test_new_photos_appear_while_the_app_is_open(qtbot, window, tmp_path: Path) -> None:
+def test_welcome_later_leaves_a_banner_and_the_menu_brings_it_back(qtbot, window) -> None:
+    from photoclip.gui.dialogs import welcome
+
+    later = _answer_next_dialog(qtbot, lambda box: next(
+        b for b in box.buttons() if b.text() == "Later").click())
+    welcome(window)
+    assert later
+    assert window.settings.welcomed
+    assert window.banner.isVisible()
+    assert window.banner_download.text() == "Download the model"
+    help_menu = next(a.menu() for a in window.menuBar().actions() if "Help" in a.text())
+    setup = next(a for a in help_menu.actions() if "model" in a.text())
+    seen = _answer_next_dialog(qtbot, lambda box: box.reject())
+    setup.trigger()
+    assert seen
+    assert seen[0]["title"] == "Welcome to photoclip"
+
+
+def test_new_photos_appear_while_the_app_is_open_and_selection_survives(
+        qtbot, window, tmp_path: Path) -> None:
     folder = tmp_path / "watched"
     draw_photos(folder, 3, seed=14)
     _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, folder)
-    qtbot.waitUntil(lambda: window.controller.watcher is not None, timeout=10000)
+    _index_by_drop(qtbot, window, folder, expect=3)
+    window.controller.start_watching()
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
+    window.grid.setCurrentIndex(window.model.index(1))
+    chosen = window.details.photo.id
+    resets: list = []
+    window.model.modelReset.connect(lambda: resets.append(1))
     new = draw_photos(tmp_path / "incoming", 2, seed=15)
     for path, _ in new:
         path.rename(folder / path.name)
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=20000)
     assert {str(folder / p.name) for p, _ in new} <= set(window.model.paths())
+    assert not resets, "the grid was reset: selection and scroll position lost"
+    assert window.details.photo.id == chosen
+    assert window.grid.currentIndex().data(Qt.ItemDataRole.UserRole + 4) == chosen
 
 
-def test_tag_browser_details_and_label_set_editor(qtbot, window, tmp_path: Path) -> None:
+def test_folder_moved_away_and_back_shows_offline_then_online(qtbot, window,
+                                                             tmp_path: Path) -> None:
+    folder = tmp_path / "drive"
+    draw_photos(folder, 4, seed=17)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=4)
+    window.controller.start_watching()
+    qtbot.waitUntil(lambda: window.sidebar.count() == 1, timeout=10000)
+    parked = tmp_path / "parked"
+    folder.rename(parked)   # the drive is unplugged
+    qtbot.waitUntil(lambda: "offline" in window.sidebar.item(0).text(), timeout=10000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10000)
+    t0 = time.monotonic()
+    parked.rename(folder)   # and comes back
+    qtbot.waitUntil(lambda: "4 photos" in window.sidebar.item(0).text(), timeout=10000)
+    assert time.monotonic() - t0 < 10
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10000)
+
+
+def _tagged_library(qtbot, window, tmp_path: Path) -> dict[str, str]:
+    drawn = draw_shapes_library(tmp_path / "shapes", 36, seed=16)
+    shapes_set = Path(__file__).resolve().parents[1] / "data" / "shapes.toml"
+    labelsets = Path(window.controller.library_folder) / "labelsets"
+    labelsets.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shapes_set, labelsets / "shapes.toml")
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=40)
+    return {str(p): d.shape for p, d in drawn}
+
+
+def _tree_item(tree, set_name: str, label: str):
+    top = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+               if tree.topLevelItem(i).text(0).startswith(f"{set_name} ("))
+    return next(top.child(i) for i in range(top.childCount())
+                if top.child(i).text(0).startswith(f"{label} ("))
+
+
+def _count(item) -> int:
+    return int(item.text(0).rsplit("(", 1)[1].rstrip(")"))
+
+
+def _tag_count(tree, set_name: str, label: str) -> int:
+    """Photos the tag browser shows for a label; -1 while it does not list the label."""
+    try:
+        return _count(_tree_item(tree, set_name, label))
+    except StopIteration:
+        return -1
+
+
+def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: Path) -> None:
     from photoclip.gui.tags import LabelSetEditor
 
-    drawn = draw_shapes_library(tmp_path / "shapes", 36, seed=16)
-    truth = {str(p): d.shape for p, d in drawn}
-    window.controller.library.import_label_set(
-        Path(__file__).resolve().parents[1] / "data" / "shapes.toml")
-    _model_ready(qtbot, window)
-    with qtbot.waitSignal(window.controller.tags_changed, timeout=60000):
-        _index_by_drop(qtbot, window, tmp_path / "shapes")
+    truth = _tagged_library(qtbot, window, tmp_path)
     tree = window.tag_browser
-    shapes = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
-                  if tree.topLevelItem(i).text(0).startswith("shapes ("))
-    circle = next(shapes.child(i) for i in range(shapes.childCount())
-                  if shapes.child(i).text(0).startswith("circle ("))
-    n = int(circle.text(0).split("(")[1].rstrip(")"))
-    assert n >= 4
+    qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "circle") >= 4, timeout=20000)
+    circle = _tree_item(tree, "shapes", "circle")
+    n = _count(circle)
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         tree.itemClicked.emit(circle, 0)
     assert window.model.rowCount() == n
     assert sum(truth[p] == "circle" for p in window.model.paths()) >= 0.9 * n
-    # The selected photo's tags are listed; removing one is remembered.
-    qtbot.waitUntil(lambda: window.details.tags.list.count() > 0, timeout=5000)
+    # The header, the chip and the search box say the same thing.
+    assert "tagged circle" in window.results_title.text()
+    assert window.tag_chip.isVisible()
+    assert "circle" in window.tag_chip.text()
+    assert "tagged circle" in window.search_field.placeholderText()
+    # The selected photo's tags are listed; removing one is remembered, and undone.
     photo = window.details.photo
-    items = [window.details.tags.list.item(i) for i in range(window.details.tags.list.count())]
-    circle_item = next(i for i in items if i.data(Qt.ItemDataRole.UserRole) ==
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.show_all()
+    window.grid.setCurrentIndex(window.model.index(window.model.row_of_id(photo.id)))
+    tags = window.details.tags
+
+    def labels_shown() -> set:
+        return {tags.list.item(i).data(Qt.ItemDataRole.UserRole)
+                for i in range(tags.list.count())}
+
+    qtbot.waitUntil(lambda: ("shapes", "circle") in labels_shown(), timeout=5000)
+    circle_item = next(tags.list.item(i) for i in range(tags.list.count())
+                       if tags.list.item(i).data(Qt.ItemDataRole.UserRole) ==
                        ("shapes", "circle"))
-    window.details.tags.list.setCurrentItem(circle_item)
-    window.details.tags._remove()
-    assert ("shapes", "circle") not in {(t.label_set, t.label)
-                                        for t in window.controller.photo_tags(photo.id)}
-    window.details.tags.new.setText("favourite")
-    window.details.tags._add()
-    assert ("my tags", "favourite", "manual") in {
-        (t.label_set, t.label, t.source) for t in window.controller.photo_tags(photo.id)}
+    tags.list.setCurrentItem(circle_item)
+    tags._remove()
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: ("shapes", "circle") not in labels_shown(), timeout=5000)
+    qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "circle") == n - 1, timeout=10000)
+    assert "Remove tag" in window.undo_action.text()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "circle") == n, timeout=10000)
+    qtbot.waitUntil(lambda: ("shapes", "circle") in labels_shown(), timeout=5000)
+    tags.new.setText("favourite")
+    tags._add()
+    qtbot.waitUntil(lambda: ("my tags", "favourite") in labels_shown(), timeout=5000)
+    assert window.details.photo.id == photo.id
+    # Nothing selected: no stale tags under "Select a photo".
+    window.grid.selectionModel().clearCurrentIndex()
+    assert window.details.photo is None
+    assert "Select a photo" in window.details.info.text()
+    assert tags.list.count() == 0
+    assert not tags.new.isEnabled()
     # The editor previews what a label would take before anything is saved.
     editor = LabelSetEditor(window.controller, window.thumbnails, window)
     qtbot.addWidget(editor)
+    qtbot.waitUntil(lambda: editor.chooser.count() > 0, timeout=10000)
     editor.chooser.setCurrentText("shapes")
     with qtbot.waitSignal(window.controller.preview_ready, timeout=20000):
         editor.threshold.setValue(0.25)
@@ -253,3 +494,144 @@ def test_tag_browser_details_and_label_set_editor(qtbot, window, tmp_path: Path)
     assert editor.preview.count() > 0
     editor.labels.item(0).setText("")
     assert "labels" in editor.error.text()
+
+
+def test_hand_edited_label_set_retags_and_the_window_follows(qtbot, window,
+                                                            tmp_path: Path) -> None:
+    _tagged_library(qtbot, window, tmp_path)
+    window.controller.start_watching()
+    tree = window.tag_browser
+    qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "star") > 0, timeout=20000)
+    stars = _tag_count(tree, "shapes", "star")
+    path = Path(window.controller.library_folder) / "labelsets" / "shapes.toml"
+    path.write_text(path.read_text().replace('"star"', '"star shape"'))
+    qtbot.waitUntil(lambda: _has(tree, "shapes", "star shape"), timeout=20000)
+    qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "star shape") == stars,
+                    timeout=20000)
+    assert not _has(tree, "shapes", "star")
+
+
+def _has(tree, set_name: str, label: str) -> bool:
+    try:
+        _tree_item(tree, set_name, label)
+    except StopIteration:
+        return False
+    return True
+
+
+def test_remove_folder_defaults_to_cancel_says_what_goes_and_undoes(qtbot, window,
+                                                                   tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    draw_photos(a, 6, seed=31)
+    draw_photos(b, 4, seed=32)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, a, b, expect=10)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=10000)
+    photo = next(window.model.photo(i) for i in range(10)
+                 if window.model.photo(i).path.startswith(str(a)))
+    window.controller.edit_tag(photo.id, "my tags", "keeper", "confirm")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=5000)
+
+    boxes = _answer_next_dialog(qtbot, lambda box: qtbot.keyClick(box, Qt.Key.Key_Return))
+    window.confirm_remove(str(a))
+    qtbot.waitUntil(lambda: bool(boxes), timeout=10000)
+    assert boxes[0]["default"] == "Cancel"
+    text = boxes[0]["info"]
+    assert "6 photos" in text
+    assert "untouched" in text
+    assert "own tags on them (1)" in text
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=5000)
+    assert _status(window).photos == 10   # Enter chose Cancel: nothing removed
+
+    boxes = _answer_next_dialog(qtbot, lambda box: next(
+        b for b in box.buttons() if b.text() == "Remove folder").click())
+    window.confirm_remove(str(a))
+    qtbot.waitUntil(lambda: _status(window).photos == 4, timeout=10000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4 and window.sidebar.count() == 1,
+                    timeout=10000)
+    qtbot.waitUntil(lambda: not _has(window.tag_browser, "my tags", "keeper"), timeout=10000)
+    assert "Remove folder" in window.undo_action.text()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10 and window.sidebar.count() == 2,
+                    timeout=10000)
+    qtbot.waitUntil(lambda: _has(window.tag_browser, "my tags", "keeper"), timeout=10000)
+    assert _status(window).indexed == 10   # back with its embeddings: nothing re-indexed
+
+
+def test_xmp_for_the_whole_library_asks_first_with_the_count(qtbot, window,
+                                                            tmp_path: Path) -> None:
+    truth = _tagged_library(qtbot, window, tmp_path)
+    boxes = _answer_next_dialog(qtbot, lambda box: box.button(
+        QMessageBox.StandardButton.Cancel).click())
+    xmp_all = next(a for a in window.findChildren(type(window.add_action))
+                   if "whole" in a.text())
+    xmp_all.trigger()
+    qtbot.waitUntil(lambda: bool(boxes), timeout=10000)
+    assert "for 40 photos" in boxes[0]["text"]
+    assert boxes[0]["default"] == "Cancel"
+    assert not any(Path(p + ".xmp").exists() for p in truth)
+    boxes = _answer_next_dialog(qtbot, lambda box: box.button(
+        QMessageBox.StandardButton.Yes).click())
+    xmp_all.trigger()
+    qtbot.waitUntil(lambda: sum(Path(p + ".xmp").exists() for p in truth) == 40,
+                    timeout=20000)
+
+
+def test_layout_thumbnails_and_last_view_are_remembered(qtbot, make_window,
+                                                       tmp_path: Path) -> None:
+    from photoclip.gui.app import start
+    from photoclip.settings import Settings
+
+    folder = tmp_path / "p"
+    draw_photos(folder, 4, seed=41)
+    first = make_window()
+    _model_ready(qtbot, first)
+    _index_by_drop(qtbot, first, folder, expect=4)
+    first.resize(760, 540)   # within the offscreen screen, which restoring respects
+    first.splitter.setSizes([200, 300, 240])
+    first.zoom(+1)
+    first.set_view(View(text="a blue square"))
+    sizes = first.splitter.sizes()
+    first.close()
+    saved = Settings.load()
+    assert saved.thumb_size == 200
+    assert saved.last_view["text"] == "a blue square"
+    saved.welcomed = True
+    second = make_window(settings=saved)
+    with qtbot.waitSignal(second.controller.results, timeout=60000):
+        start(second)
+    assert (second.width(), second.height()) == (760, 540)
+    assert second.splitter.sizes() == sizes
+    assert second.settings.thumb_size == 200
+    assert second.grid.iconSize().width() == 200
+    assert second.search_field.text() == "a blue square"
+    assert "a blue square" in second.results_title.text()
+    _idle(qtbot, second)
+
+
+def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
+        qtbot, window, tmp_path: Path) -> None:
+    drawn = draw_shapes_library(tmp_path / "shapes", 30, seed=51)
+    truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=34)
+    # Another model: the same weights in another folder have another signature, so every
+    # photo must be embedded again, which is what a switch does.
+    other = tmp_path / "other-model"
+    shutil.copytree(Path(SHAPES_SPEC.removeprefix("local-dir:")), other)
+    window.controller._library.indexer.batch_size = 4
+    _search(qtbot, window, "a red circle")
+    job = window.controller.use_model(f"local-dir:{other}")
+    assert job is not None
+    # While it runs, the old vectors answer.
+    window.set_view(View(text="a blue square"))
+    qtbot.waitUntil(lambda: window.model.rowCount() == 34 or job.state.finished,
+                    timeout=20000)
+    qtbot.waitUntil(lambda: job.state.finished, timeout=120000)
+    assert job.state is JobState.DONE, job.outcome
+    assert window.controller.model_spec == f"local-dir:{other}"
+    _search(qtbot, window, "a red circle")
+    assert truth[window.model.paths()[0]] == ("red", "circle")
+    with Library.open(window.controller.library_folder, readonly=True) as lib:
+        assert lib.model_spec == f"local-dir:{other}"
+        assert lib.status().indexed == 34

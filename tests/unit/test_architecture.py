@@ -30,3 +30,45 @@ def test_cli_and_core_import_without_torch_or_qt() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+GUI = CORE.parent / "gui"
+# Modules whose code runs on the GUI thread (thumbnails.py and dialogs.py hold runnables
+# that read files on pool threads, so they are checked by the window tests instead).
+GUI_THREAD_MODULES = ("main_window.py", "models.py", "tags.py", "jobs.py")
+FILE_CALLS = {"stat", "lstat", "isdir", "isfile", "exists", "getsize", "getmtime", "scandir",
+              "listdir", "is_dir", "is_file", "read_text", "read_bytes", "iterdir", "glob"}
+
+
+def test_only_the_controller_and_app_touch_the_library() -> None:
+    """Widgets ask the controller; they never hold or call the Library (DESIGN.md)."""
+    offenders = []
+    for path in GUI.rglob("*.py"):
+        if path.name in ("controller.py", "app.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("library", "_library"):
+                owner = node.value
+                owner_name = (owner.attr if isinstance(owner, ast.Attribute)
+                              else getattr(owner, "id", ""))
+                if owner_name != "settings":   # Settings.library is a folder name, a string
+                    offenders.append(f"{path.name}:{node.lineno}: .{node.attr}")
+            if isinstance(node, ast.ImportFrom) and node.module in (
+                    "photoclip.core", "photoclip.core.library"):
+                offenders += [f"{path.name}:{node.lineno}: imports {a.name}"
+                              for a in node.names if a.name == "Library"]
+    assert not offenders
+
+
+def test_gui_thread_modules_do_not_touch_files() -> None:
+    """A stat on a dead network share hangs: the GUI thread never asks the disk anything."""
+    offenders = []
+    for name in GUI_THREAD_MODULES:
+        tree = ast.parse((GUI / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if called in FILE_CALLS or called == "open":
+                    offenders.append(f"{name}:{node.lineno}: {called}()")
+    assert not offenders
