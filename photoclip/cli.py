@@ -312,6 +312,14 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
               f"{len(i.failed)} failed", file=sys.stderr)
         for path, reason in i.failed:
             print(f"  failed: {path}: {reason}", file=sys.stderr)
+        if result.retagged:
+            print("re-tagged the library for edited label sets: " + ", ".join(result.retagged),
+                  file=sys.stderr)
+        if result.retag_error:
+            print(f"photoclip: label sets were edited but not re-tagged yet: "
+                  f"{result.retag_error}", file=sys.stderr)
+        for problem in lib.label_set_errors:
+            print(f"photoclip: ignored, last good version kept: {problem}", file=sys.stderr)
         return 0
     if cmd == "watch":
         return _watch(lib, args)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
+import sys
 import threading
 from pathlib import Path
 
@@ -80,17 +83,76 @@ def library(tmp_path: Path, shapes_embedder):
     lib.close()
 
 
+def _qt_pool_threads() -> int:
+    """Threads busy in Qt's global pool (0 when Qt is not even imported)."""
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is None or qtcore.QCoreApplication.instance() is None:
+        return 0
+    return qtcore.QThreadPool.globalInstance().activeThreadCount()
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_left_behind():
-    """Fail any test that leaves a thread of its own running (qutebrowser-style strictness)."""
+    """Fail any test that leaves a thread running: its own, a daemon, or Qt pool work.
+
+    (qutebrowser / napari-style strictness: a leaked observer or worker is a bug that
+    would keep the app from quitting or write after the library closed.)
+    """
     before = set(threading.enumerate())
     yield
-    deadline = 50
-    leftover: list[threading.Thread] = []
-    for _ in range(deadline):
-        leftover = [t for t in threading.enumerate()
-                    if t not in before and t.is_alive() and not t.daemon]
+    leftover: list[str] = []
+    for _ in range(50):
+        leftover = [t.name for t in threading.enumerate()
+                    if t not in before and t.is_alive()
+                    and not isinstance(t, threading._DummyThread)]
+        if _qt_pool_threads():
+            leftover.append(f"{_qt_pool_threads()} busy Qt pool thread(s)")
         if not leftover:
             return
         threading.Event().wait(0.1)
-    pytest.fail(f"threads left running: {[t.name for t in leftover]}")
+    pytest.fail(f"threads left running: {leftover}")
+
+
+class _LogWarnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.allowed: list[re.Pattern[str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def unexpected(self) -> list[str]:
+        out = []
+        for r in self.records:
+            text = r.getMessage()
+            if not any(p.search(text) for p in self.allowed):
+                out.append(f"{r.levelname} {r.name}: {text}")
+        return out
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_log_warnings(request: pytest.FixtureRequest):
+    """Fail a test whose run logs a warning or error from photoclip that it did not expect.
+
+    A test that provokes one on purpose says so with the ``allow_log`` fixture.
+    """
+    handler = _LogWarnings()
+    logger = logging.getLogger("photoclip")
+    logger.addHandler(handler)
+    request.node._log_warnings = handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    unexpected = handler.unexpected()
+    if unexpected:
+        pytest.fail("unexpected warnings logged:\n" + "\n".join(unexpected))
+
+
+@pytest.fixture
+def allow_log(request: pytest.FixtureRequest):
+    """``allow_log(r"regex")``: this test expects a logged warning matching it."""
+    def allow(pattern: str) -> None:
+        request.node._log_warnings.allowed.append(re.compile(pattern))
+    return allow

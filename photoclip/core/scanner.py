@@ -216,7 +216,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
             return summary
         if plan is None:
             if root.online:
-                log.warning("root %s is unreachable: marked offline", root.path)
+                log.info("root %s is unreachable: marked offline", root.path)
             catalog.set_root_state(root.id, online=False)
             summary.offline_roots.append(root.path)
             continue

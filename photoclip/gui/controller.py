@@ -173,7 +173,8 @@ class LibraryController(QObject):
 
     def load_model(self) -> Job:
         """Load (downloading if needed, with progress) the library's model, as a job."""
-        self._set_model_state(ModelState.LOADING, f"Loading the model {self.model_spec}…")
+        self._set_model_state(ModelState.LOADING,
+                              f"Loading the model {short_model_name(self.model_spec)}…")
         library = self._library
 
         def run(job: Job) -> str:
@@ -196,8 +197,8 @@ class LibraryController(QObject):
         if self._closing:
             return
         if job.state is JobState.DONE:
-            job.outcome = f"Model {job.result} ready"
-            self._set_model_state(ModelState.READY, f"Model {job.result} ready")
+            job.outcome = f"Model {short_model_name(job.result)} ready"
+            self._set_model_state(ModelState.READY, job.outcome)
             self.index_now()
             pending, self._pending_view = self._pending_view, None
             if pending is not None:
@@ -670,6 +671,13 @@ def _index_outcome(job: Job) -> str:
     if s.touched:
         return f"{s.new} new, {s.moved} moved, {s.missing} gone"
     return ""
+
+
+def short_model_name(spec: str) -> str:
+    """A model as a person reads it: a folder by its name, a hub model by its name."""
+    if spec.startswith("local-dir:"):
+        return f"“{os.path.basename(spec[len('local-dir:'):].rstrip(os.sep))}” (a folder)"
+    return spec.removeprefix("hf-hub:")
 
 
 def describe_error(exc: BaseException | None) -> str:

@@ -527,7 +527,8 @@ class MainWindow(QMainWindow):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Remove folder")
-        box.setText(f"Remove {os.path.basename(path.rstrip(os.sep)) or path} from photoclip?")
+        box.setText(f"Remove the folder “{os.path.basename(path.rstrip(os.sep)) or path}” "
+                    "from photoclip?")
         kept = (f" Your own tags on them ({own_tags:,}) are kept, and come back if you add "
                 "the folder again." if own_tags else "")
         box.setInformativeText(
@@ -593,14 +594,18 @@ class MainWindow(QMainWindow):
 
     # -- the view: searching, filters, results ----------------------------------------------
 
-    def set_view(self, view: View) -> None:
+    def set_view(self, view: View, *, typed: bool = False) -> None:
+        """Show ``view``. ``typed``: it comes from the search box, whose text is the user's
+        and must not be written over while they type."""
+        if not typed and self.search_field.text() != view.text:
+            self.search_field.blockSignals(True)
+            self.search_field.setText(view.text)
+            self.search_field.blockSignals(False)
         self._show_view(view)
         self.controller.set_view(view)
 
     def _show_view(self, view: View) -> None:
-        """Header, chips and search box follow the view: one truth, drawn everywhere."""
-        if self.search_field.text() != view.text:
-            self.search_field.setText(view.text)
+        """Header, chips and placeholder follow the view: one truth, drawn everywhere."""
         where = []
         if view.tag:
             where.append(f"tagged {view.tag.partition(':')[2] or view.tag}")
@@ -625,7 +630,7 @@ class MainWindow(QMainWindow):
         text = self.search_field.text()
         if text.strip() == current.text.strip() and not current.similar_to:
             return   # already shown (Enter after the pause, or spaces typed)
-        self.set_view(View(text=text, tag=current.tag, folder=current.folder))
+        self.set_view(View(text=text, tag=current.tag, folder=current.folder), typed=True)
 
     def _search_text_changed(self, text: str) -> None:
         if not text and self.controller.view.text:
@@ -773,7 +778,10 @@ class MainWindow(QMainWindow):
                 w.hide()
             return
         more = f"  (+{waiting} waiting)" if waiting else ""
-        self.jobs_button.setText(f"{running.title}: {running.summary()}{more}")
+        detail = running.summary()
+        what = (running.title if detail.rstrip("…").lower() == running.title.lower()
+                else f"{running.title}: {detail}")
+        self.jobs_button.setText(what + more)
         self.jobs_button.show()
         self.progress.show()
         if running.total:

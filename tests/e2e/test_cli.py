@@ -244,5 +244,17 @@ def test_labels_and_tag_commands(indexed, tmp_path: Path) -> None:
     assert f"{bad}:3:" in proc.stderr
     assert "threshold" in proc.stderr
     assert "shapes\t4 labels" in photoclip("labels", "list", library=lib).stdout
+    # A hand edit of the file re-tags the whole set at the next index run.
+    stars = {h["path"] for h in json.loads(photoclip(
+        "search", "a shape", "--tag", "shapes:star", "--json", "--top", "100",
+        library=lib).stdout)}
+    set_file = lib / "labelsets" / "shapes.toml"
+    set_file.write_text(set_file.read_text().replace('"star"', '"star shape"'))
+    run = photoclip("index", library=lib)
+    assert "re-tagged the library for edited label sets: shapes" in run.stderr
+    renamed = {h["path"] for h in json.loads(photoclip(
+        "search", "a shape", "--tag", "shapes:star shape", "--json", "--top", "100",
+        library=lib).stdout)}
+    assert renamed == stars
     photoclip("labels", "remove", "shapes", library=lib)
     assert "shapes" not in photoclip("labels", "list", library=lib).stdout.split()

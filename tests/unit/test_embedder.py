@@ -92,6 +92,12 @@ def test_default_model_offline_says_what_to_do(tmp_path: Path) -> None:
     assert "ViT-B-32-256:datacomp_s34b_b86k" in text
     assert "local-dir:" in text
     assert not emb.loaded
+    # The app's wording: the same facts, no flag to type, no exception name.
+    reason = info.value.reason
+    assert "ViT-B-32-256:datacomp_s34b_b86k" in reason
+    assert "not downloaded yet" in reason
+    assert "--model" not in reason
+    assert "Error" not in reason
 
 
 def test_signature_follows_weights_not_folder(tmp_path: Path) -> None:
@@ -117,3 +123,22 @@ def test_bf16_is_checked_against_fp32() -> None:
     assert fp32.bf16_cosine is None
     img = [Image.new("RGB", (80, 80), "orange")]
     assert float(emb.encode_pil(img)[0] @ fp32.encode_pil(img)[0]) > 0.98
+
+
+def test_automatic_bf16_is_rejected_when_it_is_not_faithful(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The auto path measures bf16 against fp32 and falls back when it drifts too far."""
+    import photoclip.core.embedder as embedder
+
+    monkeypatch.setattr(embedder, "_cpu_has_bf16_units", lambda: True)
+    monkeypatch.setattr(embedder, "BF16_MIN_COSINE", 1.5)   # a bar no bf16 copy can reach
+    strict = Embedder(f"local-dir:{SHAPES_MODEL}")
+    strict.load()
+    assert strict.bf16_cosine is not None   # it was measured...
+    assert strict.precision == "fp32"       # ...and rejected
+    monkeypatch.setattr(embedder, "BF16_MIN_COSINE", 0.5)
+    lenient = Embedder(f"local-dir:{SHAPES_MODEL}")
+    lenient.load()
+    assert lenient.precision == "bf16"
+    vecs = lenient.encode_images(np.zeros((2, *lenient.preprocessor().size, 3), np.uint8))
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-3)

@@ -222,3 +222,61 @@ def test_remove_root_forgets_its_photos(library: Library, photo_dir: Path) -> No
     assert library.status().photos == 0
     assert library.search("a shape") == []
     assert any(photo_dir.iterdir())  # files untouched
+
+
+def test_a_removed_folder_can_be_undone_until_close_and_keeps_user_tags_after(
+        library: Library, photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    photo = library.catalog.photo_by_path(str(sorted(photo_dir.glob("*.jpg"))[0]))
+    library.add_tag(photo.id, "mine", "keeper")
+    library.reject_tag(photo.id, "mine", "boring")
+    assert library.remove_root(photo_dir, undoable=True) == 40
+    assert library.status().photos == 0
+    assert library.search("a shape") == []
+    assert library.tag_counts() == {}
+    library.restore_root(str(photo_dir))
+    st = library.status()
+    assert (st.photos, st.indexed) == (40, 40)       # back at once, nothing re-embedded
+    assert len(library.search("a shape", top=100)) == 40
+    # Removed for good: the user's own decisions wait for the photos to come back.
+    library.remove_root(photo_dir)
+    assert library.catalog.photo_by_path(photo.path) is None
+    library.add_root(photo_dir)
+    library.index()
+    back = library.catalog.photo_by_path(photo.path)   # a new row for the same content
+    assert back is not None
+    assert {(t.label, t.source) for t in library.tags(back.id, include_rejected=True)
+            if t.label_set == "mine"} == {("keeper", "manual"), ("boring", "rejected")}
+
+
+def test_hidden_folders_are_purged_when_the_library_closes(tmp_path: Path, shapes_embedder,
+                                                          photo_dir: Path) -> None:
+    with Library.open(tmp_path / "lib", embedder=shapes_embedder) as lib:
+        lib.add_root(photo_dir)
+        lib.index()
+        lib.remove_root(photo_dir, undoable=True)
+    with Library.open(tmp_path / "lib", embedder=shapes_embedder) as lib:
+        assert lib.catalog.removed_roots() == []
+        with pytest.raises(FolderError, match="add it again"):
+            lib.restore_root(str(photo_dir))
+        assert lib.catalog.list_photos(visible_only=False) == []
+
+
+def test_a_drive_seen_coming_back_is_online_before_any_scan(library: Library,
+                                                           photo_dir: Path) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    events: list = []
+    library.add_listener(events.append)
+    parked = photo_dir.parent / "parked"
+    photo_dir.rename(parked)
+    assert library.check_roots() is True
+    assert library.roots()[0].online is False
+    assert library.check_roots() is False   # nothing changed since
+    parked.rename(photo_dir)
+    assert library.check_roots() is True
+    assert library.roots()[0].online is True
+    from photoclip.core.events import RootsChanged
+
+    assert sum(isinstance(e, RootsChanged) for e in events) == 2
