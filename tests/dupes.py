@@ -53,7 +53,7 @@ def copies_of(original: Path, out: Path) -> list[Path]:
 def exif(camera: str, when: str) -> Image.Exif:
     """EXIF with a camera and a capture time ("YYYY:MM:DD HH:MM:SS")."""
     ex = Image.Exif()
-    make, _, model = camera.partition(" ")
+    make = camera.partition(" ")[0]
     ex[0x010F] = make
     ex[0x0110] = camera
     ex.get_ifd(0x8769)[0x9003] = when
