@@ -129,6 +129,7 @@ class DuplicateReport:
     threshold: float = 0.0
     photos: int = 0             # embedded photos searched
     candidate_pairs: int = 0    # pairs at or above the threshold
+    candidate_photos: int = 0   # photos in those pairs
     confirmed_pairs: int = 0    # of those, the same picture or the same moment
     signatures_computed: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)   # (path, reason)
@@ -356,6 +357,7 @@ def find_duplicates(catalog: Catalog, vectors: VectorIndex, model: str, *,
         pairs = _candidate_pairs(ids, vecs, vectors, limit, progress, cancel)
         report.candidate_pairs = len(pairs)
         involved = {pid for pair in pairs for pid in pair}
+        report.candidate_photos = len(involved)
         photos = catalog.photos_by_ids(involved)
         pairs = {p: s for p, s in pairs.items() if p[0] in photos and p[1] in photos}
         kinds: dict[tuple[int, int], str] = {}

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from photoclip.core.errors import PhotoclipError
+from photoclip.core.errors import TrashError
 
-
-class TrashError(PhotoclipError):
-    """A file could not be moved to the trash or back; the message says why in words."""
+__all__ = ["RestoreResult", "TrashError", "TrashFailure", "TrashResult", "TrashedFile",
+           "move_to_trash", "restore", "uses_xdg_trash"]
 
 
 @dataclass(frozen=True)

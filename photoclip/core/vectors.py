@@ -230,7 +230,11 @@ class VectorIndex:
             k = min(k, len(self._live))
             data = np.asarray(vectors, dtype=np.float32)
             try:
-                for ef in (max(64, 2 * k), max(512, 8 * k)):
+                # Near-duplicates are each other's closest points: a small beam finds
+                # them. Among 100,000 synthetic 512-d vectors (benchmarks/
+                # bench_duplicates.py) ef 32 found 99.7% of the 5,453 pairs at cosine
+                # >= 0.92, ef 17 98.5%; among 20,000, ef 32 found all.
+                for ef in (max(32, k), max(512, 8 * k)):
                     self._index.set_ef(ef)
                     try:
                         labels, dists = self._index.knn_query(data, k=k,
