@@ -46,6 +46,26 @@ def _positive(value: str) -> int:
     return n
 
 
+def _similarity(value: str) -> float:
+    try:
+        t = float(value)
+    except ValueError:
+        t = float("nan")
+    if not 0.0 < t <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most 1: {value!r}")
+    return t
+
+
+def _seconds(value: str) -> float:
+    try:
+        t = float(value)
+    except ValueError:
+        t = float("nan")
+    if not 0.0 <= t < 1e9:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more: {value!r}")
+    return t
+
+
 def _add_global_options(p: argparse.ArgumentParser, *, after_command: bool = False) -> None:
     """--library, --model and -v, before the command or after it (``photoclip gui --library
     DIR`` is what people type). After it they default to nothing, so a value given before
@@ -125,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full rescan interval, to catch anything events missed")
     w.add_argument("--poll", action="store_true", help="poll instead of OS events")
 
+    d = sub.add_parser("duplicates", help="list groups of near-duplicate photos (copies, "
+                       "resized exports, bursts) with a suggested one to keep; nothing is "
+                       "moved or deleted")
+    d.add_argument("--threshold", type=_similarity, metavar="T",
+                   help="cosine similarity a pair needs to be a candidate, 0 < T <= 1 "
+                        "(default: the model's own, see the README)")
+    d.add_argument("--burst-seconds", type=_seconds, default=None, metavar="S",
+                   help="photos from the same camera at most S seconds apart count as one "
+                        "moment (default 5)")
+    d.add_argument("--json", action="store_true",
+                   help='print [{"similarity", "kind", "photos": [{"path", "width", '
+                        '"height", "bytes", "taken_at", "keep"}...]}...]')
+
     st = sub.add_parser("status", help="what the library holds")
     st.add_argument("--json", action="store_true")
 
@@ -197,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
 
     library_dir = Path(args.library).expanduser() if args.library else paths.default_library_dir()
     model = args.model or os.environ.get(paths.ENV_MODEL) or None
-    readonly = args.command in ("search", "similar", "status") or (
+    readonly = args.command in ("search", "similar", "status", "duplicates") or (
         args.command == "labels" and args.labels_command in ("list", "show"))
     if args.command == "status" and not (library_dir / "catalog.sqlite").exists():
         if library_dir.exists() and not library_dir.is_dir():
@@ -335,6 +368,8 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
             return _fail(f"file not found: {args.path}")
         _print_results(lib.similar(args.path, args.top, **_filters(args)), args.json)
         return 0
+    if cmd == "duplicates":
+        return _duplicates(lib, args)
     if cmd == "status":
         st = lib.status()
         if args.json:
@@ -348,6 +383,43 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
             print(f"  {r.path}  {r.photos} photos  {state}")
         return 0
     raise AssertionError(f"unhandled command {cmd}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def _duplicates(lib: Any, args: argparse.Namespace) -> int:
+    from photoclip.core.duplicates import BURST_SECONDS
+
+    tty = sys.stderr.isatty()
+
+    def progress(p: Any) -> None:
+        if tty:
+            print(f"\r\033[K{p.message}", end="", file=sys.stderr, flush=True)
+
+    report = lib.find_duplicates(
+        threshold=args.threshold, progress=progress,
+        burst_seconds=BURST_SECONDS if args.burst_seconds is None else args.burst_seconds)
+    if tty:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    groups = report.groups
+    if args.json:
+        print(json.dumps([g.to_json() for g in groups], indent=1))
+    for n, g in enumerate([] if args.json else groups, 1):
+        print(f"group {n}: {len(g.photos)} photos, {g.kind}, similarity {g.similarity:.3f}")
+        for p in g.photos:
+            when = (datetime.fromtimestamp(p.taken_at).strftime("%Y-%m-%d %H:%M:%S")
+                    if p.taken_at is not None else "no date")
+            mark = "keep" if p is g.keep else "    "
+            print(f"  {mark}  {p.width}x{p.height}  {_size(p.size):>9}  {when}  {p.path}")
+    spare = sum(p.size for g in groups for p in g.others)
+    print(f"{len(groups)} groups of near-duplicates among {report.photos} photos "
+          f"(threshold {report.threshold:.3f}); the photos not marked keep take "
+          f"{_size(spare)}", file=sys.stderr)
+    for path, reason in report.unreadable:
+        print(f"  could not compare {path}: {reason}", file=sys.stderr)
+    return 0
 
 
 def _watch(lib: Any, args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from photoclip.core.errors import (
     LibraryLockedError,
     ModelUnavailableError,
     PhotoclipError,
+    TrashError,
 )
 from photoclip.core.library import Library, LibraryStatus, SearchResult
 
@@ -22,4 +23,5 @@ __all__ = [
     "ModelUnavailableError",
     "PhotoclipError",
     "SearchResult",
+    "TrashError",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 
 from photoclip.core.errors import LibraryError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -105,6 +105,30 @@ _MIGRATIONS: dict[int, str] = {
         kept_at REAL NOT NULL,
         PRIMARY KEY (size, hash, label_set, label)
     );
+    """,
+    # v4: duplicate review. Content signatures (a 16x16 grey thumbnail) keyed by content,
+    # not by photo, so they never go stale and a moved photo keeps its own; and the history
+    # of files photoclip moved to the system trash, so they can be put back later.
+    4: """
+    CREATE TABLE IF NOT EXISTS content_signatures(
+        size INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (size, hash)
+    );
+    CREATE TABLE IF NOT EXISTS trash_actions(
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS trashed_files(
+        action_id INTEGER NOT NULL REFERENCES trash_actions(id) ON DELETE CASCADE,
+        photo_id INTEGER,
+        path TEXT NOT NULL,
+        trash_path TEXT,
+        info_path TEXT,
+        restored_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS trashed_files_action ON trashed_files(action_id);
     """,
 }
 
@@ -714,6 +738,60 @@ class Catalog:
             sql += " AND label_set = ?"
             params.append(label_set)
         return {r[0] for r in self._query(sql, params)}
+
+    # -- duplicate review: content signatures and trash history ------------------------------
+
+    def content_signatures(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], bytes]:
+        """Stored signatures by content key (size, hash); keys without one are left out."""
+        out: dict[tuple[int, str], bytes] = {}
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), 400):  # two parameters per key, under SQLite's 999
+            chunk = keys[start:start + 400]
+            where = " OR ".join("(size = ? AND hash = ?)" for _ in chunk)
+            for size, digest, blob in self._query(
+                    f"SELECT size, hash, signature FROM content_signatures WHERE {where}",
+                    [v for key in chunk for v in key]):
+                out[(size, digest)] = bytes(blob)
+        return out
+
+    def store_content_signatures(self, items: dict[tuple[int, str], bytes]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO content_signatures(size, hash, signature) "
+                           "VALUES(?, ?, ?)", [(k[0], k[1], v) for k, v in items.items()])
+
+    def hide_photos(self, photo_ids: Iterable[int]) -> None:
+        """Mark photos missing (their file was moved away by us); rows, embeddings, tags stay."""
+        with self.transaction() as db:
+            self.set_state(db, photo_ids, "missing")
+
+    def record_trash(self, at: float,
+                     files: Sequence[tuple[int | None, str, str | None, str | None]]) -> int:
+        """Store one trash action: (photo id, original path, trash path, info path) per file."""
+        with self.transaction() as db:
+            action = int(db.execute("INSERT INTO trash_actions(at) VALUES(?)",
+                                    (at,)).lastrowid or 0)
+            db.executemany("INSERT INTO trashed_files(action_id, photo_id, path, trash_path, "
+                           "info_path) VALUES(?, ?, ?, ?, ?)",
+                           [(action, *f) for f in files])
+        return action
+
+    def trash_actions(self, limit: int = 50) -> list[tuple[int, float, list[tuple]]]:
+        """Newest first: (action id, time, [(photo id, path, trash path, info path,
+        restored at)])."""
+        actions = self._query("SELECT id, at FROM trash_actions ORDER BY at DESC, id DESC "
+                              "LIMIT ?", (int(limit),))
+        out = []
+        for action_id, at in actions:
+            files = self._query("SELECT photo_id, path, trash_path, info_path, restored_at "
+                                "FROM trashed_files WHERE action_id = ? ORDER BY rowid",
+                                (action_id,))
+            out.append((action_id, at, files))
+        return out
+
+    def mark_restored(self, action_id: int, paths: Iterable[str], at: float) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE trashed_files SET restored_at = ? WHERE action_id = ? "
+                           "AND path = ?", [(at, action_id, p) for p in paths])
 
     def root_counts(self) -> dict[int, int]:
         return {r[0]: r[1] for r in self._query(

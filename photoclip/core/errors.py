@@ -56,3 +56,7 @@ class ImageTooLargeError(ImageDecodeError):
 
 class LabelSetError(PhotoclipError):
     """A label set file is malformed; the message names the file, the line and the reason."""
+
+
+class TrashError(PhotoclipError):
+    """A file could not be moved to the system trash, or back; the message says why."""

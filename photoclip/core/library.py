@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from photoclip import paths
-from photoclip.core import scanner
+from photoclip.core import duplicates, scanner, trash
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
 from photoclip.core.errors import (
@@ -755,6 +756,146 @@ class Library:
         counts = self.catalog.counts(self.embedder.signature)
         return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(), **counts)
 
+    # -- duplicate review: find, trash and restore, merge tags ------------------------------
+    # (issue 17; the app's review view and the CLI's `duplicates` build on these)
+
+    def default_duplicate_threshold(self) -> float:
+        """The current model's cosine threshold for duplicate candidates."""
+        return duplicates.default_threshold(self.embedder.signature)
+
+    def find_duplicates(self, *, threshold: float | None = None, confirm: bool = True,
+                        burst_seconds: float = duplicates.BURST_SECONDS,
+                        progress: duplicates.DuplicateProgressCallback | None = None,
+                        cancel: threading.Event | None = None) -> duplicates.DuplicateReport:
+        """Groups of near-duplicate photos, suggested keeper first (see core/duplicates.py).
+
+        Reads stored embeddings only, plus a small thumbnail of each candidate photo the
+        first time it is a candidate (kept in the catalog when the library is writable).
+        Works on a read-only library. Cancel with ``cancel``: the report says
+        ``cancelled`` and holds no groups.
+        """
+        vectors = self._ensure_vectors()
+        return duplicates.find_duplicates(
+            self.catalog, vectors, self.embedder.signature, threshold=threshold,
+            confirm=confirm, burst_seconds=burst_seconds, progress=progress, cancel=cancel)
+
+    def trash_photos(self, photo_ids: list[int] | set[int]) -> trash.TrashResult:
+        """Move these photos' files to the system trash; never deletes anything.
+
+        The photos leave search, browse and status at once: their rows are marked missing,
+        keeping embedding and tags, so a file that comes back (``restore_from_trash``, the
+        system's trash window, a copy) is recognised by its content and returns as it was,
+        nothing re-embedded. A file that cannot be moved is listed in ``failed`` with a
+        reason, and the others go on. The action is recorded in ``trash_history``.
+        """
+        self._require_writable()
+        result = trash.TrashResult(at=time.time())
+        photos = self.catalog.photos_by_ids(photo_ids)
+        for pid in dict.fromkeys(photo_ids):
+            photo = photos.get(pid)
+            if photo is None or photo.state == "missing":
+                result.failed.append(trash.TrashFailure(
+                    photo.path if photo else f"photo #{pid}",
+                    "not in the library (already moved or deleted)", pid))
+                continue
+            try:
+                result.trashed.append(trash.move_to_trash(photo.path, pid))
+            except trash.TrashError as exc:
+                result.failed.append(trash.TrashFailure(photo.path, _reason_of(exc,
+                                                                               photo.path), pid))
+        if result.trashed:
+            self.catalog.hide_photos([f.photo_id for f in result.trashed
+                                      if f.photo_id is not None])
+            result.action_id = self.catalog.record_trash(
+                result.at, [(f.photo_id, f.path, f.trash_path, f.info_path)
+                            for f in result.trashed])
+            self._sync_vectors()
+            self._emit(PhotosChanged.of(removed=[f.photo_id for f in result.trashed
+                                                 if f.photo_id is not None]))
+            self._emit(TagsChanged())
+        return result
+
+    def restore_from_trash(self, result: trash.TrashResult) -> trash.RestoreResult:
+        """Put the files of one trash action back where they were, then back in the library.
+
+        Possible where the trash is the XDG one (Linux, BSD): elsewhere every file is listed
+        in ``failed`` with a sentence saying to use the system's trash window. A file whose
+        place is taken now, or that left the trash, fails alone. Restored photos come back
+        with their embedding and tags (same content at the same path).
+        """
+        self._require_writable()
+        out = trash.RestoreResult()
+        for item in result.trashed:
+            if item.restored_at is not None:
+                continue
+            try:
+                trash.restore(item)
+            except trash.TrashError as exc:
+                out.failed.append(trash.TrashFailure(item.path, _reason_of(exc, item.path),
+                                                     item.photo_id))
+                continue
+            out.restored.append(item)
+        if out.restored:
+            now = time.time()
+            self.scan(files=[f.path for f in out.restored])
+            if result.action_id is not None:
+                self.catalog.mark_restored(result.action_id, [f.path for f in out.restored],
+                                           now)
+            restored = {f.path for f in out.restored}
+            result.trashed = [trash.TrashedFile(f.path, f.photo_id, f.trash_path, f.info_path,
+                                                now if f.path in restored else f.restored_at)
+                              for f in result.trashed]
+        return out
+
+    def trash_history(self, limit: int = 50) -> list[trash.TrashResult]:
+        """Past "move to trash" actions, newest first, each restorable by
+        ``restore_from_trash`` (files already restored are marked so)."""
+        return [trash.TrashResult(at=at, action_id=action_id, trashed=[
+                    trash.TrashedFile(path, pid, trash_path, info_path, restored_at)
+                    for pid, path, trash_path, info_path, restored_at in files])
+                for action_id, at, files in self.catalog.trash_actions(limit)]
+
+    def tags_to_merge(self, from_ids: list[int] | set[int], to_id: int, *,
+                      include_auto: bool = False) -> list[Tag]:
+        """Tags the photos ``from_ids`` have that ``to_id`` lacks, manual ones first.
+
+        Left out: tags ``to_id`` already has, and tags the user removed from ``to_id``
+        (rejected: never brought back). Automatic tags only with ``include_auto`` (the
+        keeper's own automatic tags come from the same model, so they rarely differ).
+        Returned tags carry the source and score they had on the duplicate.
+        """
+        own = {(s, label) for _pid, s, label, _score, _src in self.catalog.tag_rows([to_id])}
+        found: dict[tuple[str, str], Tag] = {}
+        for _pid, s, label, score, src in self.catalog.tag_rows(
+                [i for i in from_ids if i != to_id]):
+            if (s, label) in own or src == "rejected" or (src == "auto" and not include_auto):
+                continue
+            prev = found.get((s, label))
+            if prev is None or (prev.source == "auto" and src == "manual"):
+                found[(s, label)] = Tag(s, label, score, src)
+        return sorted(found.values(),
+                      key=lambda t: (t.source != "manual", t.label_set, t.label))
+
+    def merge_tags(self, from_ids: list[int] | set[int], to_id: int, *,
+                   include_auto: bool = False) -> list[Tag]:
+        """Give ``to_id`` the tags of ``tags_to_merge`` as the user's own (manual) tags.
+
+        The user chose to keep them, so auto-tagging never takes them away. Returns what
+        was added.
+        """
+        self._require_writable()
+        added = self.tags_to_merge(from_ids, to_id, include_auto=include_auto)
+        for t in added:
+            self.catalog.set_tag(to_id, t.label_set, t.label, "manual", t.score)
+        if added:
+            self._emit(TagsChanged(frozenset({to_id})))
+        return added
+
+
+def _reason_of(exc: Exception, path: str) -> str:
+    """A trash error's sentence without the path in front (the result lists the path)."""
+    text = str(exc)
+    return text[len(path) + 2:] if text.startswith(path + ": ") else text
 
 def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
