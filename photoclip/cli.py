@@ -101,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--batch-size", type=_positive, default=32)
     i.add_argument("--threads", type=_positive, help="decode threads (default: one per core)")
 
-    def query_options(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--top", type=_positive, default=20, metavar="N")
+    def query_options(q: argparse.ArgumentParser, top_help: str) -> None:
+        q.add_argument("--top", type=_positive, metavar="N", help=top_help)
         q.add_argument("--json", action="store_true", help="print a JSON list")
         q.add_argument("--folder", help="only photos under this folder")
         q.add_argument("--since", type=_date, metavar="DATE", help="taken on or after DATE")
@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="find photos matching a description")
     s.add_argument("text", metavar="TEXT")
-    query_options(s)
+    query_options(s, "exactly the N best (default: every photo the description is relevant "
+                     "to, cut where the scores fall off)")
     s.add_argument("--tag", metavar="LABEL", help="only photos tagged LABEL (or SET:LABEL)")
 
     lb = sub.add_parser("labels", help="label sets for auto-tagging")
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("similar", help="find photos like the one at PATH")
     m.add_argument("path", metavar="PATH")
-    query_options(m)
+    query_options(m, "how many (default: 20)")
 
     w = sub.add_parser("watch", help="watch the library's folders and index changes as they "
                        "happen, in the foreground (Ctrl+C stops)")
@@ -361,12 +362,19 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
     if cmd == "tag":
         return _tag(lib, args)
     if cmd == "search":
-        _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)
+        if args.top is not None:
+            _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)
+            return 0
+        found = lib.search_matches(args.text, **_filters(args))
+        if found.results and not found.clear:
+            print(f"photoclip: no photo clearly matches {args.text!r}; these are the closest "
+                  "(--top N shows more)", file=sys.stderr)
+        _print_results(found.results, args.json)
         return 0
     if cmd == "similar":
         if not Path(args.path).expanduser().is_file():
             return _fail(f"file not found: {args.path}")
-        _print_results(lib.similar(args.path, args.top, **_filters(args)), args.json)
+        _print_results(lib.similar(args.path, args.top or 20, **_filters(args)), args.json)
         return 0
     if cmd == "duplicates":
         return _duplicates(lib, args)

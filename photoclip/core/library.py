@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from photoclip import paths
-from photoclip.core import duplicates, scanner, trash
+from photoclip.core import duplicates, relevance, scanner, trash
 from photoclip.core.catalog import Catalog, Photo, Root
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
 from photoclip.core.errors import (
@@ -62,6 +62,16 @@ class SearchResult:
         p = self.photo
         return {"path": p.path, "score": round(self.score, 6), "id": p.id,
                 "date": p.date, "width": p.width, "height": p.height, "camera": p.camera}
+
+
+@dataclass(frozen=True)
+class Matches:
+    """What a search found: the relevant photos, whether they stand out, and how many
+    weaker matches "show weaker matches" would add."""
+
+    results: list[SearchResult]
+    clear: bool
+    weaker: int
 
 
 @dataclass(frozen=True)
@@ -539,21 +549,60 @@ class Library:
 
     def search_vector(self, vector: np.ndarray, top: int = 20, *, folder: str | None = None,
                       date_from: float | None = None, date_to: float | None = None,
-                      tag: str | None = None, exclude: int | None = None
+                      tag: str | None = None, exclude: int | set[int] | None = None
                       ) -> list[SearchResult]:
         vectors = self._ensure_vectors()
         allowed = self._allowed(folder, date_from, date_to, tag)
         if exclude is not None:
-            allowed = (allowed if allowed is not None else set(vectors.live_ids())) - {exclude}
+            drop = {exclude} if isinstance(exclude, int) else set(exclude)
+            allowed = (allowed if allowed is not None else set(vectors.live_ids())) - drop
         return self._results(vectors.query(vector, top, allowed))
 
-    def search(self, text: str, top: int = 20, **filters: Any) -> list[SearchResult]:
-        """Photos best matching a description, best first, with cosine scores."""
+    def search(self, text: str, top: int | None = 20, **filters: Any) -> list[SearchResult]:
+        """Photos best matching a description, best first, with cosine scores.
+
+        ``top=N``: exactly the N best. ``top=None``: as many as are relevant (see
+        :meth:`search_matches`).
+        """
+        if top is None:
+            return self.search_matches(text, **filters).results
         text = text.strip()
         if not text:
             return []
         vec = self.embedder.encode_texts([text])[0]
         return self.search_vector(vec, top, **filters)
+
+    def search_matches(self, text: str, *, weaker: bool = False, limit: int = 500,
+                       **filters: Any) -> Matches:
+        """The photos a description is relevant to, cut where the scores fall off.
+
+        See core/relevance.py for the rule. ``weaker`` lifts the cut to everything within
+        the relevance window; ``limit`` caps either.
+        """
+        text = text.strip()
+        if not text:
+            return Matches([], False, 0)
+        vec = self.embedder.encode_texts([text])[0]
+        vectors = self._ensure_vectors()
+        allowed = self._allowed(filters.get("folder"), filters.get("date_from"),
+                                filters.get("date_to"), filters.get("tag"))
+        k = 256
+        while True:
+            hits = vectors.query(vec, k, allowed)
+            scores = np.array([s for _i, s in hits], dtype=np.float32)
+            cut = relevance.cut_scores(scores, self.embedder.logit_scale)
+            pool = len(allowed) if allowed is not None else len(vectors)
+            if cut.window < len(hits) or len(hits) >= pool or k >= 16 * limit:
+                break
+            k *= 4   # the window reaches past what was asked for: look further
+        take = cut.window if weaker else cut.keep
+        hits = hits[:min(take, limit)]
+        # A match must describe the photo better than "a photo" does (the neutral class).
+        neutral = self._scorer.neutral()
+        base = vectors.vectors_of([i for i, _ in hits]) @ neutral
+        kept = [h for h, b in zip(hits, base, strict=True) if h[1] >= b]
+        return Matches(self._results(kept), cut.clear and bool(kept),
+                       max(0, min(cut.window, limit) - len(kept)))
 
     def similar(self, path: str | os.PathLike[str], top: int = 20,
                 **filters: Any) -> list[SearchResult]:

@@ -203,6 +203,12 @@ class Scorer:
             start += len(group)
         return np.stack(out).astype(np.float32)
 
+    def neutral(self) -> np.ndarray:
+        """The neutral class ("a photo.", …) as one unit vector: what any photo is."""
+        if self._neutral is None:
+            self._neutral = self._ensemble([list(NEUTRAL_PROMPTS)])[0]
+        return self._neutral
+
     def label_matrix(self, label_set: LabelSet) -> np.ndarray:
         """(labels + 1, D): each label's ensembled embedding, the neutral class last."""
         groups = [label_set.prompts_for(label) for label in label_set.labels]

@@ -225,6 +225,15 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._live)
 
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
+        """Unit vectors of these (live) ids, in order: (len(ids), dim) float32."""
+        with self._lock:
+            if self._index is None or not ids:
+                return np.empty((0, self.dim or 0), dtype=np.float32)
+            vecs = np.asarray(self._index.get_items(np.asarray(ids, dtype=np.int64)),
+                              dtype=np.float32)
+        return vecs / (np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12)
+
     def live_ids(self) -> frozenset[int]:
         """Ids a query may return now (a snapshot)."""
         with self._lock:

@@ -51,6 +51,13 @@ def test_search_json_contract(indexed) -> None:
     assert truth[results[0]["path"]] == ("red", "circle")
     plain = photoclip("search", "a red circle", "--top", "2", library=lib)
     assert len(plain.stdout.strip().splitlines()) == 2
+    # Without --top: the photos the description is relevant to, not a fixed number.
+    relevant = json.loads(photoclip("search", "a red circle", "--json", library=lib).stdout)
+    red_circles = {p for p, v in truth.items() if v == ("red", "circle")}
+    assert {r["path"] for r in relevant} == red_circles
+    nonsense = photoclip("search", "xyzzy", library=lib)
+    assert len(nonsense.stdout.strip().splitlines()) <= len(truth) // 6   # 60 photos: <= 10
+    assert "no photo clearly matches" in nonsense.stderr
     # Global options also work after the command (`photoclip gui --library DIR`), and win.
     after = photoclip("search", "a red circle", "--top", "1", "--json", "--library", str(lib),
                       library=lib.parent / "not-this-one")

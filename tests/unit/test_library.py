@@ -280,3 +280,27 @@ def test_a_drive_seen_coming_back_is_online_before_any_scan(library: Library,
     from photoclip.core.events import RootsChanged
 
     assert sum(isinstance(e, RootsChanged) for e in events) == 2
+
+
+def test_search_is_cut_where_relevance_ends(library: Library, tmp_path: Path) -> None:
+    drawn = draw_shapes_library(tmp_path / "shapes", 120, seed=9)
+    library.add_root(tmp_path / "shapes")
+    library.index()
+    truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    red_circles = {p for p, v in truth.items() if v == ("red", "circle")}
+    found = library.search_matches("a red circle")
+    assert found.clear
+    assert {r.photo.path for r in found.results} == red_circles
+    stars = library.search_matches("a star")
+    assert stars.clear
+    assert {r.photo.path for r in stars.results} == {p for p, v in truth.items()
+                                                       if v[1] == "star"}
+    # Nonsense: a few closest photos at most, and it says there was no clear match.
+    for nonsense in ("xyzzy", "qwpoeiru blorf zz", "an invoice from the tax office"):
+        got = library.search_matches(nonsense)
+        assert not got.clear, nonsense
+        assert len(got.results) <= len(truth) // 12, (nonsense, len(got.results))
+    # "Show weaker matches" goes further; --top N stays exact.
+    assert len(library.search_matches("a red circle", weaker=True).results) > len(red_circles)
+    assert len(library.search("a red circle", top=50)) == 50
+    assert {r.photo.path for r in library.search("a red circle", top=None)} == red_circles
