@@ -457,9 +457,20 @@ class Catalog:
         return [_photo(r) for r in self._query(sql, (model,))]
 
     def list_photos(self, *, limit: int | None = None, offset: int = 0,
-                    folder: str | None = None, visible_only: bool = True) -> list[Photo]:
-        """Photos newest first (EXIF date, else file time), for browsing."""
+                    folder: str | None = None, visible_only: bool = True,
+                    date_from: float | None = None, date_to: float | None = None
+                    ) -> list[Photo]:
+        """Photos newest first (EXIF date, else file time), for browsing.
+
+        ``visible_only``: what the grid shows: present, readable photos on folders that are
+        online (photos that could not be read are listed by :meth:`failed_photos`).
+        """
         where, params = self._visible_where(folder, visible_only)
+        if date_from is not None or date_to is not None:
+            where += " AND " if where else "WHERE "
+            where += "COALESCE(p.taken_at, p.mtime) >= ? AND COALESCE(p.taken_at, p.mtime) < ?"
+            params += [date_from if date_from is not None else float("-inf"),
+                       date_to if date_to is not None else float("inf")]
         sql = (f"SELECT {_P_COLUMNS} "
                f"FROM photos p JOIN roots r ON r.id = p.root_id {where} "
                "ORDER BY COALESCE(p.taken_at, p.mtime) DESC, p.id DESC")
@@ -471,7 +482,7 @@ class Catalog:
     def _visible_where(folder: str | None, visible_only: bool) -> tuple[str, list]:
         clauses, params = [], []
         if visible_only:
-            clauses.append(f"p.state != 'missing' AND {_VISIBLE_ROOT}")
+            clauses.append(f"p.state = 'ok' AND {_VISIBLE_ROOT}")
         if folder:
             clauses.append("(p.path LIKE ? ESCAPE '\\')")
             params.append(_like_prefix(folder))
@@ -698,12 +709,26 @@ class Catalog:
     def restore_tag(self, photo_id: int, label_set: str, label: str,
                     state: tuple[float | None, str] | None) -> None:
         """Put a tag back as :meth:`tag_state` saw it (``None``: no tag)."""
+        self.restore_tags([(photo_id, label_set, label, state)])
+
+    def restore_tags(self, entries: Sequence[tuple[int, str, str,
+                                                   tuple[float | None, str] | None]]) -> None:
+        """Many :meth:`restore_tag` in one transaction."""
         with self.transaction() as db:
-            db.execute("DELETE FROM tags WHERE photo_id = ? AND label_set = ? AND label = ?",
-                       (photo_id, label_set, label))
-            if state is not None:
-                db.execute("INSERT INTO tags(photo_id, label_set, label, score, source) "
-                           "VALUES(?, ?, ?, ?, ?)", (photo_id, label_set, label, *state))
+            for photo_id, label_set, label, state in entries:
+                db.execute("DELETE FROM tags WHERE photo_id = ? AND label_set = ? AND "
+                           "label = ?", (photo_id, label_set, label))
+                if state is not None:
+                    db.execute("INSERT INTO tags(photo_id, label_set, label, score, source) "
+                               "VALUES(?, ?, ?, ?, ?)", (photo_id, label_set, label, *state))
+
+    def set_tags(self, keys: Sequence[tuple[int, str, str]], source: str) -> None:
+        """``set_tag`` for many (photo, set, label) in one transaction, scores kept."""
+        with self.transaction() as db:
+            db.executemany("INSERT INTO tags(photo_id, label_set, label, score, source) "
+                           "VALUES(?, ?, ?, NULL, ?) ON CONFLICT(photo_id, label_set, label) "
+                           "DO UPDATE SET source = excluded.source",
+                           [(pid, s, label, source) for pid, s, label in keys])
 
     def tag_rows(self, photo_ids: Iterable[int] | None = None, label_set: str | None = None
                  ) -> list[tuple[int, str, str, float | None, str]]:

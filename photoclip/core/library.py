@@ -617,11 +617,24 @@ class Library:
             vec = self.embedder.encode_images(pre(decoded.image)[None])[0]
         return self.search_vector(vec, top, exclude=photo.id if photo else None, **filters)
 
+    def similar_to_photos(self, photo_ids: list[int], top: int = 20, **filters: Any
+                          ) -> list[SearchResult]:
+        """Photos most like these (their mean embedding), the photos themselves excluded."""
+        _ids, vecs = self.catalog.all_embeddings(self.embedder.signature, photo_ids)
+        if not len(vecs):
+            return []
+        mean = vecs.mean(0)
+        mean /= np.linalg.norm(mean) + 1e-12
+        return self.search_vector(mean, top, exclude=set(photo_ids), **filters)
+
     def photos(self, limit: int | None = None, offset: int = 0,
-               folder: str | None = None, tag: str | None = None) -> list[Photo]:
+               folder: str | None = None, tag: str | None = None,
+               date_from: float | None = None, date_to: float | None = None) -> list[Photo]:
         """Browse: present photos newest first, optionally only those with ``tag``."""
+        if folder is not None:
+            folder = str(Path(folder).expanduser().resolve())
         photos = self.catalog.list_photos(limit=None if tag else limit, offset=offset,
-                                          folder=folder)
+                                          folder=folder, date_from=date_from, date_to=date_to)
         if tag is not None:
             ids = self.ids_with_tag(tag)
             photos = [p for p in photos if p.id in ids][:limit]
@@ -765,9 +778,38 @@ class Library:
     def restore_tag(self, photo_id: int, label_set: str, label: str,
                     state: tuple[float | None, str] | None) -> None:
         """Put one tag back as :meth:`tag_state` saw it (undo of an edit)."""
+        self.restore_tags([(photo_id, label_set, label, state)])
+
+    def restore_tags(self, entries: list[tuple[int, str, str, tuple[float | None, str] | None]]
+                     ) -> None:
+        """Put many tags back as they were, in one transaction (undo of a bulk edit)."""
         self._require_writable()
-        self.catalog.restore_tag(photo_id, label_set, label, state)
-        self._emit(TagsChanged(frozenset({photo_id})))
+        self.catalog.restore_tags(entries)
+        self._emit(TagsChanged(frozenset(e[0] for e in entries)))
+
+    def edit_tags(self, photo_ids: list[int], label_set: str, label: str, source: str
+                  ) -> list[tuple[int, str, str, tuple[float | None, str] | None,
+                                  tuple[float | None, str] | None]]:
+        """Set one tag on many photos (``manual``: has it; ``rejected``: has it not).
+
+        Returns (photo, set, label, before, after) per photo, which is what undo needs.
+        """
+        self._require_writable()
+        before = [self.catalog.tag_state(pid, label_set, label) for pid in photo_ids]
+        self.catalog.set_tags([(pid, label_set, label) for pid in photo_ids], source)
+        after = [self.catalog.tag_state(pid, label_set, label) for pid in photo_ids]
+        self._emit(TagsChanged(frozenset(photo_ids)))
+        return [(pid, label_set, label, b, a)
+                for pid, b, a in zip(photo_ids, before, after, strict=True)]
+
+    def confirm_tags(self, photo_ids: list[int]) -> list[tuple[int, str, str, Any, Any]]:
+        """Make every automatic tag of these photos the user's own (undo entries back)."""
+        self._require_writable()
+        rows = [r for r in self.catalog.tag_rows(photo_ids) if r[4] == "auto"]
+        self.catalog.set_tags([(pid, s, label) for pid, s, label, _sc, _src in rows], "manual")
+        self._emit(TagsChanged(frozenset(photo_ids)))
+        return [(pid, s, label, (score, "auto"), (score, "manual"))
+                for pid, s, label, score, _src in rows]
 
     def write_xmp(self, photo_ids: list[int] | None = None) -> list[str]:
         """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).

@@ -40,12 +40,14 @@ from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
 from photoclip.core.watcher import Change, FolderWatcher
 from photoclip.gui.jobs import Job, JobQueue, JobState
+from photoclip.gui.timeline import GROUPINGS, Section, sections_for
 from photoclip.gui.workers import Task, Workers
 
 log = logging.getLogger(__name__)
 
 BROWSE_LIMIT = 200_000
 SEARCH_TOP = 500
+SIMILAR_TOP = 200
 REFRESH_MS = 1000
 
 
@@ -64,13 +66,26 @@ class View:
     similar_to: str | None = None  # a photo path: photos like it
     tag: str | None = None         # "set:label"
     folder: str | None = None      # only photos under this folder
+    similar_ids: tuple[int, ...] = ()   # photos like these (a selection)
+    date_from: float | None = None      # taken on or after
+    date_to: float | None = None        # taken before
+    group: str = "month"           # the timeline's sections: day, month, year, none
+    by_date: bool = False          # search results in date order instead of relevance
+    weaker: bool = False           # search results past the relevance cut
 
     @property
     def needs_model(self) -> bool:
-        return bool(self.text.strip() or self.similar_to)
+        return bool(self.text.strip() or self.similar_to or self.similar_ids)
+
+    @property
+    def is_search(self) -> bool:
+        return self.needs_model
 
     def title(self) -> str:
-        if self.similar_to:
+        if self.similar_ids:
+            n = len(self.similar_ids)
+            what = f"Photos like the {n} selected" if n > 1 else "Photos like the selected one"
+        elif self.similar_to:
             what = f"Photos like {os.path.basename(self.similar_to)}"
         elif self.text.strip():
             what = f"Best matches for “{self.text.strip()}”"
@@ -85,20 +100,40 @@ class View:
         return what
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """What is worth remembering across sessions (not a selection, not weaker matches)."""
+        out = asdict(self)
+        for key in ("similar_ids", "weaker", "similar_to"):
+            out.pop(key)
+        return out
 
     @classmethod
     def from_json(cls, raw: Any) -> View:
         if not isinstance(raw, dict):
             return cls()
-        keys = {"text", "similar_to", "tag", "folder"}
-        return cls(**{k: v for k, v in raw.items() if k in keys and (v is None or
-                                                                    isinstance(v, str))})
+        kinds = {"text": str, "tag": str, "folder": str, "date_from": float, "date_to": float,
+                 "group": str, "by_date": bool}
+        values = {k: raw[k] for k, kind in kinds.items()
+                  if k in raw and (isinstance(raw[k], kind) or (raw[k] is None and
+                                                                k not in ("group", "by_date")))}
+        if values.get("group") not in GROUPINGS:
+            values.pop("group", None)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Results:
+    """One answer for the grid: photos, their scores (searches), the timeline sections."""
+
+    photos: list[Any]
+    scores: list[float] | None
+    sections: list[Section]
+    clear: bool = True     # a search found photos that clearly match
+    weaker: int = 0        # how many more "show weaker matches" would add
 
 
 class LibraryController(QObject):
     roots_changed = Signal(object)            # list[RootStatus]
-    results = Signal(object, object, object, bool)   # view, photos, scores|None, same view?
+    results = Signal(object, object, bool)    # view, Results, same view (a refresh)?
     view_waiting = Signal(object, str)        # view, why it shows nothing yet
     model_state = Signal(object, str)         # ModelState, message in words
     tags_changed = Signal(object, object)     # [(set, labels)], {(set, label): count}
@@ -108,6 +143,9 @@ class LibraryController(QObject):
     failed_ready = Signal(object)             # [Photo]
     tag_edited = Signal(object)               # TagEdit, for the undo stack
     folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
+    trashed = Signal(object)                  # TrashResult, for the undo stack
+    duplicates_found = Signal(object)         # DuplicateReport
+    trash_history = Signal(object)            # [TrashResult], newest first
     xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
     message = Signal(str)                     # for the status bar
     error = Signal(str)                       # something the user must see, in words
@@ -444,21 +482,34 @@ class LibraryController(QObject):
     def _query(self, view: View, serial: int, *, same: bool) -> None:
         library = self._library
 
-        def run() -> tuple[list, list | None]:
-            if view.similar_to:
-                hits = library.similar(view.similar_to, SEARCH_TOP, tag=view.tag,
-                                       folder=view.folder)
+        def run() -> Results:
+            filters = {"tag": view.tag, "folder": view.folder, "date_from": view.date_from,
+                       "date_to": view.date_to}
+            clear, weaker = True, 0
+            if view.similar_ids:
+                hits = library.similar_to_photos(list(view.similar_ids), SIMILAR_TOP, **filters)
+            elif view.similar_to:
+                hits = library.similar(view.similar_to, SIMILAR_TOP, **filters)
             elif view.text.strip():
-                hits = library.search(view.text, SEARCH_TOP, tag=view.tag, folder=view.folder)
+                found = library.search_matches(view.text, weaker=view.weaker,
+                                               limit=SEARCH_TOP, **filters)
+                hits, clear, weaker = found.results, found.clear, found.weaker
             else:
-                return library.photos(limit=BROWSE_LIMIT, folder=view.folder, tag=view.tag), None
-            return [h.photo for h in hits], [h.score for h in hits]
+                photos = library.photos(limit=BROWSE_LIMIT, **filters)
+                return Results(photos, None, sections_for(photos, view.group))
+            if view.by_date:
+                hits = sorted(hits, key=lambda h: -h.photo.date)
+                photos = [h.photo for h in hits]
+                sections = sections_for(photos, view.group)
+            else:
+                photos = [h.photo for h in hits]
+                sections = sections_for(photos, "none")
+            return Results(photos, [h.score for h in hits], sections, clear, weaker)
 
-        def deliver(value: tuple[list, list | None]) -> None:
+        def deliver(value: Results) -> None:
             if serial != self._serial or self._closing:
                 return   # a newer view replaced this one while it ran
-            photos, scores = value
-            self.results.emit(view, photos, scores, same)
+            self.results.emit(view, value, same)
 
         def failed(exc: Exception) -> None:
             if serial == self._serial:
@@ -529,24 +580,104 @@ class LibraryController(QObject):
 
     def edit_tag(self, photo_id: int, label_set: str, label: str, action: str) -> None:
         """``action``: "confirm" (or add) or "reject". The edit comes back for the undo stack."""
-        library = self._library
+        self.edit_tags([photo_id], label_set, label, action)
 
-        def edit() -> TagEdit:
-            before = library.tag_state(photo_id, label_set, label)
-            if action == "reject":
-                library.reject_tag(photo_id, label_set, label)
-            else:
-                library.add_tag(photo_id, label_set, label)
-            return TagEdit(photo_id, label_set, label, action, before,
-                           library.tag_state(photo_id, label_set, label))
+    def edit_tags(self, photo_ids: list[int], label_set: str, label: str, action: str) -> None:
+        """One tag on many photos: "confirm" (add) or "reject" (remove), undoable."""
+        source = "rejected" if action == "reject" else "manual"
+        n = len(photo_ids)
+        verb = "Remove" if action == "reject" else "Add" if n > 1 else "Confirm"
+        what = f"{verb} tag “{label}”" + (f" on {n:,} photos" if n > 1 else "")
+        self._run(lambda: TagEdit(what, tuple(self._library.edit_tags(
+            photo_ids, label_set, label, source))), on_result=self.tag_edited.emit, write=True)
 
-        self._run(edit, on_result=self.tag_edited.emit, write=True)
+    def confirm_tags(self, photo_ids: list[int]) -> None:
+        """Make the automatic tags of these photos the user's own, undoable."""
+        n = len(photo_ids)
+        what = f"Confirm the tags of {n:,} photo{'s' if n != 1 else ''}"
+        self._run(lambda: TagEdit(what, tuple(self._library.confirm_tags(photo_ids))),
+                  on_result=self.tag_edited.emit, write=True)
 
     def restore_tag(self, edit: TagEdit, *, undo: bool) -> None:
-        """Undo (or redo) a tag edit by putting the tag back as it was."""
-        state = edit.before if undo else edit.after
-        self._run(lambda: self._library.restore_tag(edit.photo_id, edit.label_set, edit.label,
-                                                    state), write=True)
+        """Undo (or redo) a tag edit by putting the tags back as they were."""
+        entries = [(pid, s, label, before if undo else after)
+                   for pid, s, label, before, after in edit.entries]
+        self._run(lambda: self._library.restore_tags(entries), write=True)
+
+    def trash(self, photo_ids: list[int]) -> Job:
+        """Move photos' files to the system trash (a job); undo restores where possible."""
+        library = self._library
+        n = len(photo_ids)
+
+        def run(job: Job) -> Any:
+            job.report(0, n, "Moving to the trash…")
+            return library.trash_photos(photo_ids)
+
+        def done(job: Job) -> None:
+            if job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+                self.error.emit(f"Nothing was moved to the trash: {job.outcome}")
+                return
+            result = job.result
+            failed = f"; {len(result.failed)} could not be moved" if result.failed else ""
+            job.outcome = f"Moved {len(result.trashed):,} photos to the trash{failed}"
+            if result.failed:
+                self.error.emit(job.outcome + ": " + result.failed[0].reason)
+            if result.trashed:
+                self.trashed.emit(result)
+
+        job = Job(f"Moving {n:,} photo{'s' if n != 1 else ''} to the trash", run,
+                  unit="files", pausable=False, cancellable=False)
+        job.finished.connect(done)
+        return self._queue(job)
+
+    def find_duplicates(self) -> Job:
+        """Look for near-duplicate groups (a job); the report comes by ``duplicates_found``."""
+        library = self._library
+
+        def run(job: Job) -> Any:
+            def progress(p: Any) -> None:
+                what = {"neighbours": "Comparing every photo with its neighbours",
+                        "compare": "Checking the candidates", "group": "Grouping"}
+                job.unit = "photos" if p.phase != "compare" else "pairs"
+                job.report(p.done, p.total, what.get(p.phase, p.message))
+
+            return library.find_duplicates(progress=progress, cancel=job.cancel_event)
+
+        def done(job: Job) -> None:
+            if job.state is JobState.DONE and not job.result.cancelled:
+                n = len(job.result.groups)
+                job.outcome = f"Found {n:,} group{'s' if n != 1 else ''} of duplicates"
+                self.duplicates_found.emit(job.result)
+            elif job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+                self.error.emit(f"The duplicate search stopped: {job.outcome}")
+            else:
+                job.outcome = "Cancelled"
+
+        job = Job("Finding duplicates", run, pausable=False)
+        job.finished.connect(done)
+        return self._queue(job)
+
+    def tags_to_merge(self, from_ids: list[int], to_id: int,
+                      on_result: Callable[[list[Any]], None]) -> None:
+        self._run(lambda: self._library.tags_to_merge(from_ids, to_id), on_result=on_result)
+
+    def merge_tags(self, from_ids: list[int], to_id: int) -> None:
+        self._run(lambda: self._library.merge_tags(from_ids, to_id), write=True)
+
+    def request_trash_history(self) -> None:
+        self._run(self._library.trash_history, on_result=self.trash_history.emit)
+
+    def restore_trashed(self, result: Any) -> None:
+        def done(out: Any) -> None:
+            if out.failed:
+                self.error.emit(f"{len(out.failed)} could not be put back: "
+                                f"{out.failed[0].reason}")
+            if out.restored:
+                self.message.emit(f"Put {len(out.restored):,} photos back from the trash")
+
+        self._run(lambda: self._library.restore_from_trash(result), on_result=done, write=True)
 
     def request_label_sets(self) -> None:
         self._run(lambda: (self._library.label_sets(), list(self._library.label_set_errors)),
@@ -627,18 +758,13 @@ class LibraryController(QObject):
 
 @dataclass(frozen=True)
 class TagEdit:
-    """One tag edit, with the tag's state before and after: what undo puts back."""
+    """Tags edited by one action, each with its state before and after: what undo needs."""
 
-    photo_id: int
-    label_set: str
-    label: str
-    action: str                                  # "confirm" or "reject"
-    before: tuple[float | None, str] | None
-    after: tuple[float | None, str] | None
+    what: str    # "Remove tag “circle”", for the Edit menu
+    entries: tuple[tuple[int, str, str, Any, Any], ...]   # (photo, set, label, before, after)
 
     def describe(self) -> str:
-        verb = "Remove" if self.action == "reject" else "Confirm"
-        return f"{verb} tag “{self.label}”"
+        return self.what
 
 
 def _index_progress(job: Job) -> Callable[[IndexProgress], None]:

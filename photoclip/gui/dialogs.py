@@ -1,14 +1,18 @@
-"""Dialogs: welcome, full preview, problems, settings, jobs."""
+"""Dialogs: welcome, problems, settings, jobs, dates, keyboard shortcuts."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QImageReader, QPixmap
+from PySide6.QtCore import (
+    QDate,
+    QDateTime,
+    QTime,
+)
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -56,59 +60,6 @@ def welcome(window: Any) -> None:
         window.choose_model_folder()
     elif box.clickedButton() is later and not window.controller.model_ready:
         window.show_model_needed()
-
-
-class _ImageSignals(QObject):
-    loaded = Signal(QImage, str)
-
-
-class _LoadImage(QRunnable):
-    """Decode a photo for display off the GUI thread, at most ``limit`` in size."""
-
-    def __init__(self, path: str, limit: QSize, signals: _ImageSignals) -> None:
-        super().__init__()
-        self.path, self.limit, self.signals = path, limit, signals
-
-    def run(self) -> None:
-        reader = QImageReader(self.path)
-        reader.setAutoTransform(True)
-        size = reader.size()
-        if size.isValid() and (size.width() > self.limit.width()
-                               or size.height() > self.limit.height()):
-            reader.setScaledSize(size.scaled(self.limit, Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        self.signals.loaded.emit(image, "" if not image.isNull() else reader.errorString())
-
-
-class PreviewDialog(QDialog):
-    """The photo at screen size; Space or Escape closes it. Decoded off the GUI thread."""
-
-    def __init__(self, path: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(os.path.basename(path))
-        screen = QGuiApplication.primaryScreen().availableGeometry()
-        self.label = QLabel("Loading…", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.label.setMinimumSize(320, 240)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        self._signals = _ImageSignals()
-        self._signals.loaded.connect(self._loaded)
-        QThreadPool.globalInstance().start(_LoadImage(path, screen.size() * 0.85,
-                                                      self._signals))
-
-    def _loaded(self, image: QImage, error: str) -> None:
-        if image.isNull():
-            self.label.setText(f"Cannot show this photo: {error or 'unknown format'}")
-        else:
-            self.label.setPixmap(QPixmap.fromImage(image))
-            self.adjustSize()
-
-    def keyPressEvent(self, event: Any) -> None:
-        if event.key() == Qt.Key.Key_Space:
-            self.accept()
-            return
-        super().keyPressEvent(event)
 
 
 class ProblemsDialog(QDialog):
@@ -300,3 +251,103 @@ class JobsDialog(QDialog):
             index = self.tree.indexOfTopLevelItem(entry[0])
             if index >= 0:
                 self.tree.takeTopLevelItem(index)
+
+
+class DatesDialog(QDialog):
+    """Only photos taken between two days (either end may stay open)."""
+
+    def __init__(self, date_from: float | None, date_to: float | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Dates")
+        self.date_from: float | None = date_from
+        self.date_to: float | None = date_to
+        today = QDate.currentDate()
+        self.use_from = QCheckBox("From")
+        self.use_to = QCheckBox("Until (including)")
+        self.from_edit = QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.to_edit = QDateEdit(calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.from_edit.setDate(_qdate(date_from) if date_from is not None
+                               else today.addYears(-1))
+        self.to_edit.setDate(_qdate(date_to - 1) if date_to is not None else today)
+        self.use_from.setChecked(date_from is not None)
+        self.use_to.setChecked(date_to is not None)
+        self.use_from.toggled.connect(self.from_edit.setEnabled)
+        self.use_to.toggled.connect(self.to_edit.setEnabled)
+        self.from_edit.setEnabled(date_from is not None)
+        self.to_edit.setEnabled(date_to is not None)
+        form = QFormLayout()
+        form.addRow(self.use_from, self.from_edit)
+        form.addRow(self.use_to, self.to_edit)
+        note = QLabel("The date a photo was taken (its EXIF date), or its file's date when "
+                      "it has none.")
+        note.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
+                                   QDialogButtonBox.StandardButton.Cancel)
+        clear = buttons.addButton("Any date", QDialogButtonBox.ButtonRole.ResetRole)
+        clear.clicked.connect(self._any)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+
+    def _any(self) -> None:
+        self.use_from.setChecked(False)
+        self.use_to.setChecked(False)
+        self.accept()
+
+    def accept(self) -> None:
+        start = self.from_edit.date()
+        end = self.to_edit.date().addDays(1)   # "until" includes that whole day
+        self.date_from = (float(QDateTime(start, QTime(0, 0)).toSecsSinceEpoch())
+                          if self.use_from.isChecked() else None)
+        self.date_to = (float(QDateTime(end, QTime(0, 0)).toSecsSinceEpoch())
+                        if self.use_to.isChecked() else None)
+        super().accept()
+
+
+def _qdate(timestamp: float) -> QDate:
+    return QDateTime.fromSecsSinceEpoch(int(timestamp)).date()
+
+
+SHORTCUTS = [
+    ("Ctrl+F", "Search: type a description"),
+    ("Ctrl+O", "Add a photo folder"),
+    ("Ctrl+Home", "All photos"),
+    ("Enter, Space, double-click", "View the photo as large as the window"),
+    ("← → (in the viewer)", "Previous / next photo"),
+    ("Wheel, + / − (in the viewer)", "Zoom; drag to pan"),
+    ("1 / 0 (in the viewer)", "100% / fit to the window"),
+    ("I (in the viewer)", "The photo's facts: date, camera, size"),
+    ("S (in the viewer), Ctrl+L", "Slideshow"),
+    ("F11", "Full screen"),
+    ("Esc (in the viewer)", "Back to the grid, at the same photo"),
+    ("Ctrl+A", "Select all photos shown"),
+    ("Ctrl / Shift + click, drag", "Select several photos"),
+    ("Ctrl+T", "Add a tag to the selected photos"),
+    ("Ctrl+Shift+S", "Find photos similar to the selected ones"),
+    ("Ctrl+C", "Copy the selected photos' paths"),
+    ("Delete", "Move the selected photos to the trash (asks first)"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a tag edit, a folder removal, a move to trash"),
+    ("Ctrl++ / Ctrl+−", "Larger / smaller thumbnails"),
+]
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 480)
+        tree = QTreeWidget()
+        tree.setHeaderLabels(["Keys", "Does"])
+        tree.setRootIsDecorated(False)
+        for keys, does in SHORTCUTS:
+            tree.addTopLevelItem(QTreeWidgetItem([keys, does]))
+        tree.resizeColumnToContents(0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tree)
+        layout.addWidget(buttons)

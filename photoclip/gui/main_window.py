@@ -2,15 +2,18 @@
 
 Nothing here reads a file or calls the core: the window asks the controller and paints what
 comes back. What the grid shows is the controller's :class:`View`; the header, the filter
-chips and the search box are drawn from it, so they cannot disagree.
+chips, the sort and grouping choices and the search box are drawn from it, so they cannot
+disagree.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QMimeData, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -18,18 +21,18 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
+    QIcon,
     QKeySequence,
-    QUndoCommand,
     QUndoStack,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -39,24 +42,38 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from photoclip.core.catalog import Photo
-from photoclip.gui.controller import LibraryController, ModelState, TagEdit, View
+from photoclip.gui.controller import LibraryController, ModelState, Results, View
 from photoclip.gui.dialogs import (
+    DatesDialog,
     JobsDialog,
-    PreviewDialog,
     ProblemsDialog,
     SettingsDialog,
+    ShortcutsDialog,
     welcome,
 )
+from photoclip.gui.grid import PhotoGridView
+from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job, JobState
-from photoclip.gui.models import PhotoListModel, PhotoRole, ScoreRole
-from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, PhotoTags, TagBrowser
+from photoclip.gui.models import IdRole, PhotoListModel, PhotoRole, ScoreRole
+from photoclip.gui.panels import (
+    DetailsPanel,
+    DropOverlay,
+    FolderList,
+    RemoveFolderCommand,
+    RootRole,
+    TagEditCommand,
+    TrashCommand,
+)
+from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, TagBrowser
 from photoclip.gui.thumbnails import ThumbnailCache
+from photoclip.gui.viewer import PhotoViewer
 from photoclip.settings import Settings
 
 EMPTY_TEXT = ("Drop a photo folder here or click Add folder\n\n"
@@ -64,151 +81,8 @@ EMPTY_TEXT = ("Drop a photo folder here or click Add folder\n\n"
               "describing them.")
 THUMB_SIZES = (96, 128, 160, 200, 256)
 SEARCH_PAUSE_MS = 450
-
-
-class DetailsPanel(QWidget):
-    find_similar = Signal(str)
-
-    def __init__(self, thumbnails: ThumbnailCache) -> None:
-        super().__init__()
-        self.thumbnails = thumbnails
-        self.photo: Photo | None = None
-        self.preview = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.preview.setMinimumSize(200, 150)
-        self.info = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.
-                           TextSelectableByMouse)
-        self.info.setTextFormat(Qt.TextFormat.PlainText)
-        self.similar_btn = QPushButton("Find similar")
-        self.open_btn = QPushButton("Open")
-        self.folder_btn = QPushButton("Show in folder")
-        self.copy_btn = QPushButton("Copy path")
-        self.tags = PhotoTags()
-        self.similar_btn.clicked.connect(lambda: self.photo and
-                                         self.find_similar.emit(self.photo.path))
-        self.open_btn.clicked.connect(self.open_photo)
-        self.folder_btn.clicked.connect(self.show_in_folder)
-        self.copy_btn.clicked.connect(self.copy_path)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.preview)
-        layout.addWidget(self.info)
-        layout.addWidget(self.tags)
-        for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
-            layout.addWidget(b)
-        layout.addStretch(1)
-        self.setMinimumWidth(240)
-        thumbnails.ready.connect(self._thumb_ready)
-        self.show_photo(None)
-
-    def show_photo(self, photo: Photo | None, score: float | None = None) -> None:
-        from datetime import datetime
-
-        same = (photo is not None and self.photo is not None and photo.id == self.photo.id)
-        self.photo = photo
-        for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
-            b.setEnabled(photo is not None)
-        if photo is None:
-            self.preview.clear()
-            self.info.setText("Select a photo to see its details.")
-            self.tags.show_tags(None)
-            return
-        if not same:
-            self.tags.show_tags([], loading=True)
-        when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
-        lines = [os.path.basename(photo.path), photo.path, f"Date: {when}"
-                 + ("" if photo.taken_at else " (file time)")]
-        if photo.camera:
-            lines.append(f"Camera: {photo.camera}")
-        if photo.width and photo.height:
-            lines.append(f"Size: {photo.width} × {photo.height}")
-        lines.append(f"File: {photo.size / 1e6:.1f} MB" if photo.size >= 1e6
-                     else f"File: {photo.size / 1e3:.0f} KB")
-        if score is not None:
-            lines.append(f"Match score: {score:.3f}")
-        if photo.state == "failed":
-            lines.append(f"Could not be read: {photo.error}")
-        self.info.setText("\n".join(lines))
-        self._update_preview()
-
-    def _update_preview(self) -> None:
-        if self.photo is None:
-            return
-        pix = self.thumbnails.get(self.photo.path, 256)
-        if pix is not None:
-            self.preview.setPixmap(pix)
-        elif self.photo.path in self.thumbnails.failed:
-            self.preview.setText("No preview: the file could not be shown")
-        else:
-            self.preview.setText("…")
-
-    def _thumb_ready(self, path: str) -> None:
-        if self.photo is not None and path == self.photo.path:
-            self._update_preview()
-
-    def open_photo(self) -> None:
-        if self.photo:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.photo.path))
-
-    def show_in_folder(self) -> None:
-        if self.photo:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self.photo.path)))
-
-    def copy_path(self) -> None:
-        if self.photo:
-            QGuiApplication.clipboard().setText(self.photo.path)
-
-
-class _TagEditCommand(QUndoCommand):
-    """A tag edit already applied; undo puts the tag back as it was."""
-
-    def __init__(self, controller: LibraryController, edit: TagEdit) -> None:
-        super().__init__(edit.describe())
-        self.controller = controller
-        self.edit = edit
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False   # the edit happened before it was pushed
-            return
-        self.controller.restore_tag(self.edit, undo=False)
-
-    def undo(self) -> None:
-        self.controller.restore_tag(self.edit, undo=True)
-
-
-class _RemoveFolderCommand(QUndoCommand):
-    def __init__(self, controller: LibraryController, folder: str) -> None:
-        super().__init__(f"Remove folder {os.path.basename(folder) or folder}")
-        self.controller = controller
-        self.folder = folder
-        self._applied = True
-
-    def redo(self) -> None:
-        if self._applied:
-            self._applied = False
-            return
-        self.controller.remove_folder(self.folder)
-
-    def undo(self) -> None:
-        self.controller.restore_folder(self.folder)
-
-
-class DropOverlay(QLabel):
-    """Shown over the window while something is dragged over it."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__("Drop folders to add them\nor a photo to find similar ones", parent)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.setStyleSheet("background: rgba(40, 110, 200, 40); border: 3px dashed "
-                           "rgba(40, 110, 200, 200); border-radius: 12px; font-size: 18pt; "
-                           "color: palette(text);")
-        self.hide()
-
-    def cover(self) -> None:
-        self.setGeometry(self.parentWidget().rect().adjusted(8, 8, -8, -8))
-        self.raise_()
-        self.show()
+GROUP_NAMES = {"day": "By day", "month": "By month", "year": "By year", "none": "No groups"}
+GRID_PAGE, VIEWER_PAGE = 1, 2
 
 
 class MainWindow(QMainWindow):
@@ -222,19 +96,24 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("photoclip")
         self.setAcceptDrops(True)
         self.resize(1200, 800)
-        self.setMinimumSize(720, 480)
+        self.setMinimumSize(760, 520)
         self._roots: list[Any] = []
         self._closed = False
+        self._open_problems = False
         self.undo_stack = QUndoStack(self)
 
-        # search field + debounce
+        # search field + debounce, and what else narrows the view
         self.search_field = QLineEdit()
         self.search_field.setClearButtonEnabled(True)
+        self.search_field.addAction(icon("edit-find"), QLineEdit.ActionPosition.LeadingPosition)
         self.search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
         self.search_timer.timeout.connect(self.run_search)
         self.search_field.textEdited.connect(lambda _t: self.search_timer.start())
         self.search_field.returnPressed.connect(self.run_search)
         self.search_field.textChanged.connect(self._search_text_changed)
+        self.dates_btn = QToolButton(text="Dates…", icon=icon("x-office-calendar"))
+        self.dates_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.dates_btn.clicked.connect(self.choose_dates)
 
         # model banner (shown when the model is missing)
         self.banner = QFrame(frameShape=QFrame.Shape.StyledPanel)
@@ -250,12 +129,11 @@ class MainWindow(QMainWindow):
         banner_layout.addWidget(choose)
         self.banner.hide()
 
-        # sidebar
-        self.sidebar = QListWidget()
-        self.sidebar.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        # sidebar: folders, then tags
+        self.sidebar = FolderList()
         self.sidebar.customContextMenuRequested.connect(self._sidebar_menu)
         self.sidebar.itemClicked.connect(self._sidebar_clicked)
-        add_btn = QPushButton("Add folder…")
+        add_btn = QPushButton(icon("folder-new"), "Add folder…")
         add_btn.clicked.connect(self.add_folder_dialog)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -268,53 +146,83 @@ class MainWindow(QMainWindow):
         self.tag_browser.tag_chosen.connect(self.filter_by_tag)
         side_layout.addWidget(self.tag_browser, 1)
 
-        # grid
+        # the grid, with its year list
         self.model = PhotoListModel(thumbnails, self)
         self.model.set_thumb_size(settings.thumb_size)
-        self.grid = QListView()
+        self.grid = PhotoGridView()
         self.grid.setModel(self.model)
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)
-        self.grid.setBatchSize(500)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.grid.setWordWrap(False)
-        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.grid.setSpacing(6)
-        self._apply_thumb_size()
+        self.grid.set_thumb_size(settings.thumb_size)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
-        self.grid.doubleClicked.connect(lambda _i: self.details.open_photo())
-        self.grid.installEventFilter(self)
+        self.grid.selectionModel().selectionChanged.connect(lambda *_a: self._selection_changed())
+        self.grid.doubleClicked.connect(lambda index: self.open_viewer(index.row()))
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._photo_menu)
+        self.grid.verticalScrollBar().valueChanged.connect(lambda _v: self._follow_years())
         self.model.dataChanged.connect(self._rows_changed)
+        self.years = QListWidget()
+        self.years.setMaximumWidth(72)
+        self.years.setToolTip("Jump to a year")
+        self.years.itemClicked.connect(self._year_clicked)
 
-        # header: what is shown, and the filters that apply (each can be taken off)
+        # header: what is shown, the filters that apply (each can be taken off), the order
         self.results_title = QLabel()
         self.results_title.setStyleSheet("font-weight: bold;")
-        self.folder_chip = QToolButton()
+        self.folder_chip = QToolButton(icon=icon("folder"))
+        self.folder_chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.folder_chip.clicked.connect(lambda: self.set_view(
-            View(self.controller.view.text, self.controller.view.similar_to,
-                 self.controller.view.tag, None)))
-        self.tag_chip = QToolButton()
+            replace(self.controller.view, folder=None, weaker=False)))
+        self.folder_chip.setToolTip("Show photos from every folder")
+        self.tag_chip = QToolButton(icon=icon("tag"))
+        self.tag_chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.tag_chip.clicked.connect(lambda: self.filter_by_tag(None))
-        self.view_note = QLabel(wordWrap=True)
-        self.view_note.setStyleSheet("color: palette(mid);")
+        self.tag_chip.setToolTip("Show photos with any tag")
+        self.date_chip = QToolButton(icon=icon("x-office-calendar"))
+        self.date_chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.date_chip.clicked.connect(lambda: self.set_view(
+            replace(self.controller.view, date_from=None, date_to=None)))
+        self.date_chip.setToolTip("Show photos of any date")
+        self.sort_box = QComboBox()
+        self.sort_box.addItems(["Best match first", "Newest first"])
+        self.sort_box.activated.connect(lambda i: self.set_view(
+            replace(self.controller.view, by_date=i == 1)))
+        self.group_box = QComboBox()
+        for key, name in GROUP_NAMES.items():
+            self.group_box.addItem(name, key)
+        self.group_box.activated.connect(self._group_chosen)
         header = QHBoxLayout()
         header.addWidget(self.results_title, 1)
-        header.addWidget(self.folder_chip)
-        header.addWidget(self.tag_chip)
+        for w in (self.folder_chip, self.tag_chip, self.date_chip, self.sort_box,
+                  self.group_box):
+            header.addWidget(w)
+        self.view_note = QLabel(wordWrap=True)
+        self.view_note.setStyleSheet("color: palette(placeholder-text);")
+        self.weaker_btn = QPushButton("Show weaker matches")
+        self.weaker_btn.clicked.connect(lambda: self.set_view(
+            replace(self.controller.view, weaker=True)))
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.view_note, 1)
+        note_row.addWidget(self.weaker_btn)
         self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        self.empty.setStyleSheet("font-size: 16pt; color: palette(mid); padding: 40px;")
+        self.empty.setStyleSheet("font-size: 16pt; color: palette(placeholder-text); "
+                                 "padding: 40px;")
+        grid_row = QHBoxLayout()
+        grid_row.setSpacing(0)
+        grid_row.addWidget(self.grid, 1)
+        grid_row.addWidget(self.years)
         grid_page = QWidget()
         grid_layout = QVBoxLayout(grid_page)
         grid_layout.setContentsMargins(0, 0, 0, 0)
         grid_layout.addLayout(header)
-        grid_layout.addWidget(self.view_note)
-        grid_layout.addWidget(self.grid, 1)
+        grid_layout.addLayout(note_row)
+        grid_layout.addLayout(grid_row, 1)
+        self.viewer = PhotoViewer(self.model)
+        self.viewer.closed.connect(self.close_viewer)
+        self.viewer.row_changed.connect(self._viewer_row)
+        self.viewer.full_screen.connect(self._full_screen)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(grid_page)
+        self.stack.addWidget(self.viewer)
 
         # details
         self.details = DetailsPanel(thumbnails)
@@ -331,11 +239,14 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setCollapsible(1, False)
-        self.splitter.setSizes([220, 700, 280])
+        self.splitter.setSizes([230, 690, 280])
 
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addWidget(self.search_field)
+        search_row = QHBoxLayout()
+        search_row.addWidget(self.search_field, 1)
+        search_row.addWidget(self.dates_btn)
+        layout.addLayout(search_row)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
@@ -352,7 +263,10 @@ class MainWindow(QMainWindow):
         self.pause_btn.toggled.connect(self._pause_toggled)
         self.cancel_btn = QToolButton(text="Cancel")
         self.cancel_btn.clicked.connect(lambda: self.controller.cancel_job())
-        self.problems_btn = QToolButton(text="Problems")
+        self.problems_btn = QToolButton(icon=icon("dialog-warning"))
+        self.problems_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.problems_btn.setAutoRaise(True)
+        self.problems_btn.setToolTip("Photos that could not be read (View → Problems)")
         self.problems_btn.clicked.connect(self.show_problems)
         self.problems_btn.hide()
         bar = self.statusBar()
@@ -370,15 +284,24 @@ class MainWindow(QMainWindow):
 
     # -- setup -----------------------------------------------------------------------------
 
+    def _action(self, text: str, slot: Any, shortcut: Any = None, icon_name: str = "",
+                tip: str = "") -> QAction:
+        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        if tip:
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
     def _make_actions(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
-        self.add_action = QAction("&Add folder…", self, shortcut=QKeySequence.StandardKey.Open)
-        self.add_action.triggered.connect(self.add_folder_dialog)
-        settings = QAction("&Settings…", self, shortcut=QKeySequence.StandardKey.Preferences)
-        settings.triggered.connect(self.show_settings)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        self.add_action = self._action("&Add folder…", self.add_folder_dialog,
+                                       QKeySequence.StandardKey.Open, "folder-new")
+        settings = self._action("&Settings…", self.show_settings,
+                                QKeySequence.StandardKey.Preferences, "preferences-system")
+        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         file_menu.addActions([self.add_action, settings])
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -386,65 +309,101 @@ class MainWindow(QMainWindow):
         edit = menu.addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.undo_action.setIcon(icon("edit-undo"))
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.redo_action.setIcon(icon("edit-redo"))
+        select_all = self._action("Select &all", self.grid.selectAll,
+                                  QKeySequence.StandardKey.SelectAll)
         edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        edit.addAction(select_all)
 
         view = menu.addMenu("&View")
-        find = QAction("&Search", self, shortcut=QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: (self.search_field.setFocus(),
-                                        self.search_field.selectAll()))
-        bigger = QAction("&Larger thumbnails", self, shortcut=QKeySequence.StandardKey.ZoomIn)
-        bigger.triggered.connect(lambda: self.zoom(+1))
-        smaller = QAction("&Smaller thumbnails", self,
-                          shortcut=QKeySequence.StandardKey.ZoomOut)
-        smaller.triggered.connect(lambda: self.zoom(-1))
-        self.all_photos_action = QAction("&All photos", self)
-        self.all_photos_action.triggered.connect(self.show_all)
-        problems = QAction("&Problems…", self)
-        problems.triggered.connect(self.show_problems)
-        jobs = QAction("&Jobs…", self)
-        jobs.triggered.connect(self.show_jobs)
-        view.addActions([find, self.all_photos_action, bigger, smaller])
+        find = self._action("&Search", lambda: (self.search_field.setFocus(),
+                                                self.search_field.selectAll()),
+                            QKeySequence.StandardKey.Find, "edit-find")
+        self.all_photos_action = self._action("&All photos", self.show_all,
+                                              QKeySequence("Ctrl+Home"), "photos",
+                                              "Every photo, newest first")
+        bigger = self._action("&Larger thumbnails", lambda: self.zoom(+1),
+                              QKeySequence.StandardKey.ZoomIn, "zoom-in")
+        smaller = self._action("&Smaller thumbnails", lambda: self.zoom(-1),
+                               QKeySequence.StandardKey.ZoomOut, "zoom-out")
+        self.viewer_action = self._action("&View photo", self.open_viewer,
+                                          QKeySequence(Qt.Key.Key_Return), "image-x-generic",
+                                          "The selected photo as large as the window")
+        self.viewer_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(self.viewer_action)
+        space = self._action("View photo", self.open_viewer, QKeySequence(Qt.Key.Key_Space))
+        space.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(space)
+        full = self._action("&Full screen", lambda: self._full_screen(not self.isFullScreen()),
+                            QKeySequence(Qt.Key.Key_F11), "view-fullscreen")
+        slideshow = self._action("Slide&show", self.start_slideshow, QKeySequence("Ctrl+L"),
+                                 "media-playback-start")
+        group = view.addMenu("&Group photos")
+        for key, name in GROUP_NAMES.items():
+            group.addAction(self._action(name, lambda _c=False, k=key: self._set_group(k)))
+        dates = self._action("&Dates…", self.choose_dates, icon_name="x-office-calendar")
+        problems = self._action("&Problems…", self.show_problems, icon_name="dialog-warning")
+        jobs = self._action("&Jobs…", self.show_jobs, icon_name="view-refresh")
+        view.addActions([find, self.all_photos_action, dates])
+        view.addSeparator()
+        view.addActions([self.viewer_action, full, slideshow, bigger, smaller])
         view.addSeparator()
         view.addActions([jobs, problems])
 
         photo = menu.addMenu("&Photo")
-        similar = QAction("Find &similar", self, shortcut=QKeySequence("Ctrl+Shift+S"))
-        similar.triggered.connect(lambda: self.details.photo and
-                                  self.find_similar(self.details.photo.path))
-        copy = QAction("&Copy path", self, shortcut=QKeySequence.StandardKey.Copy)
-        copy.triggered.connect(self.details.copy_path)
-        preview = QAction("&Preview", self, shortcut=QKeySequence(Qt.Key.Key_Space))
-        preview.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.grid.addAction(preview)
-        preview.triggered.connect(self.preview_current)
-        photo.addActions([similar, copy, preview])
+        self.similar_action = self._action("Find &similar", self.find_similar_to_selection,
+                                           QKeySequence("Ctrl+Shift+S"), "similar",
+                                           "Photos like the selected ones")
+        copy = self._action("&Copy path", self.copy_paths, QKeySequence.StandardKey.Copy,
+                            "edit-copy")
+        add_tag = self._action("&Add tag…", self.add_tag_to_selection, QKeySequence("Ctrl+T"),
+                               "tag")
+        trash = self._action("Move to &trash…", self.trash_selection,
+                             QKeySequence(Qt.Key.Key_Delete), "user-trash")
+        trash.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(trash)
+        photo.addActions([self.viewer_action, self.similar_action, copy, add_tag])
+        photo.addSeparator()
+        photo.addAction(trash)
 
         tags = menu.addMenu("&Tags")
-        edit_sets = QAction("&Edit label sets…", self)
-        edit_sets.triggered.connect(self.edit_label_sets)
-        clear_filter = QAction("&Clear tag filter", self)
-        clear_filter.triggered.connect(lambda: self.filter_by_tag(None))
-        xmp_photo = QAction("Write tags to XMP sidecar for this &photo", self)
-        xmp_photo.triggered.connect(lambda: self.details.photo and
-                                    self.controller.write_xmp([self.details.photo.id]))
-        xmp_all = QAction("Write tags to XMP sidecars for the whole &library…", self)
-        xmp_all.triggered.connect(lambda: self.controller.count_xmp(None))
+        edit_sets = self._action("&Edit label sets…", self.edit_label_sets, icon_name="tag")
+        clear_filter = self._action("&Clear tag filter", lambda: self.filter_by_tag(None))
+        xmp_photo = self._action("Write tags to XMP sidecars for the &selected photos",
+                                 lambda: self.controller.write_xmp(self.selected_ids()))
+        xmp_all = self._action("Write tags to XMP sidecars for the whole &library…",
+                               lambda: self.controller.count_xmp(None))
         tags.addActions([edit_sets, clear_filter])
         tags.addSeparator()
         tags.addActions([xmp_photo, xmp_all])
 
+        tools = menu.addMenu("T&ools")
+        self.duplicates_action = self._action("Find &duplicates…", self.find_duplicates,
+                                              icon_name="duplicates")
+        history = self._action("&Trash history…", self.show_trash_history,
+                               icon_name="user-trash")
+        tools.addActions([self.duplicates_action, history])
+
         help_menu = menu.addMenu("&Help")
-        setup = QAction("Set up the &model…", self)
-        setup.triggered.connect(lambda: welcome(self))
-        help_menu.addAction(setup)
+        help_menu.addAction(self._action("Set up the &model…", lambda: welcome(self),
+                                         icon_name="help-browser"))
+        help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts,
+                                         QKeySequence.StandardKey.HelpContents,
+                                         "input-keyboard"))
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
-        toolbar.addAction(self.add_action)
-        toolbar.addAction(self.all_photos_action)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.add_action, self.all_photos_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.viewer_action, self.similar_action, slideshow])
+        toolbar.addSeparator()
+        toolbar.addActions([self.undo_action])
 
     def _connect_controller(self) -> None:
         c = self.controller
@@ -455,8 +414,9 @@ class MainWindow(QMainWindow):
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.tags_changed.connect(self.tag_browser.set_counts)
         c.photo_tags.connect(self._photo_tags)
-        c.tag_edited.connect(lambda e: self.undo_stack.push(_TagEditCommand(c, e)))
+        c.tag_edited.connect(lambda e: self.undo_stack.push(TagEditCommand(c, e)))
         c.folder_removed.connect(self._folder_removed)
+        c.trashed.connect(self._trashed)
         c.xmp_candidates.connect(self._confirm_xmp)
         c.failed_ready.connect(self._failed_ready)
         c.error.connect(self._error)
@@ -473,44 +433,28 @@ class MainWindow(QMainWindow):
 
     def _roots_changed(self, roots: list[Any]) -> None:
         self._roots = roots
-        current = self.controller.view.folder
-        self.sidebar.clear()
-        for r in roots:
-            name = os.path.basename(r.path.rstrip(os.sep)) or r.path
-            if not r.online:
-                text = f"{name}  —  offline"
-                tip = (f"{r.path}\nNot reachable now (an unplugged drive or a disconnected "
-                       f"share?). Its {r.photos:,} photos are kept and come back with it.")
-            else:
-                text = f"{name}  —  {r.photos:,} photo{'s' if r.photos != 1 else ''}"
-                tip = r.path + ("\nChecked by polling (network share)" if r.polling else "")
-            item = QListWidgetItem(text)
-            item.setToolTip(tip)
-            item.setData(Qt.ItemDataRole.UserRole, r.path)
-            if not r.online:
-                item.setForeground(self.palette().mid())
-            self.sidebar.addItem(item)
-            if r.path == current:
-                item.setSelected(True)
+        self.sidebar.set_roots(roots, self.controller.view.folder)
         if roots and self.stack.currentWidget() is self.empty:
-            self.stack.setCurrentIndex(1)
+            self.stack.setCurrentIndex(GRID_PAGE)
         elif not roots:
             self.stack.setCurrentWidget(self.empty)
+        self._show_view(self.controller.view)
 
     def _sidebar_clicked(self, item: QListWidgetItem) -> None:
-        self.set_view(View(folder=item.data(Qt.ItemDataRole.UserRole),
-                           tag=self.controller.view.tag))
+        self.set_view(View(folder=item.data(RootRole), tag=self.controller.view.tag,
+                           group=self.controller.view.group))
 
     def _sidebar_menu(self, pos: Any) -> None:
         item = self.sidebar.itemAt(pos)
         if item is None:
             return
-        path = item.data(Qt.ItemDataRole.UserRole)
+        path = item.data(RootRole)
         menu = QMenu(self)
-        browse = menu.addAction("Show its photos")
-        show = menu.addAction("Open in file manager")
+        browse = menu.addAction(icon("photos"), "Show its photos")
+        show = menu.addAction(icon("folder-open"), "Open in file manager")
+        rescan = menu.addAction(icon("view-refresh"), "Look for new photos now")
         menu.addSeparator()
-        remove = menu.addAction("Remove from library…")
+        remove = menu.addAction(icon("user-trash"), "Remove from library…")
         chosen = menu.exec(self.sidebar.mapToGlobal(pos))
         if chosen is remove:
             self.confirm_remove(path)
@@ -518,6 +462,8 @@ class MainWindow(QMainWindow):
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
         elif chosen is browse:
             self._sidebar_clicked(item)
+        elif chosen is rescan:
+            self.controller.index_now(f"Indexing {os.path.basename(path.rstrip(os.sep))}")
 
     def confirm_remove(self, path: str) -> None:
         """Ask (Cancel is the default) with what will be forgotten, then remove."""
@@ -544,7 +490,7 @@ class MainWindow(QMainWindow):
             self.controller.remove_folder(path)
 
     def _folder_removed(self, folder: str, n: int) -> None:
-        self.undo_stack.push(_RemoveFolderCommand(self.controller, folder))
+        self.undo_stack.push(RemoveFolderCommand(self.controller, folder))
         self.statusBar().showMessage(
             f"Removed {folder} ({n:,} photos forgotten; files untouched). "
             "Edit → Undo brings it back.", 10000)
@@ -601,36 +547,47 @@ class MainWindow(QMainWindow):
             self.search_field.blockSignals(True)
             self.search_field.setText(view.text)
             self.search_field.blockSignals(False)
+        if self.stack.currentIndex() == VIEWER_PAGE:
+            self.close_viewer(self.viewer.row)
         self._show_view(view)
         self.controller.set_view(view)
 
     def _show_view(self, view: View) -> None:
-        """Header, chips and placeholder follow the view: one truth, drawn everywhere."""
+        """Header, chips, order and placeholder follow the view: one truth, drawn everywhere."""
         where = []
         if view.tag:
             where.append(f"tagged {view.tag.partition(':')[2] or view.tag}")
         if view.folder:
             where.append(f"in {os.path.basename(view.folder.rstrip(os.sep))}")
+        if view.date_from is not None or view.date_to is not None:
+            where.append(_dates_text(view))
         self.search_field.setPlaceholderText(
             "Describe a photo… (Enter to search" + (", " + ", ".join(where) if where else "")
             + ")")
         self.tag_chip.setVisible(bool(view.tag))
-        self.tag_chip.setText(f"Tag: {view.tag.partition(':')[2] or view.tag}  ✕"
-                              if view.tag else "")
-        self.tag_chip.setToolTip("Show photos with any tag")
+        self.tag_chip.setText(f"{view.tag.partition(':')[2] or view.tag}  ✕" if view.tag else "")
         self.folder_chip.setVisible(bool(view.folder))
-        self.folder_chip.setText(f"Folder: {os.path.basename((view.folder or '').rstrip(os.sep))}"
-                                 "  ✕" if view.folder else "")
-        self.folder_chip.setToolTip("Show photos from every folder")
+        self.folder_chip.setText(f"{os.path.basename((view.folder or '').rstrip(os.sep))}  ✕"
+                                 if view.folder else "")
+        dated = view.date_from is not None or view.date_to is not None
+        self.date_chip.setVisible(dated)
+        self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
+        self.sort_box.setVisible(view.is_search)
+        self.sort_box.setCurrentIndex(1 if view.by_date else 0)
+        self.group_box.setVisible(not view.is_search or view.by_date)
+        self.group_box.setCurrentIndex(max(0, self.group_box.findData(view.group)))
         self.results_title.setText(view.title())
 
     def run_search(self) -> None:
         self.search_timer.stop()
         current = self.controller.view
         text = self.search_field.text()
-        if text.strip() == current.text.strip() and not current.similar_to:
+        if text.strip() == current.text.strip() and not (current.similar_to or
+                                                         current.similar_ids):
             return   # already shown (Enter after the pause, or spaces typed)
-        self.set_view(View(text=text, tag=current.tag, folder=current.folder), typed=True)
+        self.set_view(View(text=text, tag=current.tag, folder=current.folder,
+                           date_from=current.date_from, date_to=current.date_to,
+                           group=current.group, by_date=current.by_date), typed=True)
 
     def _search_text_changed(self, text: str) -> None:
         if not text and self.controller.view.text:
@@ -638,52 +595,148 @@ class MainWindow(QMainWindow):
 
     def filter_by_tag(self, tag: str | None) -> None:
         """Show photos with ``tag``; combined with the text query when there is one."""
-        current = self.controller.view
-        self.set_view(View(current.text, current.similar_to, tag, current.folder))
+        self.set_view(replace(self.controller.view, tag=tag, weaker=False))
 
     def find_similar(self, path: str) -> None:
-        self.set_view(View(similar_to=path))
+        self.set_view(View(similar_to=path, group=self.controller.view.group))
+
+    def find_similar_to_selection(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1 and self.details.photo is not None:
+            self.find_similar(self.details.photo.path)
+        elif ids:
+            self.set_view(View(similar_ids=tuple(ids), group=self.controller.view.group))
 
     def show_all(self) -> None:
-        self.set_view(View())
+        self.set_view(View(group=self.controller.view.group))
 
-    def _show_results(self, view: View, photos: list[Photo], scores: list[float] | None,
-                      same_view: bool) -> None:
+    def choose_dates(self) -> None:
+        view = self.controller.view
+        dialog = DatesDialog(view.date_from, view.date_to, self)
+        if dialog.exec():
+            self.set_view(replace(view, date_from=dialog.date_from, date_to=dialog.date_to))
+
+    def _group_chosen(self, index: int) -> None:
+        self._set_group(self.group_box.itemData(index))
+
+    def _set_group(self, group: str) -> None:
+        self.set_view(replace(self.controller.view, group=group))
+
+    def _show_results(self, view: View, results: Results, same_view: bool) -> None:
         self._show_view(view)
+        keep = self.grid.currentIndex().data(IdRole) if same_view else None
         if same_view:
-            self.model.update_photos(photos, scores)
+            self.model.update_photos(results.photos, results.scores)
         else:
-            self.model.set_photos(photos, scores)
-        n = len(photos)
+            self.model.set_photos(results.photos, results.scores)
+        self.grid.set_sections(results.sections)
+        self._fill_years(results)
+        n = len(results.photos)
         self.results_title.setText(f"{view.title()} — {n:,} photo{'s' if n != 1 else ''}")
-        self.view_note.setVisible(n == 0)
-        if n == 0:
-            self.view_note.setText(
-                "No photos match. Try other words, or take off a filter." if view.needs_model
-                else "No photos here yet." if self._roots else "")
-        if photos or self._roots:
-            self.stack.setCurrentIndex(1)
-        if not same_view and photos:
+        note = ""
+        if view.is_search and view.text.strip() and not results.clear:
+            note = (f"No photo clearly matches “{view.text.strip()}”; these are the closest."
+                    if n else f"No photo matches “{view.text.strip()}”.")
+        elif n == 0:
+            note = ("No photos match. Try other words, or take off a filter."
+                    if view.needs_model or view.tag or view.date_from or view.date_to
+                    else self._empty_folder_note(view) if self._roots else "")
+        self.view_note.setText(note)
+        self.view_note.setVisible(bool(note))
+        self.weaker_btn.setVisible(bool(view.text.strip()) and not view.weaker
+                                   and results.weaker > 0)
+        self.weaker_btn.setText(f"Show {results.weaker:,} weaker matches")
+        if (results.photos or self._roots) and self.stack.currentIndex() != VIEWER_PAGE:
+            self.stack.setCurrentIndex(GRID_PAGE)
+        if not same_view and results.photos:
             self.grid.setCurrentIndex(self.model.index(0))
-        elif not photos:
+            self.grid.scrollToTop()
+        elif same_view and keep is not None and not self.grid.currentIndex().isValid():
+            row = self.model.row_of_id(keep)
+            if row is not None:
+                self.grid.setCurrentIndex(self.model.index(row))
+        if not results.photos:
             self.details.show_photo(None)
             self.controller.request_photo_tags(None)
+
+    def _empty_folder_note(self, view: View) -> str:
+        root = next((r for r in self._roots if r.path == view.folder), None)
+        if root is not None and not root.online:
+            return (f"{root.path} is offline: its drive or share is not connected. Its "
+                    f"{root.photos:,} photos are kept and show again when it is back.")
+        return "No photos here yet."
+
+    def _fill_years(self, results: Results) -> None:
+        years = []
+        for s in results.sections:
+            if s.year is not None and s.title and (not years or years[-1] != s.year):
+                years.append(s.year)
+        self.years.clear()
+        for y in years:
+            item = QListWidgetItem(str(y))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.years.addItem(item)
+        self.years.setVisible(len(years) > 1)
+
+    def _year_clicked(self, item: QListWidgetItem) -> None:
+        year = int(item.text())
+        for i, s in enumerate(self.grid.sections):
+            if s.year == year:
+                self.grid.scroll_to_section(i)
+                return
+
+    def _follow_years(self) -> None:
+        sections = self.grid.sections
+        if not self.years.isVisible() or not sections:
+            return
+        year = sections[min(self.grid.current_section(), len(sections) - 1)].year
+        for i in range(self.years.count()):
+            if self.years.item(i).text() == str(year):
+                self.years.blockSignals(True)
+                self.years.setCurrentRow(i)
+                self.years.blockSignals(False)
+                return
 
     def _view_waiting(self, view: View, why: str) -> None:
         self._show_view(view)
         self.model.set_photos([])
+        self.grid.set_sections([])
         self.view_note.setText(why)
         self.view_note.show()
+        self.weaker_btn.hide()
         self.details.show_photo(None)
         if self._roots:
-            self.stack.setCurrentIndex(1)
+            self.stack.setCurrentIndex(GRID_PAGE)
         else:
             self.statusBar().showMessage(why, 10000)
 
-    def _current_changed(self, current: Any, _previous: Any) -> None:
+    # -- selection and what to do with it ---------------------------------------------------
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        ids = [self.model.photo(r).id for r in rows if self.model.photo(r) is not None]
+        if not ids and self.details.photo is not None:
+            ids = [self.details.photo.id]
+        return ids
+
+    def _selected_photos(self) -> list[Photo]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        photos = [p for p in (self.model.photo(r) for r in rows) if p is not None]
+        if not photos and self.details.photo is not None:
+            photos = [self.details.photo]
+        return photos
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         photo = current.data(PhotoRole) if current.isValid() else None
-        self.details.show_photo(photo, current.data(ScoreRole) if current.isValid() else None)
+        self.details.show_photo(photo, current.data(ScoreRole) if current.isValid() else None,
+                                len(self.grid.selectionModel().selectedIndexes()))
         self.controller.request_photo_tags(photo.id if photo else None)
+
+    def _selection_changed(self) -> None:
+        current = self.grid.currentIndex()
+        if current.isValid():
+            self.details.show_photo(current.data(PhotoRole), current.data(ScoreRole),
+                                    len(self.grid.selectionModel().selectedIndexes()))
 
     def _rows_changed(self, top: Any, bottom: Any, roles: Any = ()) -> None:
         """A refreshed row may be the one whose details are shown: show it as it is now."""
@@ -691,7 +744,116 @@ class MainWindow(QMainWindow):
             return
         current = self.grid.currentIndex()
         if current.isValid() and top.row() <= current.row() <= bottom.row():
-            self.details.show_photo(current.data(PhotoRole), current.data(ScoreRole))
+            self.details.show_photo(current.data(PhotoRole), current.data(ScoreRole),
+                                    self.details.selected)
+
+    def _photo_menu(self, pos: Any) -> None:
+        index = self.grid.indexAt(pos)
+        if index.isValid() and not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)   # a right-click on an unselected photo picks it
+        photos = self._selected_photos()
+        if not photos:
+            return
+        n = len(photos)
+        some = f"{n:,} photos" if n > 1 else "photo"
+        menu = QMenu(self)
+        menu.addAction(self.viewer_action)
+        open_it = menu.addAction(icon("document-open"), "Open with the default app"
+                                 if n == 1 else f"Open {n:,} photos")
+        open_it.setEnabled(n <= 20)
+        show = menu.addAction(icon("folder-open"), "Show in folder")
+        copy = menu.addAction(icon("edit-copy"), "Copy path" if n == 1 else "Copy paths")
+        menu.addSeparator()
+        similar = menu.addAction(icon("similar"), "Find similar" + (" to these" if n > 1
+                                                                    else ""))
+        menu.addSeparator()
+        add_tag = menu.addAction(icon("tag"), f"Add a tag to the {some}…")
+        remove_tag = menu.addAction(f"Remove a tag from the {some}…")
+        confirm = menu.addAction(f"Confirm the automatic tags of the {some}")
+        xmp = menu.addAction("Write tags to XMP sidecars")
+        menu.addSeparator()
+        trash = menu.addAction(icon("user-trash"), f"Move the {some} to the trash…")
+        chosen = menu.exec(self.grid.viewport().mapToGlobal(pos))
+        ids = [p.id for p in photos]
+        if chosen is open_it:
+            for p in photos:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(p.path))
+        elif chosen is show:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(photos[0].path)))
+        elif chosen is copy:
+            self.copy_paths()
+        elif chosen is similar:
+            self.find_similar_to_selection()
+        elif chosen is add_tag:
+            self.add_tag_to_selection()
+        elif chosen is remove_tag:
+            self.remove_tag_from_selection()
+        elif chosen is confirm:
+            self.controller.confirm_tags(ids)
+        elif chosen is xmp:
+            self.controller.write_xmp(ids)
+        elif chosen is trash:
+            self.trash_selection()
+
+    def copy_paths(self) -> None:
+        photos = self._selected_photos()
+        if photos:
+            QGuiApplication.clipboard().setText("\n".join(p.path for p in photos))
+            self.statusBar().showMessage(f"Copied {len(photos):,} path"
+                                         f"{'s' if len(photos) != 1 else ''}", 4000)
+
+    def _ask_label(self, title: str, offer: list[tuple[str, str]]) -> tuple[str, str] | None:
+        names = [f"{label}  ({s})" for s, label in offer]
+        text, ok = QInputDialog.getItem(self, title, "Tag (pick one or type a new one):",
+                                        names, 0, True)
+        if not ok or not text.strip():
+            return None
+        if text in names:
+            return offer[names.index(text)]
+        return MANUAL_SET, text.strip()
+
+    def add_tag_to_selection(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        chosen = self._ask_label(f"Add a tag to {len(ids):,} photo{'s' if len(ids) != 1 else ''}",
+                                 self.tag_browser.known)
+        if chosen is not None:
+            self.controller.edit_tags(ids, chosen[0], chosen[1], "confirm")
+
+    def remove_tag_from_selection(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        chosen = self._ask_label(f"Remove a tag from {len(ids):,} photo"
+                                 f"{'s' if len(ids) != 1 else ''}", self.tag_browser.known)
+        if chosen is not None:
+            self.controller.edit_tags(ids, chosen[0], chosen[1], "reject")
+
+    def trash_selection(self) -> None:
+        photos = self._selected_photos()
+        if not photos:
+            return
+        n = len(photos)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Move to trash")
+        box.setText(f"Move {n:,} photo{'s' if n != 1 else ''} to the trash?"
+                    if n > 1 else f"Move “{os.path.basename(photos[0].path)}” to the trash?")
+        box.setInformativeText(
+            "The files go to the system trash, where you can restore them; nothing is deleted. "
+            "Edit → Undo puts them back (on Linux; elsewhere use the system's trash).")
+        move = box.addButton("Move to trash", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        if box.clickedButton() is move:
+            self.controller.trash([p.id for p in photos])
+
+    def _trashed(self, result: Any) -> None:
+        if result.restorable:
+            self.undo_stack.push(TrashCommand(self.controller, result))
 
     def _photo_tags(self, photo_id: int, tags: list[Any]) -> None:
         if self.details.photo is not None and self.details.photo.id == photo_id:
@@ -704,16 +866,59 @@ class MainWindow(QMainWindow):
     def edit_label_sets(self) -> None:
         LabelSetEditor(self.controller, self.thumbnails, self).exec()
 
-    def preview_current(self) -> None:
-        if self.details.photo is not None:
-            PreviewDialog(self.details.photo.path, self).exec()
+    def find_duplicates(self) -> None:
+        from photoclip.gui.duplicates import DuplicatesDialog
 
-    def eventFilter(self, obj: Any, event: QEvent) -> bool:
-        if (obj is self.grid and event.type() == QEvent.Type.KeyPress
-                and event.key() == Qt.Key.Key_Space):  # type: ignore[attr-defined]
-            self.preview_current()
-            return True
-        return super().eventFilter(obj, event)
+        DuplicatesDialog(self.controller, self.thumbnails, self).show()
+
+    def show_trash_history(self) -> None:
+        from photoclip.gui.duplicates import TrashHistoryDialog
+
+        TrashHistoryDialog(self.controller, self).exec()
+
+    # -- the viewer ------------------------------------------------------------------------
+
+    def open_viewer(self, row: int | None = None) -> None:
+        if row is None or isinstance(row, bool):
+            current = self.grid.currentIndex()
+            row = current.row() if current.isValid() else 0
+        if not 0 <= row < self.model.rowCount():
+            return
+        self.stack.setCurrentIndex(VIEWER_PAGE)
+        self.viewer.show_row(row)
+        self.viewer.setFocus()
+
+    preview_current = open_viewer
+
+    def start_slideshow(self) -> None:
+        self.open_viewer()
+        if self.stack.currentIndex() == VIEWER_PAGE:
+            self.viewer.slideshow.start()
+
+    def close_viewer(self, row: int) -> None:
+        self._full_screen(False)
+        self.stack.setCurrentIndex(GRID_PAGE)
+        if 0 <= row < self.model.rowCount():
+            index = self.model.index(row)
+            self.grid.setCurrentIndex(index)
+            self.grid.scrollTo(index)
+        self.grid.setFocus()
+
+    def _viewer_row(self, row: int) -> None:
+        index = self.model.index(row)
+        if index.isValid() and self.grid.currentIndex() != index:
+            self.grid.setCurrentIndex(index)
+
+    def _full_screen(self, on: bool) -> None:
+        chrome = [self.menuBar(), self.statusBar(), self.splitter.widget(0),
+                  self.splitter.widget(2), self.search_field, self.dates_btn,
+                  *self.findChildren(QToolBar)]
+        for w in chrome:
+            w.setVisible(not on)
+        if on and not self.isFullScreen():
+            self.showFullScreen()
+        elif not on and self.isFullScreen():
+            self.showNormal()
 
     def zoom(self, step: int) -> None:
         sizes = THUMB_SIZES
@@ -721,12 +926,7 @@ class MainWindow(QMainWindow):
         new = sizes[max(0, min(len(sizes) - 1, current + step))]
         self.settings.thumb_size = new
         self.model.set_thumb_size(new)
-        self._apply_thumb_size()
-
-    def _apply_thumb_size(self) -> None:
-        size = self.settings.thumb_size
-        self.grid.setIconSize(QSize(size, size))
-        self.grid.setGridSize(QSize(size + 16, size + 36))
+        self.grid.set_thumb_size(new)
 
     # -- model state and jobs --------------------------------------------------------------
 
@@ -815,14 +1015,15 @@ class MainWindow(QMainWindow):
         self._open_problems = True
         self.controller.request_failed()
 
-    _open_problems = False
-
     def _failed_ready(self, photos: list[Photo]) -> None:
-        self.problems_btn.setText(f"Problems ({len(photos):,})")
+        self.problems_btn.setText(f"{len(photos):,} problem{'s' if len(photos) != 1 else ''}")
         self.problems_btn.setVisible(bool(photos))
         if self._open_problems:
             self._open_problems = False
             ProblemsDialog(photos, self).exec()
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
 
     def _confirm_xmp(self, photo_ids: list[int] | None, count: int) -> None:
         if photo_ids is None:
@@ -847,7 +1048,7 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.settings.save()
             self.model.set_thumb_size(self.settings.thumb_size)
-            self._apply_thumb_size()
+            self.grid.set_thumb_size(self.settings.thumb_size)
             notes = []
             if dialog.model_changed:
                 self.controller.use_model(self.settings.model or dialog.default_model)
@@ -884,10 +1085,26 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.statusBar().showMessage("Finishing the current batch…")
+            if self.isFullScreen():
+                self._full_screen(False)
             self._save_layout()
             self.settings.save()
             if self.jobs_dialog is not None:
                 self.jobs_dialog.close()
+            self.viewer.shutdown()
             self.thumbnails.shutdown()
             self.controller.shutdown()
         event.accept()
+
+
+def _dates_text(view: View) -> str:
+    def day(t: float) -> str:
+        return datetime.fromtimestamp(t).strftime("%Y-%m-%d")
+
+    if view.date_from is not None and view.date_to is not None:
+        return f"{day(view.date_from)} – {day(view.date_to - 1)}"
+    if view.date_from is not None:
+        return f"since {day(view.date_from)}"
+    if view.date_to is not None:
+        return f"before {day(view.date_to)}"
+    return ""

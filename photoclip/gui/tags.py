@@ -42,6 +42,7 @@ class TagBrowser(QTreeWidget):
         super().__init__()
         self.setHeaderHidden(True)
         self.itemClicked.connect(self._clicked)
+        self.known: list[tuple[str, str]] = []   # every (set, label), for "Add tag…"
 
     def set_counts(self, sets: list[tuple[str, list[str]]],
                    counts: dict[tuple[str, str], int]) -> None:
@@ -52,6 +53,7 @@ class TagBrowser(QTreeWidget):
         manual = sorted({label for (s, label) in counts if s == MANUAL_SET})
         if manual:
             sets = [*sets, (MANUAL_SET, manual)]
+        self.known = [(name, label) for name, labels in sets for label in labels]
         for name, labels in sets:
             total = sum(counts.get((name, lb), 0) for lb in labels)
             top = QTreeWidgetItem([f"{name} ({total})"])

@@ -48,7 +48,7 @@ class _Job(QRunnable):
             if cache_file.is_file():
                 image = QImage(str(cache_file))
             if image.isNull():
-                image = _decode(self.path)
+                image = decode_image(self.path)
                 if not image.isNull():
                     cache_file.parent.mkdir(parents=True, exist_ok=True)
                     tmp = cache_file.with_suffix(".tmp.jpg")
@@ -75,7 +75,8 @@ def cache_file_for(cache_dir: Path, path: str) -> Path:
     return cache_dir / digest[:2] / f"{digest}.jpg"
 
 
-def _decode(path: str, size: int = THUMB_SIZE) -> QImage:
+def decode_image(path: str, size: int = THUMB_SIZE) -> QImage:
+    """``path`` as an upright QImage at most ``size`` on its longer side (any thread)."""
     reader = QImageReader(path)
     reader.setAutoTransform(True)  # EXIF orientation
     src = reader.size()

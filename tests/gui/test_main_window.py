@@ -178,11 +178,15 @@ def test_find_similar_from_details_and_from_a_dropped_file(qtbot, window,
     assert set(window.model.paths()) == {str(p) for p, _ in drawn}
 
 
-def _big_pngs(folder: Path, n: int, seed: int) -> None:
-    # PNGs cannot be draft-decoded, so each costs real decode time, like a big photo would.
+def _big_pngs(folder: Path, n: int, seed: int) -> list:
+    """``n`` big PNGs: 20 drawings and copies of them (their drawings are returned).
+
+    PNGs cannot be draft-decoded, so each costs real decode time, like a big photo would.
+    """
     originals = draw_photos(folder, 20, seed=seed, size=(1200, 900), fmt="png")
     for i in range(n - 20):
         shutil.copyfile(originals[i % 20][0], folder / f"copy-{i}.png")
+    return originals
 
 
 def test_window_stays_responsive_while_indexing(qtbot, window, tmp_path: Path) -> None:
@@ -216,7 +220,8 @@ def test_search_during_indexing_answers_within_a_second(qtbot, window,
     draw_shapes_library(tmp_path / "first", 40, seed=21)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, tmp_path / "first", expect=44)
-    _big_pngs(tmp_path / "more", 600, seed=22)
+    drawing = _big_pngs(tmp_path / "more", 600, seed=22)[0][1]
+    query = f"a {drawing.colour} {drawing.shape}"   # the new folder holds ~30 of these
     window.controller._library.indexer.batch_size = 8
     seen: list = []
     window.controller.jobs.changed.connect(lambda job: seen.append((job.title, job.done)))
@@ -226,11 +231,11 @@ def test_search_during_indexing_answers_within_a_second(qtbot, window,
     job = window.controller.jobs.running()
     assert job is not None
     t0 = time.monotonic()
-    _search(qtbot, window, "a red circle")
+    _search(qtbot, window, query)
     elapsed = time.monotonic() - t0
     assert job.state in (JobState.RUNNING, JobState.PAUSED), "indexing ended too soon"
     assert elapsed < 1.0, f"search took {elapsed:.2f} s during indexing"
-    assert window.model.rowCount() >= 44   # what was committed is searchable
+    assert query in window.results_title.text()   # answered from what is committed
     # Staying on the query, it refreshes as photos land.
     before = window.model.rowCount()
     qtbot.waitUntil(lambda: window.model.rowCount() > before, timeout=60000)
@@ -601,9 +606,10 @@ def test_layout_thumbnails_and_last_view_are_remembered(qtbot, make_window,
     with qtbot.waitSignal(second.controller.results, timeout=60000):
         start(second)
     assert (second.width(), second.height()) == (760, 540)
-    assert second.splitter.sizes() == sizes
+    # The panes come back as left (a pixel of rounding aside).
+    assert all(abs(a - b) <= 2 for a, b in zip(second.splitter.sizes(), sizes, strict=True))
     assert second.settings.thumb_size == 200
-    assert second.grid.iconSize().width() == 200
+    assert second.grid.thumb_size == 200
     assert second.search_field.text() == "a blue square"
     assert "a blue square" in second.results_title.text()
     _idle(qtbot, second)
@@ -613,8 +619,10 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
         qtbot, window, tmp_path: Path) -> None:
     drawn = draw_shapes_library(tmp_path / "shapes", 30, seed=51)
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    _big_pngs(tmp_path / "shapes" / "big", 80, seed=52)   # so re-embedding takes a while
+    truth.update({str(p): ("?", "?") for p in (tmp_path / "shapes" / "big").iterdir()})
     _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=34)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=114)
     # Another model: the same weights in another folder have another signature, so every
     # photo must be embedded again, which is what a switch does.
     other = tmp_path / "other-model"
@@ -624,14 +632,16 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
     job = window.controller.use_model(f"local-dir:{other}")
     assert job is not None
     # While it runs, the old vectors answer.
+    answered: list = []
+    window.controller.results.connect(lambda *_a: answered.append(job.state))
     window.set_view(View(text="a blue square"))
-    qtbot.waitUntil(lambda: window.model.rowCount() == 34 or job.state.finished,
-                    timeout=20000)
-    qtbot.waitUntil(lambda: job.state.finished, timeout=120000)
+    qtbot.waitUntil(lambda: bool(answered), timeout=20000)
+    assert not answered[0].finished, "the switch ended before the search was answered"
+    qtbot.waitUntil(lambda: window.controller.model_spec == f"local-dir:{other}",
+                    timeout=120000)
     assert job.state is JobState.DONE, job.outcome
-    assert window.controller.model_spec == f"local-dir:{other}"
     _search(qtbot, window, "a red circle")
     assert truth[window.model.paths()[0]] == ("red", "circle")
     with Library.open(window.controller.library_folder, readonly=True) as lib:
         assert lib.model_spec == f"local-dir:{other}"
-        assert lib.status().indexed == 34
+        assert lib.status().indexed == 114

@@ -1,0 +1,315 @@
+"""Parts of the main window: the details panel, the folder list, the drop overlay, undo.
+
+Like the window, nothing here reads a file or calls the core.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QDesktopServices,
+    QFont,
+    QGuiApplication,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QUndoCommand,
+)
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photoclip.core.catalog import Photo
+from photoclip.gui.icons import icon
+from photoclip.gui.tags import PhotoTags
+from photoclip.gui.thumbnails import ThumbnailCache
+
+RootRole = Qt.ItemDataRole.UserRole
+RootStatusRole = Qt.ItemDataRole.UserRole + 1
+
+
+class ScaledPreview(QLabel):
+    """A pixmap shown as large as the panel allows, never cropped, never blown up."""
+
+    def __init__(self) -> None:
+        super().__init__(alignment=Qt.AlignmentFlag.AlignCenter)
+        self._pixmap: QPixmap | None = None
+        self.setMinimumSize(160, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_image(self, pixmap: QPixmap | None, text: str = "") -> None:
+        self._pixmap = pixmap
+        if pixmap is None:
+            self.setPixmap(QPixmap())
+            self.setText(text)
+        else:
+            self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is None:
+            return
+        target = self._pixmap.size().scaled(self.width(), max(self.height(), 120),
+                                            Qt.AspectRatioMode.KeepAspectRatio)
+        if target.width() >= self._pixmap.width():
+            self.setPixmap(self._pixmap)
+        else:
+            self.setPixmap(self._pixmap.scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def sizeHint(self) -> QSize:
+        return QSize(256, 200)
+
+
+class DetailsPanel(QWidget):
+    find_similar = Signal(str)
+
+    def __init__(self, thumbnails: ThumbnailCache) -> None:
+        super().__init__()
+        self.thumbnails = thumbnails
+        self.photo: Photo | None = None
+        self.selected = 0
+        self.preview = ScaledPreview()
+        self.info = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.
+                           TextSelectableByMouse)
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        self.similar_btn = QPushButton(icon("similar"), "Find similar")
+        self.open_btn = QPushButton(icon("document-open"), "Open")
+        self.folder_btn = QPushButton(icon("folder-open"), "Show in folder")
+        self.copy_btn = QPushButton(icon("edit-copy"), "Copy path")
+        self.tags = PhotoTags()
+        self.similar_btn.clicked.connect(lambda: self.photo and
+                                         self.find_similar.emit(self.photo.path))
+        self.open_btn.clicked.connect(self.open_photo)
+        self.folder_btn.clicked.connect(self.show_in_folder)
+        self.copy_btn.clicked.connect(self.copy_path)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.info)
+        layout.addWidget(self.tags)
+        for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
+            layout.addWidget(b)
+        self.setMinimumWidth(240)
+        thumbnails.ready.connect(self._thumb_ready)
+        self.show_photo(None)
+
+    def show_photo(self, photo: Photo | None, score: float | None = None,
+                   selected: int = 0) -> None:
+        same = (photo is not None and self.photo is not None and photo.id == self.photo.id)
+        self.photo = photo
+        self.selected = selected
+        for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
+            b.setEnabled(photo is not None)
+        if photo is None:
+            self.preview.set_image(None)
+            self.info.setText("Select a photo to see its details.")
+            self.tags.show_tags(None)
+            return
+        if not same:
+            self.tags.show_tags([], loading=True)
+        when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
+        lines = [os.path.basename(photo.path), photo.path, f"Date: {when}"
+                 + ("" if photo.taken_at else " (file time)")]
+        if photo.camera:
+            lines.append(f"Camera: {photo.camera}")
+        if photo.width and photo.height:
+            lines.append(f"Size: {photo.width} × {photo.height}")
+        lines.append(f"File: {photo.size / 1e6:.1f} MB" if photo.size >= 1e6
+                     else f"File: {photo.size / 1e3:.0f} KB")
+        if score is not None:
+            lines.append(f"Match score: {score:.3f}")
+        if photo.state == "failed":
+            lines.append(f"Could not be read: {photo.error}")
+        if selected > 1:
+            lines.insert(0, f"{selected:,} photos selected (right-click for what to do "
+                            "with them); this one is shown:")
+        self.info.setText("\n".join(lines))
+        self._update_preview()
+
+    def _update_preview(self) -> None:
+        if self.photo is None:
+            return
+        pix = self.thumbnails.get(self.photo.path, 256)
+        if pix is not None:
+            self.preview.set_image(pix)
+        elif self.photo.path in self.thumbnails.failed:
+            self.preview.set_image(None, "No preview: the file could not be shown")
+        else:
+            self.preview.set_image(None, "…")
+
+    def _thumb_ready(self, path: str) -> None:
+        if self.photo is not None and path == self.photo.path:
+            self._update_preview()
+
+    def open_photo(self) -> None:
+        if self.photo:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.photo.path))
+
+    def show_in_folder(self) -> None:
+        if self.photo:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self.photo.path)))
+
+    def copy_path(self) -> None:
+        if self.photo:
+            QGuiApplication.clipboard().setText(self.photo.path)
+
+
+class _FolderDelegate(QStyledItemDelegate):
+    """One item per folder: its icon and name, and under them its count or why it is offline."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(option.rect.width(), option.fontMetrics.height() * 2 + 12)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex) -> None:
+        status = index.data(RootStatusRole)
+        style = option.widget.style() if option.widget else None
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
+                                option.widget)
+        if status is None:
+            return
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        pal = option.palette
+        text = pal.color(QPalette.ColorRole.HighlightedText if selected
+                         else QPalette.ColorRole.Text)
+        dim = pal.color(QPalette.ColorRole.HighlightedText if selected
+                        else QPalette.ColorRole.PlaceholderText)
+        rect = option.rect.adjusted(6, 4, -6, -4)
+        ico = icon("folder" if status.online else "folder-offline")
+        ico.paint(painter, QRect(rect.left(), rect.top() + 2, 22, 22))
+        line = option.fontMetrics.height()
+        name = os.path.basename(status.path.rstrip(os.sep)) or status.path
+        bold = QFont(option.font)
+        bold.setBold(True)
+        painter.save()
+        painter.setFont(bold)
+        painter.setPen(text if status.online else dim)
+        body = QRect(rect.left() + 30, rect.top(), rect.width() - 30, line)
+        painter.drawText(body, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         option.fontMetrics.elidedText(name, Qt.TextElideMode.ElideMiddle,
+                                                       body.width()))
+        painter.setFont(option.font)
+        painter.setPen(dim)
+        n = f"{status.photos:,} photo{'s' if status.photos != 1 else ''}"
+        detail = (n + (" · checked by polling" if status.polling else "") if status.online
+                  else f"offline: drive or share not connected · {n} kept")
+        painter.drawText(body.translated(0, line + 2),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         option.fontMetrics.elidedText(detail, Qt.TextElideMode.ElideRight,
+                                                       body.width()))
+        painter.restore()
+
+
+class FolderList(QListWidget):
+    """The library's folders, each one item: name, photo count, and state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setItemDelegate(_FolderDelegate(self))
+        self.setUniformItemSizes(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def set_roots(self, roots: list[Any], current: str | None) -> None:
+        self.clear()
+        for r in roots:
+            name = os.path.basename(r.path.rstrip(os.sep)) or r.path
+            item = QListWidgetItem(f"{name} — " + (f"{r.photos:,} photos" if r.online
+                                                    else "offline"))
+            item.setData(RootRole, r.path)
+            item.setData(RootStatusRole, r)
+            item.setToolTip(r.path if r.online else
+                            f"{r.path}\nNot reachable now (an unplugged drive or a "
+                            f"disconnected share?). Its {r.photos:,} photos are kept and come "
+                            "back with it.")
+            self.addItem(item)
+            if r.path == current:
+                item.setSelected(True)
+
+
+class DropOverlay(QLabel):
+    """Shown over the window while something is dragged over it."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("Drop folders to add them\nor a photo to find similar ones", parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setStyleSheet("background: rgba(40, 110, 200, 40); border: 3px dashed "
+                           "rgba(40, 110, 200, 200); border-radius: 12px; font-size: 18pt; "
+                           "color: palette(text);")
+        self.hide()
+
+    def cover(self) -> None:
+        self.setGeometry(self.parentWidget().rect().adjusted(8, 8, -8, -8))
+        self.raise_()
+        self.show()
+
+
+class _Done(QUndoCommand):
+    """A command whose first ``redo`` happened before it was pushed (the edit itself)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self.apply()
+
+    def apply(self) -> None:
+        """Do it again after an undo (commands that made themselves obsolete never are)."""
+        raise NotImplementedError
+
+
+class TagEditCommand(_Done):
+    def __init__(self, controller: Any, edit: Any) -> None:
+        super().__init__(edit.describe())
+        self.controller, self.edit = controller, edit
+
+    def apply(self) -> None:
+        self.controller.restore_tag(self.edit, undo=False)
+
+    def undo(self) -> None:
+        self.controller.restore_tag(self.edit, undo=True)
+
+
+class RemoveFolderCommand(_Done):
+    def __init__(self, controller: Any, folder: str) -> None:
+        super().__init__(f"Remove folder {os.path.basename(folder.rstrip(os.sep)) or folder}")
+        self.controller, self.folder = controller, folder
+
+    def undo(self) -> None:
+        self.controller.restore_folder(self.folder)
+        # Removing it again is a new removal (asked for again), not a redo.
+        self.setObsolete(True)
+
+
+class TrashCommand(_Done):
+    """Undo puts the files back from the trash (where the platform lets us)."""
+
+    def __init__(self, controller: Any, result: Any) -> None:
+        n = len(result.trashed)
+        super().__init__(f"Move {n:,} photo{'s' if n != 1 else ''} to the trash")
+        self.controller, self.result = controller, result
+
+    def undo(self) -> None:
+        self.controller.restore_trashed(self.result)
+        self.setObsolete(True)

@@ -1,0 +1,286 @@
+"""Browsing like a photo app: selection and bulk actions, the timeline, relevance, the
+viewer, duplicates review. The real window, offscreen, with the Library guard on."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
+
+from photoclip.gui.controller import View
+from photoclip.gui.jobs import JobState
+from tests.conftest import draw, draw_photos, draw_shapes_library
+from tests.gui.test_main_window import (
+    _answer_next_dialog,
+    _idle,
+    _index_by_drop,
+    _model_ready,
+    _search,
+    _status,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _dated_photos(folder: Path, dates: list[datetime | None]) -> list[Path]:
+    """Drawn photos with these EXIF capture dates (None: no EXIF date at all)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(5)
+    out = []
+    for i, when in enumerate(dates):
+        img = draw("circle", "red", "blue", rng, (160, 120))
+        exif = Image.Exif()
+        if when is not None:
+            exif.get_ifd(0x8769)[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")
+        path = folder / f"dated-{i}.jpg"
+        img.save(path, exif=exif, quality=90)
+        out.append(path)
+    return out
+
+
+def _select_rows(window, rows: list[int]) -> None:
+    sel = window.grid.selectionModel()
+    sel.clearSelection()
+    for row in rows:
+        sel.select(window.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    sel.setCurrentIndex(window.model.index(rows[0]), QItemSelectionModel.SelectionFlag.NoUpdate)
+
+
+def test_timeline_groups_by_capture_date_with_headers(qtbot, window, tmp_path: Path) -> None:
+    dates = [datetime(2023, 7, 14, 10), datetime(2023, 7, 2, 9), datetime(2023, 7, 2, 18),
+             datetime(2021, 12, 24, 20), datetime(2019, 3, 1, 8)]
+    _dated_photos(tmp_path / "dated", [*dates, None])
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "dated", expect=6)
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.set_view(View(group="month"))
+    titles = [(s.title, s.count) for s in window.grid.sections]
+    # The photo without EXIF is placed by its file time: today, first (newest first).
+    assert titles[1:] == [("July 2023", 3), ("December 2021", 1), ("March 2019", 1)]
+    assert window.grid.sections[0].file_dated == 1
+    assert "by file date" in window.grid.sections[0].header
+    assert [window.years.item(i).text() for i in range(window.years.count())] == [
+        str(datetime.now().year), "2023", "2021", "2019"]
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.group_box.setCurrentIndex(window.group_box.findData("day"))
+        window.group_box.activated.emit(window.group_box.currentIndex())
+    assert [s.title for s in window.grid.sections][1:3] == ["Friday, 14 July 2023",
+                                                            "Sunday, 02 July 2023"]
+    # Geometry is consistent: the cell drawn for a row is where a click finds that row.
+    for row in range(window.model.rowCount()):
+        rect = window.grid.visualRect(window.model.index(row))
+        assert window.grid.indexAt(rect.center()).row() == row
+    # Headers take no clicks; the down arrow walks across them.
+    assert not window.grid.indexAt(QPoint(20, 12)).isValid()
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Down)
+    assert window.grid.currentIndex().row() == 1
+    # A date range narrows what is shown; its chip takes it off.
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.set_view(View(date_from=datetime(2021, 1, 1).timestamp(),
+                             date_to=datetime(2024, 1, 1).timestamp()))
+    assert window.model.rowCount() == 4
+    assert window.date_chip.isVisible()
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.date_chip.click()
+    assert window.model.rowCount() == 6
+
+
+def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> None:
+    draw_photos(tmp_path / "p", 8, seed=61)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=8)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=10000)
+    # Ctrl+A selects what is shown; a click with Ctrl adds to a selection.
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.selected_ids()) == 8
+    window.grid.clearSelection()
+    rect = window.grid.visualRect(window.model.index(0))
+    qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    for row in (2, 5):
+        rect = window.grid.visualRect(window.model.index(row))
+        qtbot.mouseClick(window.grid.viewport(), Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.ControlModifier, rect.center())
+    ids = window.selected_ids()
+    assert len(ids) == 3
+    assert "3 photos selected" in window.details.info.text()
+    window.controller.edit_tags(ids, "my tags", "holiday", "confirm")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=5000)
+    assert "on 3 photos" in window.undo_action.text()
+    qtbot.waitUntil(lambda: _tagged(window, "holiday") == 3, timeout=10000)
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: _tagged(window, "holiday") == 0, timeout=10000)
+    # Confirming automatic tags makes them the user's own, undoably.
+    window.controller.confirm_tags(ids)
+    qtbot.waitUntil(lambda: "Confirm the tags of 3 photos" in window.undo_action.text(),
+                    timeout=5000)
+
+
+def _tagged(window, label: str) -> int:
+    return next((n for (s, lb), n in _counts(window).items() if lb == label), 0)
+
+
+def _counts(window) -> dict:
+    from photoclip.core import Library
+    from tests.conftest import SHAPES_SPEC
+
+    with Library.open(window.controller.library_folder, readonly=True,
+                      model=SHAPES_SPEC) as lib:
+        return lib.tag_counts()
+
+
+def test_similar_to_a_selection_and_copy_paths(qtbot, window, tmp_path: Path) -> None:
+    draw_photos(tmp_path / "p", 12, seed=62)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=12)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
+    _select_rows(window, [0, 1])
+    chosen = set(window.selected_ids())
+    window.copy_paths()
+    from PySide6.QtGui import QGuiApplication
+
+    assert len(QGuiApplication.clipboard().text().splitlines()) == 2
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.find_similar_to_selection()
+    assert "the 2 selected" in window.results_title.text()
+    assert window.model.rowCount() == 10
+    assert not chosen & {window.model.photo(r).id for r in range(10)}
+
+
+def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path: Path) -> None:
+    drawn = draw_shapes_library(tmp_path / "shapes", 80, seed=63)
+    truth = {str(p): (d.colour, d.shape) for p, d in drawn}
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "shapes", expect=84)
+    _search(qtbot, window, "a red circle")
+    assert set(window.model.paths()) == {p for p, v in truth.items() if v == ("red", "circle")}
+    assert not window.view_note.isVisible()
+    _search(qtbot, window, "xyzzy")
+    assert window.model.rowCount() <= 84 // 8
+    assert "No photo clearly matches" in window.view_note.text()
+    assert window.weaker_btn.isVisible()
+    few = window.model.rowCount()
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.weaker_btn.click()
+    assert window.model.rowCount() > few
+    # Scores show on the cells and in the tooltip; newest-first order groups by date.
+    assert window.model.index(0).data(Qt.ItemDataRole.UserRole + 3) is not None
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.sort_box.setCurrentIndex(1)
+        window.sort_box.activated.emit(1)
+    assert window.controller.view.by_date
+    assert window.grid.sections[0].title
+
+
+def test_viewer_moves_zooms_and_returns_to_the_same_photo(qtbot, window,
+                                                         tmp_path: Path) -> None:
+    draw_photos(tmp_path / "p", 6, seed=64, size=(800, 600))
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=6)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=10000)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(2))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    assert window.stack.currentWidget() is window.viewer
+    viewer = window.viewer
+    assert viewer.row == 2
+    qtbot.waitUntil(lambda: viewer._best_image() is not None, timeout=10000)
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    assert viewer.row == 4
+    qtbot.keyClick(viewer, Qt.Key.Key_Left)
+    assert viewer.row == 3
+    qtbot.keyClick(viewer, Qt.Key.Key_1)
+    assert viewer.scale() == 1.0
+    qtbot.keyClick(viewer, Qt.Key.Key_0)
+    assert viewer.zoom is None
+    qtbot.keyClick(viewer, Qt.Key.Key_I)
+    assert viewer.info
+    qtbot.keyClick(viewer, Qt.Key.Key_S)
+    assert viewer.slideshow.isActive()
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    assert not viewer.slideshow.isActive()
+    assert window.stack.currentIndex() == 1
+    assert window.grid.currentIndex().row() == 3
+    assert window.details.photo.id == window.model.photo(3).id
+
+
+@pytest.fixture
+def home_trash(tmp_path: Path) -> Iterator[Path]:
+    """send2trash's real XDG trash, under a temporary HOME (never the user's own)."""
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_DATA_HOME")}
+    os.environ["HOME"], os.environ["XDG_DATA_HOME"] = str(home), str(data)
+    import send2trash.plat_other
+
+    try:
+        importlib.reload(send2trash.plat_other)   # it reads XDG_DATA_HOME once, at import
+        yield data / "Trash"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        importlib.reload(send2trash.plat_other)
+
+
+def test_move_to_trash_asks_and_undo_puts_back(qtbot, window, tmp_path: Path,
+                                               home_trash: Path) -> None:
+    drawn = draw_photos(tmp_path / "p", 5, seed=65)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=5)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=10000)
+    _select_rows(window, [0, 1])
+    gone = [window.model.photo(r).path for r in (0, 1)]
+    seen = _answer_next_dialog(qtbot, lambda box: next(
+        b for b in box.buttons() if b.text() == "Move to trash").click())
+    window.trash_selection()
+    assert seen[0]["default"] == "Cancel"
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=20000)
+    assert not any(Path(p).exists() for p in gone)
+    assert len(list((home_trash / "files").iterdir())) == 2
+    assert "Move 2 photos to the trash" in window.undo_action.text()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=20000)
+    assert all(Path(p).exists() for p in gone)
+    assert _status(window).indexed == 5   # back with their embeddings
+    assert drawn
+
+
+def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp_path: Path,
+                                                             home_trash: Path) -> None:
+    from photoclip.gui.duplicates import DuplicatesDialog
+
+    folder = tmp_path / "p"
+    draw_photos(folder, 10, seed=66, size=(640, 480))
+    original = sorted(folder.glob("*.jpg"))[0]
+    with Image.open(original) as img:
+        img.resize((320, 240)).save(folder / "copy-small.jpg", quality=80)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=11)
+    dialog = DuplicatesDialog(window.controller, window.thumbnails, window)   # closes with it
+    dialog.show()
+    qtbot.waitUntil(lambda: bool(dialog.groups), timeout=60000)
+    group = dialog.groups[0]
+    assert {p.path for p in group.photos} == {str(original), str(folder / "copy-small.jpg")}
+    assert group.keep.path == str(original)        # the larger one is suggested
+    assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not (folder / "copy-small.jpg").exists(), timeout=20000)
+    assert original.exists()
+    _idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=10000)
+    assert window.controller.jobs.jobs[-1].state is JobState.DONE
+    dialog.reject()
