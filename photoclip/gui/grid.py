@@ -414,10 +414,14 @@ class PhotoGridView(QAbstractItemView):
                     current: bool, fm: QFontMetrics, pal: QPalette) -> None:
         if selected:
             color = pal.color(QPalette.ColorRole.Highlight)
-            color.setAlpha(90)
+            color.setAlpha(60)
             painter.fillRect(rect, color)
+            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
         box = QRect(rect.left() + PAD, rect.top() + PAD, self.thumb_size, self.thumb_size)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        target = box
         if pixmap is not None and not pixmap.isNull():
             size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             # A thumbnail never grows: the small photo stays small and sharp.
@@ -429,8 +433,7 @@ class PhotoGridView(QAbstractItemView):
             painter.drawPixmap(target, pixmap)
         caption = fm.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "",
                                 Qt.TextElideMode.ElideMiddle, rect.width() - 2 * PAD)
-        painter.setPen(pal.color(QPalette.ColorRole.HighlightedText if selected and current
-                                 else QPalette.ColorRole.Text))
+        painter.setPen(pal.color(QPalette.ColorRole.Text))
         painter.drawText(QRect(rect.left() + PAD, box.bottom() + 2, rect.width() - 2 * PAD,
                                CAPTION), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                          caption)
@@ -438,13 +441,14 @@ class PhotoGridView(QAbstractItemView):
         if self.show_scores and score is not None:
             text = f"{score:.2f}"
             badge = QRect(0, 0, fm.horizontalAdvance(text) + 8, fm.height())
-            badge.moveTopRight(QPoint(box.right() - 2, box.top() + 2))
+            badge.moveTopRight(QPoint(target.right() - 3, target.top() + 3))
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 130))
             painter.drawRoundedRect(badge, 4, 4)
             painter.setPen(QColor(255, 255, 255))
             painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-        if current and self.hasFocus():
-            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
+        if current and self.hasFocus() and not selected:
+            pen = QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DashLine)
+            painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect.adjusted(1, 1, -1, -1))

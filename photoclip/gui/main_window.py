@@ -201,7 +201,8 @@ class MainWindow(QMainWindow):
             replace(self.controller.view, weaker=True)))
         note_row = QHBoxLayout()
         note_row.addWidget(self.view_note, 1)
-        note_row.addWidget(self.weaker_btn)
+        note_row.addStretch(0)
+        note_row.addWidget(self.weaker_btn, 0, Qt.AlignmentFlag.AlignRight)
         self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.empty.setStyleSheet("font-size: 16pt; color: palette(placeholder-text); "
                                  "padding: 40px;")
