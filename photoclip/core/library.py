@@ -44,13 +44,32 @@ from photoclip.core.events import (
 from photoclip.core.images import open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
 from photoclip.core.labelsets import LabelSetStore
-from photoclip.core.tagging import LabelSet, Scorer, Tag, choose_tags, read_label_set
+from photoclip.core.tagging import (
+    LabelSet,
+    PromptCache,
+    Scorer,
+    Tag,
+    choose_tags,
+    read_label_set,
+)
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 CATALOG_NAME = "catalog.sqlite"
 LOCK_NAME = "write.lock"
+# Prompt embeddings no cache holds wait until this many batches are committed, so the
+# first photos are searchable before tagging costs anything; then they are embedded a
+# chunk per batch and the photos committed meanwhile are tagged at once.
+DEFER_TAGGING_BATCHES = 2
+PROMPTS_PER_BATCH = 128
+# Catalog meta key: photos were committed untagged; the next run re-tags the library
+# (survives a crash between a batch and its deferred tags).
+TAGS_PENDING = "tags_pending"
+
+
+def default_prompt_cache() -> PromptCache:
+    return PromptCache(paths.cache_dir() / "prompt-embeddings.sqlite")
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,8 @@ class Library:
                  *, label_sets: LabelSetStore | None = None,
                  vectors: VectorIndex | None = None, lock: WriteLock | None = None,
                  readonly: bool = False, batch_size: int = 32,
-                 decode_threads: int | None = None) -> None:
+                 decode_threads: int | None = None,
+                 prompt_cache: PromptCache | None = None) -> None:
         self.folder = Path(folder).expanduser().absolute()
         self.readonly = readonly
         self.catalog = catalog
@@ -166,8 +186,11 @@ class Library:
         self._index_lock = threading.RLock()
         self.labelsets = label_sets or LabelSetStore(self.folder / "labelsets", catalog,
                                                      readonly=readonly)
-        self._scorer = Scorer(embedder, catalog)
+        self._prompt_cache = prompt_cache or default_prompt_cache()
+        self._scorer = Scorer(embedder, catalog, self._prompt_cache)
         self._listeners: list[Listener] = []
+        self._untagged: list[int] = []     # committed in this run, waiting for prompts
+        self._batches = 0
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, model: str | None = None,
@@ -219,10 +242,52 @@ class Library:
         return indexer
 
     def _batch_committed(self, ids: list[int]) -> None:
-        """New photos are tagged as they are committed, and become visible at once."""
-        if ids:
-            self.tag(ids=ids, sets=self.labelsets.current())
+        """New photos become visible at once, and are tagged as soon as tagging is free.
+
+        Tagging a batch is one matrix product once the label sets' prompt embeddings are
+        known. When no cache holds them (the first library of a model), embedding them
+        must not delay the first photos: the first batches are committed untagged, then
+        the prompts are embedded a chunk per batch, and the photos that waited are tagged
+        together (see :data:`DEFER_TAGGING_BATCHES`).
+        """
+        self._batches += 1
+        if not ids:
+            return
+        sets = self.labelsets.current()
+        missing = self._scorer.missing(sets) if sets else []
+        if not missing and not self._untagged:
+            if sets:
+                self.tag(ids=ids, sets=sets)
+            self._emit(PhotosChanged.of(added=ids))
+            return
+        if not self._untagged and self.catalog.get_meta(TAGS_PENDING) != "1":
+            self.catalog.set_meta(TAGS_PENDING, "1")
+        self._untagged += ids
         self._emit(PhotosChanged.of(added=ids))
+        if self._batches > DEFER_TAGGING_BATCHES:
+            self._scorer.embed(missing[:PROMPTS_PER_BATCH])
+            if len(missing) <= PROMPTS_PER_BATCH:
+                self._tag_waiting(sets)
+
+    def _tag_waiting(self, sets: list[LabelSet]) -> None:
+        waiting, self._untagged = self._untagged, []
+        if sets and waiting:
+            self.tag(ids=waiting, sets=sets)
+        self.catalog.set_meta(TAGS_PENDING, "0")
+
+    def _finish_tagging(self, cancelled: bool) -> None:
+        """After a run: tag what waited for prompts, or re-tag after a crash left some
+        untagged. A cancelled run leaves it to the next one (the catalog remembers)."""
+        if cancelled:
+            self._untagged = []
+            return
+        if self._untagged:
+            sets = self.labelsets.current()
+            self._scorer.embed(self._scorer.missing(sets))
+            self._tag_waiting(sets)
+        elif self.catalog.get_meta(TAGS_PENDING) == "1":
+            self.tag()
+            self.catalog.set_meta(TAGS_PENDING, "0")
 
     # -- events ----------------------------------------------------------------------------
 
@@ -293,7 +358,7 @@ class Library:
         self.vectors = vectors
         self.indexer = self._make_indexer(embedder, vectors, self.indexer.batch_size,
                                           self.indexer.decode_threads)
-        self._scorer = Scorer(embedder, self.catalog)
+        self._scorer = Scorer(embedder, self.catalog, self._prompt_cache)
 
     def switch_model(self, embedder: Embedder, *, progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None, pause: threading.Event | None = None,
@@ -485,8 +550,13 @@ class Library:
             if not embed:
                 return RunSummary(scan_summary, IndexSummary())
             self._ensure_vectors()
+            self._batches, self._untagged = 0, []
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)
+            try:
+                self._finish_tagging(summary.cancelled)
+            except ModelUnavailableError as exc:
+                log.info("tagging waits for the model: %s", exc)
             if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
                 self.catalog.set_meta("model", self.model_spec)   # only once it has loaded
             retagged: list[str] = []
@@ -516,7 +586,12 @@ class Library:
             if not embed:
                 return RunSummary(total, IndexSummary())
             self._ensure_vectors()
+            self._batches, self._untagged = 0, []
             summary = self.indexer.run(cancel=cancel, progress=progress, pause=pause)
+            try:
+                self._finish_tagging(summary.cancelled)
+            except ModelUnavailableError as exc:
+                log.info("tagging waits for the model: %s", exc)
         return RunSummary(total, summary)
 
     # -- queries ---------------------------------------------------------------------------
@@ -661,9 +736,16 @@ class Library:
         return written
 
     def warm_label_sets(self) -> None:
-        """Compute (or load) every set's prompt embeddings now, not in the first batch."""
-        for ls in self.label_sets():
-            self._scorer.label_matrix(ls)
+        """Load every set's prompt embeddings that a cache holds (no model work).
+
+        Prompts no cache holds are embedded beside the first batches of the next index
+        run (see :meth:`_batch_committed`), or when a set is first scored.
+        """
+        self._scorer.missing(self.label_sets())
+
+    def prepare_label_sets(self) -> None:
+        """Embed every set's prompts now (what a benchmark counts as fixed cost)."""
+        self._scorer.embed(self._scorer.missing(self.label_sets()))
 
     def preview_label_set(self, label_set: LabelSet, limit: int = 60
                           ) -> dict[str, tuple[int, list[tuple[Photo, float]]]]:
