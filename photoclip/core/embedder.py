@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -681,6 +682,115 @@ class Embedder:
             while len(self._text_cache) > 4096:
                 self._text_cache.popitem(last=False)
             return out
+
+    def export_text_tower(self, library: Path) -> str | None:
+        """Export the text tower for :mod:`photoclip.core.textexport` into ``library``.
+
+        Returns None when written (or already there for this model), else why not: an
+        architecture or tokenizer the numpy tower does not implement, or an export whose
+        probe embeddings did not match torch's. Those libraries keep searching with torch.
+        """
+        from photoclip.core import textexport
+
+        manifest = textexport.read_manifest(library)
+        if (manifest and manifest.get("format") == textexport.FORMAT
+                and manifest.get("signature") == self.signature):
+            return None
+        self.load()
+        import open_clip
+        import torch
+
+        tower = _text_tower(self._model)
+        tok = self._tokenizer
+        if tower is None or type(tok).__name__ != "SimpleTokenizer":
+            return "the text tower or its tokenizer is not a standard CLIP one"
+        if getattr(tok, "reduction_fn", None) is not None or tok.clean_fn is not getattr(
+                open_clip.tokenizer, "_clean_lower", None):
+            return "the tokenizer cleans text in a way the export does not implement"
+        if len(tok.encoder) != tower.token_embedding.num_embeddings:
+            return "the tokenizer's vocabulary is not the tower's"
+        expected = {"ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias",
+                    "attn.out_proj.weight", "attn.out_proj.bias", "ln_2.weight", "ln_2.bias",
+                    "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"}
+        blocks = list(tower.transformer.resblocks)
+        acts = set()
+        for blk in blocks:
+            if set(blk.state_dict()) != expected:
+                return "the text transformer's blocks are not standard CLIP blocks"
+            if not isinstance(blk.ls_1, torch.nn.Identity) or not isinstance(
+                    blk.ls_2, torch.nn.Identity):
+                return "the text transformer uses layer scale"
+            act = blk.mlp.gelu
+            if type(act).__name__ == "QuickGELU":
+                acts.add("quick_gelu")
+            elif isinstance(act, torch.nn.GELU) and act.approximate == "none":
+                acts.add("gelu")
+            else:
+                return f"the text transformer uses {type(act).__name__}"
+        if len(acts) != 1 or not getattr(tower.transformer, "batch_first", True):
+            return "the text transformer's layout is not supported"
+        eps = {float(blk.ln_1.eps) for blk in blocks} | {float(tower.ln_final.eps)}
+        if len(eps) != 1:
+            return "the text transformer mixes layer norms"
+
+        def f32(t: Any) -> np.ndarray:
+            return t.detach().float().cpu().numpy()
+
+        def f16(t: Any) -> np.ndarray:
+            return t.detach().float().cpu().numpy().astype(np.float16)
+
+        tensors: dict[str, np.ndarray] = {
+            "token_embedding": f16(tower.token_embedding.weight),
+            "positional_embedding": f32(tower.positional_embedding),
+            "ln_final.w": f32(tower.ln_final.weight), "ln_final.b": f32(tower.ln_final.bias),
+        }
+        for i, blk in enumerate(blocks):
+            p = f"blocks.{i}."
+            tensors.update({
+                p + "ln_1.w": f32(blk.ln_1.weight), p + "ln_1.b": f32(blk.ln_1.bias),
+                p + "attn.in_w": f16(blk.attn.in_proj_weight.T),
+                p + "attn.in_b": f32(blk.attn.in_proj_bias),
+                p + "attn.out_w": f16(blk.attn.out_proj.weight.T),
+                p + "attn.out_b": f32(blk.attn.out_proj.bias),
+                p + "ln_2.w": f32(blk.ln_2.weight), p + "ln_2.b": f32(blk.ln_2.bias),
+                p + "mlp.fc_w": f16(blk.mlp.c_fc.weight.T), p + "mlp.fc_b": f32(blk.mlp.c_fc.bias),
+                p + "mlp.proj_w": f16(blk.mlp.c_proj.weight.T),
+                p + "mlp.proj_b": f32(blk.mlp.c_proj.bias),
+            })
+        proj = tower.text_projection
+        if isinstance(proj, torch.nn.Linear):
+            tensors["proj_w"] = f32(proj.weight.T)
+            if proj.bias is not None:
+                tensors["proj_b"] = f32(proj.bias)
+        elif proj is not None:
+            tensors["proj_w"] = f32(proj)
+        manifest = {"signature": self.signature, "model": str(self.spec),
+                    "width": int(tower.token_embedding.embedding_dim),
+                    "heads": int(blocks[0].attn.num_heads), "layers": len(blocks),
+                    "context_length": int(tok.context_length), "act": acts.pop(),
+                    "eps": eps.pop()}
+        vocab = Path(open_clip.tokenizer.default_bpe())
+        library.mkdir(parents=True, exist_ok=True)
+        folder = textexport.write_export(library, {**manifest, "probe": None}, tensors, vocab)
+        exported = textexport.open_tower(library, self.signature)
+        probe = list(textexport.PROBE_TEXTS)
+        worst = -1.0
+        if exported is not None:
+            got = exported.encode(probe)
+            worst = float(np.min(np.sum(got * self.encode_texts(probe), axis=1)))
+            ids_ok = exported.tokenizer(probe) == [
+                [int(v) for v in row[:int(row.argmax()) + 1]] for row in tok(probe)]
+            if not ids_ok:
+                worst = -1.0
+        if worst < textexport.MIN_COSINE:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            return f"the exported tower did not reproduce torch (worst cosine {worst:.5f})"
+        meta = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        meta["probe"] = {"texts": len(probe), "worst_cosine": worst}
+        (folder / "manifest.json").write_text(json.dumps(meta, indent=1))
+        return None
 
     @property
     def logit_scale(self) -> float:

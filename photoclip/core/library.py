@@ -191,6 +191,7 @@ class Library:
         self._listeners: list[Listener] = []
         self._untagged: list[int] = []     # committed in this run, waiting for prompts
         self._batches = 0
+        self._text_tower: Any = None       # textexport.TextTower, or False: none usable
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, model: str | None = None,
@@ -268,6 +269,12 @@ class Library:
             self._scorer.embed(missing[:PROMPTS_PER_BATCH])
             if len(missing) <= PROMPTS_PER_BATCH:
                 self._tag_waiting(sets)
+
+    def _export_quietly(self) -> None:
+        try:
+            self.export_text_tower()
+        except (OSError, ValueError) as exc:   # searches keep working through torch
+            log.info("could not export the text tower to %s: %s", self.folder, exc)
 
     def _tag_waiting(self, sets: list[LabelSet]) -> None:
         waiting, self._untagged = self._untagged, []
@@ -400,6 +407,7 @@ class Library:
                 self._vectors_open = True
             self.catalog.set_meta("model", str(embedder.spec))
             self.tag()
+            self._export_quietly()
         self._emit(ModelChanged(str(embedder.spec)))
         self._emit(TagsChanged())
         return total
@@ -559,6 +567,8 @@ class Library:
                 log.info("tagging waits for the model: %s", exc)
             if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
                 self.catalog.set_meta("model", self.model_spec)   # only once it has loaded
+            if self.embedder.loaded and not summary.cancelled:
+                self._export_quietly()
             retagged: list[str] = []
             retag_error = None
             if not summary.cancelled:
@@ -622,13 +632,44 @@ class Library:
             allowed = (allowed if allowed is not None else set(vectors.live_ids())) - {exclude}
         return self._results(vectors.query(vector, top, allowed))
 
+    def text_vector(self, text: str) -> np.ndarray:
+        """A query's unit vector: the loaded model's, else the library's exported text tower
+        run without torch (a search process, or the app before its model is ready), else
+        the model's after loading it."""
+        if not self.embedder.loaded:
+            tower = self._exported_text_tower()
+            if tower is not None:
+                return tower.encode([text])[0]
+        return self.embedder.encode_texts([text])[0]
+
+    def _exported_text_tower(self) -> Any:
+        from photoclip.core import textexport
+
+        if self._text_tower is None:
+            self._text_tower = textexport.open_tower(self.folder, self.embedder.signature) \
+                or False
+        return self._text_tower or None
+
+    def export_text_tower(self) -> str | None:
+        """Keep the library's torch-free text tower in step with its model (quick searches).
+
+        Returns None when it is there, else why it is not (the library then searches with
+        torch). Cheap when the export is current; otherwise loads the model.
+        """
+        if self.readonly:
+            return "the library is read-only"
+        why = self.embedder.export_text_tower(self.folder)
+        self._text_tower = None
+        if why:
+            log.info("searches of %s use torch: %s", self.folder, why)
+        return why
+
     def search(self, text: str, top: int = 20, **filters: Any) -> list[SearchResult]:
         """Photos best matching a description, best first, with cosine scores."""
         text = text.strip()
         if not text:
             return []
-        vec = self.embedder.encode_texts([text])[0]
-        return self.search_vector(vec, top, **filters)
+        return self.search_vector(self.text_vector(text), top, **filters)
 
     def similar(self, path: str | os.PathLike[str], top: int = 20,
                 **filters: Any) -> list[SearchResult]:
