@@ -439,7 +439,36 @@ class Embedder:
 
     def _verdict_key(self, torch: Any, precision: str) -> str:
         return VerdictCache.key(self.signature, f"{self.device}:{self.cpu_class}",
-                                torch.__version__, precision)
+                                _torch_version() or torch.__version__, precision)
+
+    def planned_precision(self) -> tuple[str, str]:
+        """(precision, why) the image tower will run in on this CPU, without loading it.
+
+        Read from the remembered checks; what ``photoclip status`` shows when the model
+        is not loaded (a status or search process never loads it).
+        """
+        torch_version = _torch_version()
+        if torch_version is None:
+            return "fp32", "decided when the model loads"
+        klass = cpu_class()
+        where = f"this {klass} CPU"
+        want = self.requested_precision
+        if want != "auto":
+            return want, f"{want}, as asked"
+        rejected = []
+        for precision in candidates("cpu", klass):
+            key = VerdictCache.key(self.signature, f"cpu:{klass}", torch_version, precision)
+            known = self._verdicts().get(key)
+            if known is None:
+                return "fp32", (f"fp32 until {precision} is checked on the first photos "
+                                f"embedded on {where}")
+            if known.accepted:
+                return precision, (f"{precision}: the fastest faithful path on {where} "
+                                   f"(checked {_when(known.at)}: {known.describe()})")
+            rejected.append(known.describe())
+        if not rejected:
+            return "fp32", f"fp32: no faster path on {where}"
+        return "fp32", f"fp32 on {where}: " + "; ".join(rejected)
 
     def _build_tower(self, torch: Any, precision: str) -> Any | None:
         fp32 = self._model.visual
@@ -573,12 +602,19 @@ class Embedder:
                 self._decide(torch)
 
     def precision_report(self) -> dict[str, Any]:
-        """What runs and why, for ``photoclip status`` and the app's About box."""
-        return {"device": self.device, "cpu_class": self.cpu_class,
+        """What runs and why, for ``photoclip status`` and the app's About box.
+
+        ``loaded`` says whether this is what runs now, or (model not loaded) what the
+        remembered checks will choose at the next load.
+        """
+        if not self.loaded:
+            image, why = self.planned_precision()
+            return {"loaded": False, "device": "cpu", "cpu_class": cpu_class(),
+                    "detected_cpu_class": detected_cpu_class(), "image": image,
+                    "text": "fp32", "reason": why, "check": None}
+        return {"loaded": True, "device": self.device, "cpu_class": self.cpu_class,
                 "detected_cpu_class": detected_cpu_class() if self.device == "cpu" else None,
-                "image": self.precision if self.loaded else None,
-                "text": "fp32" if self.loaded else None,
-                "reason": self.precision_reason,
+                "image": self.precision, "text": "fp32", "reason": self.precision_reason,
                 "check": asdict(self.precision_check) if self.precision_check else None}
 
     # -- encoding --------------------------------------------------------------------------
@@ -820,6 +856,16 @@ def _text_tower(model: Any) -> Any | None:
             hasattr(tower, n) for n in needed):
         return None
     return tower
+
+
+def _torch_version() -> str | None:
+    """torch's version without importing it (a status process never does)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
 
 
 def _when(at: float) -> str:

@@ -105,11 +105,14 @@ class LibraryStatus:
     pending: int
     missing: int
     roots: list[RootStatus] = field(default_factory=list)
+    # Embedder.precision_report(), plus "search": how a query is embedded
+    precision: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"library": self.library, "model": self.model, "photos": self.photos,
                 "indexed": self.indexed, "failed": self.failed, "pending": self.pending,
-                "missing": self.missing, "roots": [r.to_json() for r in self.roots]}
+                "missing": self.missing, "roots": [r.to_json() for r in self.roots],
+                "precision": self.precision}
 
 
 @dataclass
@@ -877,7 +880,20 @@ class Library:
 
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts(self.embedder.signature)
-        return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(), **counts)
+        return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(),
+                             precision=self.precision_report(), **counts)
+
+    def precision_report(self) -> dict[str, Any]:
+        """Which precision each tower runs in and why, and how searches embed a query."""
+        from photoclip.core import textexport
+
+        report = self.embedder.precision_report()
+        manifest = textexport.read_manifest(self.folder)
+        exported = bool(manifest and manifest.get("format") == textexport.FORMAT
+                        and manifest.get("signature") == self.embedder.signature)
+        report["search"] = ("exported text tower (numpy, no torch)" if exported
+                            else "the model's text tower (torch)")
+        return report
 
     # -- duplicate review: find, trash and restore, merge tags ------------------------------
     # (issue 17; the app's review view and the CLI's `duplicates` build on these)

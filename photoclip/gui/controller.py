@@ -210,6 +210,22 @@ class LibraryController(QObject):
             if self._pending_view is not None:
                 self.view_waiting.emit(self._pending_view, self._no_model_text())
 
+    def about_text(self) -> str:
+        """What the About box says about the model: which precision runs, and why.
+
+        Reads what the embedder already decided (no model work), so it answers at once.
+        """
+        from photoclip import __version__
+
+        library = self._library
+        report = library.precision_report()
+        state = "runs" if report.get("loaded") else "will run (model not loaded yet)"
+        return (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
+                f"Computer: {report['cpu_class']} CPU ({report['device']})\n"
+                f"Image tower {state} in {report['image']}, text tower in {report['text']}.\n"
+                f"Why: {report['reason']}.\nSearches embed a query with the "
+                f"{report['search']}.")
+
     def _set_model_state(self, state: ModelState, message: str) -> None:
         self.state = state
         self.model_state.emit(state, message)

@@ -439,6 +439,10 @@ class MainWindow(QMainWindow):
         setup = QAction("Set up the &model…", self)
         setup.triggered.connect(lambda: welcome(self))
         help_menu.addAction(setup)
+        about = QAction("&About photoclip", self)
+        about.triggered.connect(lambda: QMessageBox.about(self, "About photoclip",
+                                                          self.controller.about_text()))
+        help_menu.addAction(about)
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
