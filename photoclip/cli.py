@@ -389,6 +389,14 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         for r in st.roots:
             state = ("online" if r.online else "OFFLINE") + (", polled" if r.polling else "")
             print(f"  {r.path}  {r.photos} photos  {state}")
+        pr = st.precision
+        if pr:
+            print(f"compute  {pr['cpu_class']} CPU"
+                  + (f" (detected {pr['detected_cpu_class']})"
+                     if pr.get("detected_cpu_class") not in (None, pr["cpu_class"]) else "")
+                  + f"; image tower {pr['image']}, text tower {pr['text']}\n"
+                  f"         {pr['reason']}\n"
+                  f"         searches embed a query with the {pr['search']}")
         return 0
     raise AssertionError(f"unhandled command {cmd}")
 

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import pytest
 # Tests never touch the network and never open a real display.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# ...nor the user's cache (prompt embeddings and precision checks live there): one fresh
+# folder per test session, shared by the CLI subprocesses the e2e tests start.
+os.environ["PHOTOCLIP_CACHE_DIR"] = tempfile.mkdtemp(prefix="photoclip-test-cache-")
 
 from tests.models.shapes import COLOUR_NAMES, Drawing, draw, random_drawing
 

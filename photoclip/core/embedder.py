@@ -13,13 +13,15 @@ Model specs:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +29,20 @@ import numpy as np
 from PIL import Image
 
 from photoclip.core.errors import ModelUnavailableError
+from photoclip.core.precision import (
+    CALIBRATION_IMAGES,
+    PRECISIONS,
+    Check,
+    VerdictCache,
+    candidates,
+    cpu_class,
+    detected_cpu_class,
+    judge,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "ViT-B-32-256:datacomp_s34b_b86k"
-
-# bf16 is used only when it reproduces fp32 embeddings this closely (cosine, worst image).
-BF16_MIN_COSINE = 0.999
 
 # (message, bytes done, bytes total); total is 0 when unknown.
 DownloadProgress = Callable[[str, int, int], None]
@@ -188,25 +197,95 @@ class Preprocessor:
         return np.array(img, dtype=np.uint8)  # owned and writable, as torch.from_numpy wants
 
 
-def _cpu_has_bf16_units() -> bool:
+def _generated_images(pre: Preprocessor, n: int, seed: int = 0) -> np.ndarray:
+    """Smooth random images: enough structure to exercise every layer, deterministically.
+
+    The fallback calibration when there are not enough of the user's own photos.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+        img = Image.fromarray(small).resize((320, 240), Image.Resampling.BICUBIC)
+        noise = rng.integers(-20, 21, size=(240, 320, 3))
+        img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8))
+        out.append(pre(img))
+    return np.stack(out)
+
+
+def _quantize_int8(torch: Any, visual: Any) -> Any | None:
+    """An int8 copy of an image tower (torch dynamic quantization of its linear layers).
+
+    None when int8 does not apply: torch without eager quantization, or a tower whose
+    linear layers are all read as raw weights (a ResNet's attention pool). Measured on
+    ViT-B-32-256 (benchmarks/bench_embed.py): quantizing the MLPs only is faster than
+    also routing attention through quantized projections, which loses torch's fused
+    attention kernel.
+    """
     try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError:
+        return None
+    modules = dict(visual.named_modules())
+    names = set()
+    for name, mod in modules.items():
+        if type(mod) is not torch.nn.Linear:
+            continue   # MultiheadAttention's out_proj is a subclass it calls by weight
+        parent = modules.get(name.rpartition(".")[0])
+        if parent is not None and "AttentionPool" in type(parent).__name__:
+            continue   # reads q_proj.weight directly
+        names.add(name)
+    if not names:
+        return None
+    import copy
+    import warnings
+
+    with warnings.catch_warnings():
+        # torch.ao.quantization announces its move to torchao; it still works, and a
+        # torch without it falls back to fp32 above.
+        warnings.simplefilter("ignore")
+        try:
+            return quantize_dynamic(copy.deepcopy(visual), names, dtype=torch.qint8)
+        except Exception as exc:   # an engine this CPU lacks: fp32 it is
+            log.info("int8 image tower unavailable: %s", _first_line(exc))
+            return None
+
+
+class _Trial:
+    """A faster image tower on probation: it runs beside fp32 on the first photos embedded,
+    and is trusted once enough of them agree (see core/precision.py)."""
+
+    def __init__(self, precision: str, tower: Any, key: str) -> None:
+        self.precision = precision
+        self.tower = tower
+        self.key = key
+        self.ref: list[np.ndarray] = []
+        self.got: list[np.ndarray] = []
+        self.own = 0
+
+    @property
+    def images(self) -> int:
+        return sum(len(r) for r in self.ref)
 
 
 class Embedder:
     """An OpenCLIP model behind a small, thread-safe interface.
 
     Loading is explicit (``load``) because it can download hundreds of MB; every encode
-    call loads on demand otherwise. ``precision`` is ``auto`` (bf16 where it is both
-    faster and faithful, else fp32), ``fp32`` or ``bf16``.
+    call loads on demand otherwise. ``precision`` (of the image tower) is asked for as
+    ``auto``, ``fp32``, ``bf16`` or ``int8``. ``auto`` climbs the ladder of
+    core/precision.py: a faster path runs beside fp32 on the first photos embedded and is
+    used once it proved faithful (the verdict is remembered per model and machine); until
+    then, and when it is rejected, fp32. An explicit choice is used as asked, and measured
+    on generated images for the record. The text tower runs in fp32: queries and prompts
+    are short, and it only computes their tokens (see :meth:`encode_texts`).
     """
 
     def __init__(self, spec: str = DEFAULT_MODEL, *, device: str | None = None,
                  precision: str = "auto", threads: int | None = None,
                  cache_dir: str | None = None) -> None:
+        if precision not in ("auto", *PRECISIONS):
+            raise ValueError(f"unknown precision {precision!r}")
         self.spec = ModelSpec.parse(spec)
         self.requested_device = device
         self.requested_precision = precision
@@ -221,8 +300,15 @@ class Embedder:
         self._preprocess_cfg: dict[str, Any] | None = None
         self._signature: str | None = None
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._visual: Any = None          # the image tower in use
+        self._trial: _Trial | None = None
+        self._untried: list[str] = []
+        self._trim_text = False
         self.device = "cpu"
         self.precision = "fp32"
+        self.cpu_class: str | None = None
+        self.precision_check: Check | None = None
+        self.precision_reason = "not loaded yet"
         self.bf16_cosine: float | None = None
 
     # -- identity --------------------------------------------------------------------------
@@ -324,9 +410,15 @@ class Embedder:
             self.device = self._pick_device(torch)
             model.to(self.device)
             self._tokenizer = tokenizer
-            self._choose_precision(torch, model)
-            self._model = model   # last: other threads take a set _model as "ready to use"
-            log.info("loaded %s on %s (%s)", self.spec, self.device, self.precision)
+            self._trim_text = _text_tower(model) is not None
+            self._visual = model.visual
+            self._model = model   # model_input and the check below need it
+            try:
+                self._choose_precision(torch)
+            except BaseException:
+                self._model = None
+                raise
+            log.info("loaded %s on %s (%s)", self.spec, self.device, self.precision_reason)
 
     def _pick_device(self, torch: Any) -> str:
         if self.requested_device:
@@ -338,38 +430,192 @@ class Embedder:
             return "mps"
         return "cpu"
 
-    def _calibration_batch(self) -> np.ndarray:
-        """Smooth random images: enough structure to exercise every layer, deterministically."""
-        rng = np.random.default_rng(0)
-        pre = self.preprocessor()
-        out = []
-        for _ in range(8):
-            small = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
-            img = Image.fromarray(small).resize((320, 240), Image.Resampling.BICUBIC)
-            noise = rng.integers(-20, 21, size=(240, 320, 3))
-            img = Image.fromarray(np.clip(np.asarray(img) + noise, 0, 255).astype(np.uint8))
-            out.append(pre(img))
-        return np.stack(out)
+    # -- precision -------------------------------------------------------------------------
 
-    def _choose_precision(self, torch: Any, model: Any) -> None:
+    def _verdicts(self) -> VerdictCache:
+        from photoclip import paths
+
+        return VerdictCache(paths.cache_dir() / "precision-checks.json")
+
+    def _verdict_key(self, torch: Any, precision: str) -> str:
+        return VerdictCache.key(self.signature, f"{self.device}:{self.cpu_class}",
+                                _torch_version() or torch.__version__, precision)
+
+    def planned_precision(self) -> tuple[str, str]:
+        """(precision, why) the image tower will run in on this CPU, without loading it.
+
+        Read from the remembered checks; what ``photoclip status`` shows when the model
+        is not loaded (a status or search process never loads it).
+        """
+        torch_version = _torch_version()
+        if torch_version is None:
+            return "fp32", "decided when the model loads"
+        klass = cpu_class()
+        where = f"this {klass} CPU"
         want = self.requested_precision
-        if want == "fp32" or (want == "auto" and self.device == "cpu"
-                              and not _cpu_has_bf16_units()):
-            return
-        if self.device == "mps":
-            return  # bf16 support on MPS varies by OS release; fp32 is the safe choice
-        import copy
+        if want != "auto":
+            return want, f"{want}, as asked"
+        rejected = []
+        for precision in candidates("cpu", klass):
+            key = VerdictCache.key(self.signature, f"cpu:{klass}", torch_version, precision)
+            known = self._verdicts().get(key)
+            if known is None:
+                return "fp32", (f"fp32 until {precision} is checked on the first photos "
+                                f"embedded on {where}")
+            if known.accepted:
+                return precision, (f"{precision}: the fastest faithful path on {where} "
+                                   f"(checked {_when(known.at)}: {known.describe()})")
+            rejected.append(known.describe())
+        if not rejected:
+            return "fp32", f"fp32: no faster path on {where}"
+        return "fp32", f"fp32 on {where}: " + "; ".join(rejected)
 
-        batch = self.model_input(self._calibration_batch())  # fp32: precision not chosen yet
-        ref = torch.nn.functional.normalize(model.visual(batch).float(), dim=-1)
-        fast = copy.deepcopy(model.visual).to(torch.bfloat16)
-        got = torch.nn.functional.normalize(fast(batch.to(torch.bfloat16)).float(), dim=-1)
-        self.bf16_cosine = float((ref * got).sum(-1).min())
-        if want == "bf16" or self.bf16_cosine >= BF16_MIN_COSINE:
-            model.visual = fast
-            self.precision = "bf16"
-        else:
-            log.info("bf16 rejected for %s: worst cosine %.5f", self.spec, self.bf16_cosine)
+    def _build_tower(self, torch: Any, precision: str) -> Any | None:
+        fp32 = self._model.visual
+        if precision == "bf16":
+            import copy
+
+            return copy.deepcopy(fp32).to(torch.bfloat16)
+        if precision == "int8" and self.device == "cpu":
+            return _quantize_int8(torch, fp32)
+        return None
+
+    @staticmethod
+    def _run_tower(torch: Any, tower: Any, precision: str, x: Any) -> Any:
+        """Unit image vectors (float32) from a tower in ``precision``."""
+        if precision == "bf16":
+            x = x.to(torch.bfloat16)
+        return torch.nn.functional.normalize(tower(x).float(), dim=-1)
+
+    def _install(self, precision: str, tower: Any) -> None:
+        self._visual = tower
+        self._model.visual = tower   # the fp32 copy is freed: it is not needed any more
+        self.precision = precision
+
+    def _choose_precision(self, torch: Any) -> None:
+        capability = None
+        if self.device == "cpu":
+            with contextlib.suppress(Exception):
+                capability = torch.backends.cpu.get_cpu_capability()
+        self.cpu_class = cpu_class(capability) if self.device == "cpu" else self.device
+        where = (f"this {self.cpu_class} CPU" if self.device == "cpu"
+                 else f"this {self.device.upper()} device")
+        want = self.requested_precision
+        if want == "fp32":
+            self.precision_reason = "fp32, as asked"
+            return
+        if want != "auto":
+            tower = self._build_tower(torch, want)
+            if tower is None:
+                self.precision_reason = f"fp32: {want} is not available for this model here"
+                return
+            pixels = _generated_images(self.preprocessor(), 8)
+            x = self.model_input(pixels)
+            with torch.inference_mode():
+                ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
+                got = self._run_tower(torch, tower, want, x).cpu().numpy()
+            self._record(judge(want, ref, got, own_photos=0))
+            self._install(want, tower)
+            self.precision_reason = f"{want}, as asked ({self.precision_check.describe()})"  # type: ignore[union-attr]
+            return
+        ladder = list(candidates(self.device, self.cpu_class))
+        if not ladder:
+            self.precision_reason = f"fp32: no faster path on {where}"
+            return
+        rejected = []
+        while ladder:
+            precision = ladder.pop(0)
+            known = self._verdicts().get(self._verdict_key(torch, precision))
+            if known is not None and not known.accepted:
+                self._record(known)
+                rejected.append(known.describe())
+                continue
+            tower = self._build_tower(torch, precision)
+            if tower is None:
+                rejected.append(f"{precision} does not apply to this model")
+                continue
+            if known is not None:
+                self._record(known)
+                self._install(precision, tower)
+                self.precision_reason = (f"{precision}: the fastest faithful path on {where} "
+                                         f"(checked {_when(known.at)}: {known.describe()})")
+                return
+            self._trial = _Trial(precision, tower, self._verdict_key(torch, precision))
+            self._untried = ladder
+            self.precision_reason = (f"fp32 while {precision} is checked against it on the "
+                                     "first photos embedded")
+            return
+        self.precision_reason = f"fp32 on {where}: " + "; ".join(rejected)
+
+    def _record(self, check: Check) -> None:
+        self.precision_check = check
+        if check.precision == "bf16":
+            self.bf16_cosine = check.worst_cosine
+
+    def _decide(self, torch: Any) -> None:
+        """End the trial: trust the faster tower, or try the next one, or stay in fp32."""
+        trial = self._trial
+        assert trial is not None
+        self._trial = None
+        check = judge(trial.precision, np.concatenate(trial.ref), np.concatenate(trial.got),
+                      trial.own)
+        self._record(check)
+        self._verdicts().put(trial.key, check)
+        where = (f"this {self.cpu_class} CPU" if self.device == "cpu"
+                 else f"this {self.device.upper()} device")
+        if check.accepted:
+            self._install(trial.precision, trial.tower)
+            self.precision_reason = f"{trial.precision}: the fastest faithful path on {where} " \
+                                    f"({check.describe()})"
+            log.info("image tower now in %s: %s", trial.precision, check.describe())
+            return
+        log.info("%s rejected for %s: %s", trial.precision, self.spec, check.describe())
+        while self._untried:
+            precision = self._untried.pop(0)
+            tower = self._build_tower(torch, precision)
+            if tower is not None:
+                self._trial = _Trial(precision, tower, self._verdict_key(torch, precision))
+                self.precision_reason = (f"fp32 while {precision} is checked ({check.describe()})")
+                return
+        self.precision_reason = f"fp32 on {where}: {check.describe()}"
+
+    def finish_check(self) -> None:
+        """Decide a check still waiting for photos, topping it up with generated images.
+
+        The indexer calls this at the end of a run, so a library of a handful of photos
+        does not stay in fp32 for ever (and the verdict is remembered).
+        """
+        if self._trial is None:
+            return
+        import torch
+
+        with self._lock, torch.inference_mode():
+            while self._trial is not None:
+                trial = self._trial
+                missing = max(0, CALIBRATION_IMAGES - trial.images)
+                if missing:
+                    x = self.model_input(_generated_images(self.preprocessor(), missing))
+                    trial.ref.append(self._run_tower(torch, self._visual, "fp32", x)
+                                     .cpu().numpy())
+                    trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
+                                     .cpu().numpy())
+                self._decide(torch)
+
+    def precision_report(self) -> dict[str, Any]:
+        """What runs and why, for ``photoclip status`` and the app's About box.
+
+        ``loaded`` says whether this is what runs now, or (model not loaded) what the
+        remembered checks will choose at the next load.
+        """
+        if not self.loaded:
+            image, why = self.planned_precision()
+            return {"loaded": False, "device": "cpu", "cpu_class": cpu_class(),
+                    "detected_cpu_class": detected_cpu_class(), "image": image,
+                    "text": "fp32", "reason": why, "check": None}
+        return {"loaded": True, "device": self.device, "cpu_class": self.cpu_class,
+                "detected_cpu_class": detected_cpu_class() if self.device == "cpu" else None,
+                "image": self.precision, "text": "fp32", "reason": self.precision_reason,
+                "check": asdict(self.precision_check) if self.precision_check else None}
 
     # -- encoding --------------------------------------------------------------------------
 
@@ -385,7 +631,7 @@ class Embedder:
 
     def model_input(self, pixels: np.ndarray) -> Any:
         """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> the normalised
-        (N, 3, H, W) tensor the image tower takes, on its device and in its precision."""
+        (N, 3, H, W) float32 tensor the image tower takes, on its device."""
         import torch
 
         cfg = self.preprocess_cfg
@@ -395,23 +641,58 @@ class Embedder:
                            device=self.device).view(1, 3, 1, 1)
         # uint8 crosses to the device (4x less than float32), then one batched pass.
         x = torch.from_numpy(np.ascontiguousarray(pixels)).to(self.device)
-        x = x.permute(0, 3, 1, 2).float().mul_(1.0 / 255.0).sub_(mean).div_(std).contiguous()
-        return x.to(torch.bfloat16) if self.precision == "bf16" else x
+        return x.permute(0, 3, 1, 2).float().mul_(1.0 / 255.0).sub_(mean).div_(std).contiguous()
 
     def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> (N, D) unit vectors, float32."""
+        """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> (N, D) unit vectors, float32.
+
+        While a faster path is on trial, the batch runs in fp32 (what is returned and
+        stored) and in the candidate, whose output only feeds the check.
+        """
         self.load()
         import torch
 
         with self._lock, torch.inference_mode():
             x = self.model_input(pixels)
-            feats = self._model.encode_image(x).float()
-            feats = torch.nn.functional.normalize(feats, dim=-1)
-            return feats.cpu().numpy()
+            trial = self._trial
+            if trial is None:
+                return self._run_tower(torch, self._visual, self.precision, x).cpu().numpy()
+            ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
+            trial.ref.append(ref)
+            trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
+                             .cpu().numpy())
+            trial.own += len(ref)
+            if trial.images >= CALIBRATION_IMAGES:
+                self._decide(torch)
+            return ref
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:
         pre = self.preprocessor()
         return self.encode_images(np.stack([pre(im) for im in images]))
+
+    def _text_features(self, torch: Any, tokens: Any) -> Any:
+        """The text tower on token ids, computing only the positions up to the last end token.
+
+        Exact for towers with a causal mask and end-token pooling (every OpenCLIP text
+        transformer without a class token): no position attends to a later one, so the
+        padding after the end token cannot change what is pooled. A query of 6 tokens then
+        costs 6/77 of the full context (and the ~400 label-set prompts a few seconds, not
+        half a minute). Other towers (Hugging Face text encoders) run whole.
+        """
+        tower = _text_tower(self._model) if self._trim_text else None
+        if tower is None:
+            return self._model.encode_text(tokens)
+        length = int(tokens.argmax(dim=-1).max()) + 1
+        tokens = tokens[:, :length]
+        cast = tower.transformer.get_cast_dtype()
+        x = tower.token_embedding(tokens).to(cast) + tower.positional_embedding[:length].to(cast)
+        x = tower.transformer(x, attn_mask=tower.attn_mask[:length, :length])
+        x = tower.ln_final(x)
+        x = x[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
+        proj = tower.text_projection
+        if proj is None:
+            return x
+        return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> (N, D) unit vectors. Recent texts are cached: a search is typed often.
@@ -428,7 +709,7 @@ class Embedder:
                 with torch.inference_mode():
                     tokens = self._tokenizer(list(todo)).to(self.device)
                     feats = torch.nn.functional.normalize(
-                        self._model.encode_text(tokens).float(), dim=-1).cpu().numpy()
+                        self._text_features(torch, tokens).float(), dim=-1).cpu().numpy()
                 for text, vec in zip(todo, feats, strict=True):
                     self._text_cache[text] = vec
             for text in texts:
@@ -438,10 +719,161 @@ class Embedder:
                 self._text_cache.popitem(last=False)
             return out
 
+    def export_text_tower(self, library: Path) -> str | None:
+        """Export the text tower for :mod:`photoclip.core.textexport` into ``library``.
+
+        Returns None when written (or already there for this model), else why not: an
+        architecture or tokenizer the numpy tower does not implement, or an export whose
+        probe embeddings did not match torch's. Those libraries keep searching with torch.
+        """
+        from photoclip.core import textexport
+
+        manifest = textexport.read_manifest(library)
+        if (manifest and manifest.get("format") == textexport.FORMAT
+                and manifest.get("signature") == self.signature):
+            return None
+        self.load()
+        import open_clip
+        import torch
+
+        tower = _text_tower(self._model)
+        tok = self._tokenizer
+        if tower is None or type(tok).__name__ != "SimpleTokenizer":
+            return "the text tower or its tokenizer is not a standard CLIP one"
+        if getattr(tok, "reduction_fn", None) is not None or tok.clean_fn is not getattr(
+                open_clip.tokenizer, "_clean_lower", None):
+            return "the tokenizer cleans text in a way the export does not implement"
+        if len(tok.encoder) != tower.token_embedding.num_embeddings:
+            return "the tokenizer's vocabulary is not the tower's"
+        expected = {"ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias",
+                    "attn.out_proj.weight", "attn.out_proj.bias", "ln_2.weight", "ln_2.bias",
+                    "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"}
+        blocks = list(tower.transformer.resblocks)
+        acts = set()
+        for blk in blocks:
+            if set(blk.state_dict()) != expected:
+                return "the text transformer's blocks are not standard CLIP blocks"
+            if not isinstance(blk.ls_1, torch.nn.Identity) or not isinstance(
+                    blk.ls_2, torch.nn.Identity):
+                return "the text transformer uses layer scale"
+            act = blk.mlp.gelu
+            if type(act).__name__ == "QuickGELU":
+                acts.add("quick_gelu")
+            elif isinstance(act, torch.nn.GELU) and act.approximate == "none":
+                acts.add("gelu")
+            else:
+                return f"the text transformer uses {type(act).__name__}"
+        if len(acts) != 1 or not getattr(tower.transformer, "batch_first", True):
+            return "the text transformer's layout is not supported"
+        eps = {float(blk.ln_1.eps) for blk in blocks} | {float(tower.ln_final.eps)}
+        if len(eps) != 1:
+            return "the text transformer mixes layer norms"
+
+        def f32(t: Any) -> np.ndarray:
+            return t.detach().float().cpu().numpy()
+
+        def f16(t: Any) -> np.ndarray:
+            return t.detach().float().cpu().numpy().astype(np.float16)
+
+        tensors: dict[str, np.ndarray] = {
+            "token_embedding": f16(tower.token_embedding.weight),
+            "positional_embedding": f32(tower.positional_embedding),
+            "ln_final.w": f32(tower.ln_final.weight), "ln_final.b": f32(tower.ln_final.bias),
+        }
+        for i, blk in enumerate(blocks):
+            p = f"blocks.{i}."
+            tensors.update({
+                p + "ln_1.w": f32(blk.ln_1.weight), p + "ln_1.b": f32(blk.ln_1.bias),
+                p + "attn.in_w": f16(blk.attn.in_proj_weight.T),
+                p + "attn.in_b": f32(blk.attn.in_proj_bias),
+                p + "attn.out_w": f16(blk.attn.out_proj.weight.T),
+                p + "attn.out_b": f32(blk.attn.out_proj.bias),
+                p + "ln_2.w": f32(blk.ln_2.weight), p + "ln_2.b": f32(blk.ln_2.bias),
+                p + "mlp.fc_w": f16(blk.mlp.c_fc.weight.T), p + "mlp.fc_b": f32(blk.mlp.c_fc.bias),
+                p + "mlp.proj_w": f16(blk.mlp.c_proj.weight.T),
+                p + "mlp.proj_b": f32(blk.mlp.c_proj.bias),
+            })
+        proj = tower.text_projection
+        if isinstance(proj, torch.nn.Linear):
+            tensors["proj_w"] = f32(proj.weight.T)
+            if proj.bias is not None:
+                tensors["proj_b"] = f32(proj.bias)
+        elif proj is not None:
+            tensors["proj_w"] = f32(proj)
+        manifest = {"signature": self.signature, "model": str(self.spec),
+                    "width": int(tower.token_embedding.embedding_dim),
+                    "heads": int(blocks[0].attn.num_heads), "layers": len(blocks),
+                    "context_length": int(tok.context_length), "act": acts.pop(),
+                    "eps": eps.pop(),
+                    # What the relevance cut needs without torch (core/relevance.py).
+                    "logit_scale": float(self._model.logit_scale.exp())}
+        vocab = Path(open_clip.tokenizer.default_bpe())
+        library.mkdir(parents=True, exist_ok=True)
+        folder = textexport.write_export(library, {**manifest, "probe": None}, tensors, vocab)
+        exported = textexport.open_tower(library, self.signature)
+        probe = list(textexport.PROBE_TEXTS)
+        worst = -1.0
+        if exported is not None:
+            got = exported.encode(probe)
+            worst = float(np.min(np.sum(got * self.encode_texts(probe), axis=1)))
+            ids_ok = exported.tokenizer(probe) == [
+                [int(v) for v in row[:int(row.argmax()) + 1]] for row in tok(probe)]
+            if not ids_ok:
+                worst = -1.0
+        if worst < textexport.MIN_COSINE:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+            return f"the exported tower did not reproduce torch (worst cosine {worst:.5f})"
+        meta = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        meta["probe"] = {"texts": len(probe), "worst_cosine": worst}
+        (folder / "manifest.json").write_text(json.dumps(meta, indent=1))
+        return None
+
     @property
     def logit_scale(self) -> float:
         self.load()
         return float(self._model.logit_scale.exp())
+
+
+def _text_tower(model: Any) -> Any | None:
+    """The module holding a standard causal text transformer, or None.
+
+    ``CLIP`` keeps the text parts on the model itself, ``CustomTextCLIP`` in ``.text``;
+    either qualifies when it pools at the end token under a causal mask, with no class
+    token or padding mask (what makes computing only the real tokens exact).
+    """
+    text = getattr(model, "text", None)
+    if text is not None:
+        ok = (getattr(text, "pool_type", None) == "argmax"
+              and getattr(text, "cls_emb", 0) is None
+              and not getattr(text, "use_pad_mask", True))
+        tower = text
+    else:
+        ok = getattr(model, "text_pool_type", None) == "argmax"
+        tower = model
+    needed = ("token_embedding", "positional_embedding", "transformer", "ln_final",
+              "text_projection")
+    if not ok or getattr(tower, "attn_mask", None) is None or not all(
+            hasattr(tower, n) for n in needed):
+        return None
+    return tower
+
+
+def _torch_version() -> str | None:
+    """torch's version without importing it (a status process never does)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
+
+
+def _when(at: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d") if at else "earlier"
 
 
 def _progress_tqdm(progress: DownloadProgress, message: str) -> type:

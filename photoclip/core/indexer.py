@@ -86,6 +86,11 @@ def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
         return _Decoded(photo, None, None, f"unexpected error: {exc}", time.perf_counter() - t0)
 
 
+# The first batch is small so the first photos are searchable seconds after the model is
+# ready; full batches follow (they keep the model's matrices large enough to run fast).
+FIRST_BATCH = 8
+
+
 def default_decode_threads() -> int:
     return max(1, min(8, (os.cpu_count() or 2)))
 
@@ -153,7 +158,8 @@ class Indexer:
                     break
                 batch: list[_Decoded] = []
                 t0 = time.perf_counter()
-                while pending and len(batch) < self.batch_size:
+                size = self.batch_size if done else min(self.batch_size, FIRST_BATCH)
+                while pending and len(batch) < size:
                     batch.append(pending.popleft().result())
                     fill()
                 stages["wait"] += time.perf_counter() - t0
@@ -197,6 +203,8 @@ class Indexer:
                     progress(IndexProgress("embed", done, len(todo), len(summary.failed), rate,
                                            eta, batch[-1].photo.path))
         self.vectors.save()
+        if not summary.cancelled:
+            self.embedder.finish_check()   # a small library still gets its verdict
         summary.seconds = time.perf_counter() - t_start
         summary.stage_seconds = stages
         if progress:

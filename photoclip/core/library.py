@@ -44,13 +44,32 @@ from photoclip.core.events import (
 from photoclip.core.images import open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
 from photoclip.core.labelsets import LabelSetStore
-from photoclip.core.tagging import LabelSet, Scorer, Tag, choose_tags, read_label_set
+from photoclip.core.tagging import (
+    LabelSet,
+    PromptCache,
+    Scorer,
+    Tag,
+    choose_tags,
+    read_label_set,
+)
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
 CATALOG_NAME = "catalog.sqlite"
 LOCK_NAME = "write.lock"
+# Prompt embeddings no cache holds wait until this many batches are committed, so the
+# first photos are searchable before tagging costs anything; then they are embedded a
+# chunk per batch and the photos committed meanwhile are tagged at once.
+DEFER_TAGGING_BATCHES = 2
+PROMPTS_PER_BATCH = 128
+# Catalog meta key: photos were committed untagged; the next run re-tags the library
+# (survives a crash between a batch and its deferred tags).
+TAGS_PENDING = "tags_pending"
+
+
+def default_prompt_cache() -> PromptCache:
+    return PromptCache(paths.cache_dir() / "prompt-embeddings.sqlite")
 
 
 @dataclass(frozen=True)
@@ -96,11 +115,14 @@ class LibraryStatus:
     pending: int
     missing: int
     roots: list[RootStatus] = field(default_factory=list)
+    # Embedder.precision_report(), plus "search": how a query is embedded
+    precision: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"library": self.library, "model": self.model, "photos": self.photos,
                 "indexed": self.indexed, "failed": self.failed, "pending": self.pending,
-                "missing": self.missing, "roots": [r.to_json() for r in self.roots]}
+                "missing": self.missing, "roots": [r.to_json() for r in self.roots],
+                "precision": self.precision}
 
 
 @dataclass
@@ -162,7 +184,8 @@ class Library:
                  *, label_sets: LabelSetStore | None = None,
                  vectors: VectorIndex | None = None, lock: WriteLock | None = None,
                  readonly: bool = False, batch_size: int = 32,
-                 decode_threads: int | None = None) -> None:
+                 decode_threads: int | None = None,
+                 prompt_cache: PromptCache | None = None) -> None:
         self.folder = Path(folder).expanduser().absolute()
         self.readonly = readonly
         self.catalog = catalog
@@ -176,8 +199,12 @@ class Library:
         self._index_lock = threading.RLock()
         self.labelsets = label_sets or LabelSetStore(self.folder / "labelsets", catalog,
                                                      readonly=readonly)
-        self._scorer = Scorer(embedder, catalog)
+        self._prompt_cache = prompt_cache or default_prompt_cache()
+        self._scorer = Scorer(embedder, catalog, self._prompt_cache)
         self._listeners: list[Listener] = []
+        self._untagged: list[int] = []     # committed in this run, waiting for prompts
+        self._batches = 0
+        self._text_tower: Any = None       # textexport.TextTower, or False: none usable
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, model: str | None = None,
@@ -229,10 +256,58 @@ class Library:
         return indexer
 
     def _batch_committed(self, ids: list[int]) -> None:
-        """New photos are tagged as they are committed, and become visible at once."""
-        if ids:
-            self.tag(ids=ids, sets=self.labelsets.current())
+        """New photos become visible at once, and are tagged as soon as tagging is free.
+
+        Tagging a batch is one matrix product once the label sets' prompt embeddings are
+        known. When no cache holds them (the first library of a model), embedding them
+        must not delay the first photos: the first batches are committed untagged, then
+        the prompts are embedded a chunk per batch, and the photos that waited are tagged
+        together (see :data:`DEFER_TAGGING_BATCHES`).
+        """
+        self._batches += 1
+        if not ids:
+            return
+        sets = self.labelsets.current()
+        missing = self._scorer.missing(sets) if sets else []
+        if not missing and not self._untagged:
+            if sets:
+                self.tag(ids=ids, sets=sets)
+            self._emit(PhotosChanged.of(added=ids))
+            return
+        if not self._untagged and self.catalog.get_meta(TAGS_PENDING) != "1":
+            self.catalog.set_meta(TAGS_PENDING, "1")
+        self._untagged += ids
         self._emit(PhotosChanged.of(added=ids))
+        if self._batches > DEFER_TAGGING_BATCHES:
+            self._scorer.embed(missing[:PROMPTS_PER_BATCH])
+            if len(missing) <= PROMPTS_PER_BATCH:
+                self._tag_waiting(sets)
+
+    def _export_quietly(self) -> None:
+        try:
+            self.export_text_tower()
+        except (OSError, ValueError) as exc:   # searches keep working through torch
+            log.info("could not export the text tower to %s: %s", self.folder, exc)
+
+    def _tag_waiting(self, sets: list[LabelSet]) -> None:
+        waiting, self._untagged = self._untagged, []
+        if sets and waiting:
+            self.tag(ids=waiting, sets=sets)
+        self.catalog.set_meta(TAGS_PENDING, "0")
+
+    def _finish_tagging(self, cancelled: bool) -> None:
+        """After a run: tag what waited for prompts, or re-tag after a crash left some
+        untagged. A cancelled run leaves it to the next one (the catalog remembers)."""
+        if cancelled:
+            self._untagged = []
+            return
+        if self._untagged:
+            sets = self.labelsets.current()
+            self._scorer.embed(self._scorer.missing(sets))
+            self._tag_waiting(sets)
+        elif self.catalog.get_meta(TAGS_PENDING) == "1":
+            self.tag()
+            self.catalog.set_meta(TAGS_PENDING, "0")
 
     # -- events ----------------------------------------------------------------------------
 
@@ -303,7 +378,7 @@ class Library:
         self.vectors = vectors
         self.indexer = self._make_indexer(embedder, vectors, self.indexer.batch_size,
                                           self.indexer.decode_threads)
-        self._scorer = Scorer(embedder, self.catalog)
+        self._scorer = Scorer(embedder, self.catalog, self._prompt_cache)
 
     def switch_model(self, embedder: Embedder, *, progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None, pause: threading.Event | None = None,
@@ -345,6 +420,7 @@ class Library:
                 self._vectors_open = True
             self.catalog.set_meta("model", str(embedder.spec))
             self.tag()
+            self._export_quietly()
         self._emit(ModelChanged(str(embedder.spec)))
         self._emit(TagsChanged())
         return total
@@ -495,10 +571,17 @@ class Library:
             if not embed:
                 return RunSummary(scan_summary, IndexSummary())
             self._ensure_vectors()
+            self._batches, self._untagged = 0, []
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)
+            try:
+                self._finish_tagging(summary.cancelled)
+            except ModelUnavailableError as exc:
+                log.info("tagging waits for the model: %s", exc)
             if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
                 self.catalog.set_meta("model", self.model_spec)   # only once it has loaded
+            if self.embedder.loaded and not summary.cancelled:
+                self._export_quietly()
             retagged: list[str] = []
             retag_error = None
             if not summary.cancelled:
@@ -526,7 +609,12 @@ class Library:
             if not embed:
                 return RunSummary(total, IndexSummary())
             self._ensure_vectors()
+            self._batches, self._untagged = 0, []
             summary = self.indexer.run(cancel=cancel, progress=progress, pause=pause)
+            try:
+                self._finish_tagging(summary.cancelled)
+            except ModelUnavailableError as exc:
+                log.info("tagging waits for the model: %s", exc)
         return RunSummary(total, summary)
 
     # -- queries ---------------------------------------------------------------------------
@@ -558,6 +646,46 @@ class Library:
             allowed = (allowed if allowed is not None else set(vectors.live_ids())) - drop
         return self._results(vectors.query(vector, top, allowed))
 
+    def text_vector(self, text: str) -> np.ndarray:
+        """A query's unit vector: the loaded model's, else the library's exported text tower
+        run without torch (a search process, or the app before its model is ready), else
+        the model's after loading it."""
+        if not self.embedder.loaded:
+            tower = self._exported_text_tower()
+            if tower is not None:
+                return tower.encode([text])[0]
+        return self.embedder.encode_texts([text])[0]
+
+    def _logit_scale(self) -> float:
+        """The model's logit scale, from the exported tower when the model is not loaded."""
+        if not self.embedder.loaded:
+            tower = self._exported_text_tower()
+            if tower is not None and tower.logit_scale:
+                return float(tower.logit_scale)
+        return self.embedder.logit_scale
+
+    def _exported_text_tower(self) -> Any:
+        from photoclip.core import textexport
+
+        if self._text_tower is None:
+            self._text_tower = textexport.open_tower(self.folder, self.embedder.signature) \
+                or False
+        return self._text_tower or None
+
+    def export_text_tower(self) -> str | None:
+        """Keep the library's torch-free text tower in step with its model (quick searches).
+
+        Returns None when it is there, else why it is not (the library then searches with
+        torch). Cheap when the export is current; otherwise loads the model.
+        """
+        if self.readonly:
+            return "the library is read-only"
+        why = self.embedder.export_text_tower(self.folder)
+        self._text_tower = None
+        if why:
+            log.info("searches of %s use torch: %s", self.folder, why)
+        return why
+
     def search(self, text: str, top: int | None = 20, **filters: Any) -> list[SearchResult]:
         """Photos best matching a description, best first, with cosine scores.
 
@@ -569,8 +697,7 @@ class Library:
         text = text.strip()
         if not text:
             return []
-        vec = self.embedder.encode_texts([text])[0]
-        return self.search_vector(vec, top, **filters)
+        return self.search_vector(self.text_vector(text), top, **filters)
 
     def search_matches(self, text: str, *, weaker: bool = False, limit: int = 500,
                        **filters: Any) -> Matches:
@@ -582,15 +709,16 @@ class Library:
         text = text.strip()
         if not text:
             return Matches([], False, 0)
-        vec = self.embedder.encode_texts([text])[0]
+        vec = self.text_vector(text)
         vectors = self._ensure_vectors()
         allowed = self._allowed(filters.get("folder"), filters.get("date_from"),
                                 filters.get("date_to"), filters.get("tag"))
+        scale = self._logit_scale()
         k = 256
         while True:
             hits = vectors.query(vec, k, allowed)
             scores = np.array([s for _i, s in hits], dtype=np.float32)
-            cut = relevance.cut_scores(scores, self.embedder.logit_scale)
+            cut = relevance.cut_scores(scores, scale)
             pool = len(allowed) if allowed is not None else len(vectors)
             if cut.window < len(hits) or len(hits) >= pool or k >= 16 * limit:
                 break
@@ -598,7 +726,8 @@ class Library:
         take = cut.window if weaker else cut.keep
         hits = hits[:min(take, limit)]
         # A match must describe the photo better than "a photo" does (the neutral class).
-        neutral = self._scorer.neutral()
+        tower = None if self.embedder.loaded else self._exported_text_tower()
+        neutral = self._scorer.neutral(tower.encode if tower is not None else None)
         base = vectors.vectors_of([i for i, _ in hits]) @ neutral
         kept = [h for h, b in zip(hits, base, strict=True) if h[1] >= b]
         return Matches(self._results(kept), cut.clear and bool(kept),
@@ -723,9 +852,16 @@ class Library:
         return written
 
     def warm_label_sets(self) -> None:
-        """Compute (or load) every set's prompt embeddings now, not in the first batch."""
-        for ls in self.label_sets():
-            self._scorer.label_matrix(ls)
+        """Load every set's prompt embeddings that a cache holds (no model work).
+
+        Prompts no cache holds are embedded beside the first batches of the next index
+        run (see :meth:`_batch_committed`), or when a set is first scored.
+        """
+        self._scorer.missing(self.label_sets())
+
+    def prepare_label_sets(self) -> None:
+        """Embed every set's prompts now (what a benchmark counts as fixed cost)."""
+        self._scorer.embed(self._scorer.missing(self.label_sets()))
 
     def preview_label_set(self, label_set: LabelSet, limit: int = 60
                           ) -> dict[str, tuple[int, list[tuple[Photo, float]]]]:
@@ -845,7 +981,20 @@ class Library:
 
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts(self.embedder.signature)
-        return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(), **counts)
+        return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(),
+                             precision=self.precision_report(), **counts)
+
+    def precision_report(self) -> dict[str, Any]:
+        """Which precision each tower runs in and why, and how searches embed a query."""
+        from photoclip.core import textexport
+
+        report = self.embedder.precision_report()
+        manifest = textexport.read_manifest(self.folder)
+        exported = bool(manifest and manifest.get("format") == textexport.FORMAT
+                        and manifest.get("signature") == self.embedder.signature)
+        report["search"] = ("exported text tower (numpy, no torch)" if exported
+                            else "the model's text tower (torch)")
+        return report
 
     # -- duplicate review: find, trash and restore, merge tags ------------------------------
     # (issue 17; the app's review view and the CLI's `duplicates` build on these)

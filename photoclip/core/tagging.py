@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,25 +175,123 @@ class Tag:
                 else round(self.score, 4), "set": self.label_set, "source": self.source}
 
 
-class Scorer:
-    """Label embeddings (cached per model) and the scoring matrix product."""
+class PromptCache:
+    """Prompt embeddings per model in the user cache folder, shared by every library.
 
-    def __init__(self, embedder: Any, text_cache: Any = None) -> None:
+    Embedding the default label sets' ~400 prompts is the one piece of tagging work that
+    does not depend on the photos; a second library (or a library re-created from scratch)
+    finds them here and pays nothing. A SQLite file, so several photoclip processes may
+    share it; any failure to read or write it only means embedding again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=5.0)
+        db.execute("CREATE TABLE IF NOT EXISTS prompts(model TEXT NOT NULL, text TEXT NOT NULL, "
+                   "vector BLOB NOT NULL, PRIMARY KEY (model, text))")
+        return db
+
+    def get(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        if not self.path.is_file():
+            return {}
+        out: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(texts))
+        try:
+            db = self._connect()
+            try:
+                for start in range(0, len(unique), 900):
+                    chunk = unique[start:start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    for text, blob in db.execute(
+                            f"SELECT text, vector FROM prompts WHERE model = ? AND text IN "
+                            f"({marks})", [model, *chunk]):
+                        out[text] = np.frombuffer(blob, dtype=np.float32).copy()
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error) as exc:
+            log.info("prompt cache %s not readable: %s", self.path, exc)
+        return out
+
+    def put(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        try:
+            db = self._connect()
+            try:
+                with db:
+                    db.executemany("INSERT OR REPLACE INTO prompts(model, text, vector) "
+                                   "VALUES(?, ?, ?)",
+                                   [(model, t, np.asarray(v, np.float32).tobytes())
+                                    for t, v in vectors.items()])
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error) as exc:
+            log.info("prompt cache %s not writable: %s", self.path, exc)
+
+
+class Scorer:
+    """Label embeddings (cached per model) and the scoring matrix product.
+
+    Prompt embeddings are looked up in memory, then in the library's catalog
+    (``text_cache``), then in the user's :class:`PromptCache` (``shared``); only what none
+    holds is embedded, and then kept in all three.
+    """
+
+    def __init__(self, embedder: Any, text_cache: Any = None,
+                 shared: PromptCache | None = None) -> None:
         self.embedder = embedder
         self.text_cache = text_cache   # Catalog: persistent text embeddings per model
-        self._neutral: np.ndarray | None = None
+        self.shared = shared
+        self._known: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """What the caches already hold (no model work)."""
+        model = self.embedder.signature
+        with self._lock:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._known]
+            if todo and self.text_cache is not None:
+                self._known.update(self.text_cache.text_embeddings(model, todo))
+                todo = [t for t in todo if t not in self._known]
+            if todo and self.shared is not None:
+                found = self.shared.get(model, todo)
+                if found and self.text_cache is not None and not self.text_cache.readonly:
+                    self.text_cache.store_text_embeddings(model, found)
+                self._known.update(found)
+            return {t: self._known[t] for t in texts if t in self._known}
+
+    def missing(self, label_sets: Sequence[LabelSet]) -> list[str]:
+        """Prompts of these sets that no cache holds: what tagging them would embed."""
+        prompts = [p for ls in label_sets for g in self._groups(ls) for p in g]
+        known = self._lookup(prompts)
+        return [p for p in dict.fromkeys(prompts) if p not in known]
+
+    def embed(self, texts: Sequence[str]) -> None:
+        """Embed ``texts`` with the model and keep them in every cache."""
+        if not texts:
+            return
+        model = self.embedder.signature
+        fresh = dict(zip(texts, self.embedder.encode_texts(list(texts)), strict=True))
+        if self.text_cache is not None and not self.text_cache.readonly:
+            self.text_cache.store_text_embeddings(model, fresh)
+        if self.shared is not None:
+            self.shared.put(model, fresh)
+        with self._lock:
+            self._known.update(fresh)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        model = self.embedder.signature
-        known = self.text_cache.text_embeddings(model, texts) if self.text_cache else {}
+        known = self._lookup(texts)
         todo = [t for t in dict.fromkeys(texts) if t not in known]
         if todo:
-            vecs = self.embedder.encode_texts(todo)
-            fresh = dict(zip(todo, vecs, strict=True))
-            if self.text_cache is not None and not self.text_cache.readonly:
-                self.text_cache.store_text_embeddings(model, fresh)
-            known.update(fresh)
+            self.embed(todo)
+            known = self._lookup(texts)
         return np.stack([known[t] for t in texts])
+
+    @staticmethod
+    def _groups(label_set: LabelSet) -> list[list[str]]:
+        return [*(label_set.prompts_for(label) for label in label_set.labels),
+                list(NEUTRAL_PROMPTS)]
 
     def _ensemble(self, prompts: Sequence[Sequence[str]]) -> np.ndarray:
         flat = [p for group in prompts for p in group]
@@ -203,16 +303,26 @@ class Scorer:
             start += len(group)
         return np.stack(out).astype(np.float32)
 
-    def neutral(self) -> np.ndarray:
-        """The neutral class ("a photo.", …) as one unit vector: what any photo is."""
-        if self._neutral is None:
-            self._neutral = self._ensemble([list(NEUTRAL_PROMPTS)])[0]
-        return self._neutral
+    def neutral(self, encode: Any = None) -> np.ndarray:
+        """The neutral class ("a photo.", …) as one unit vector: what any photo is.
+
+        From the caches when they hold it; otherwise ``encode(texts)`` if given (a search
+        process with the library's exported text tower), else the model.
+        """
+        prompts = list(NEUTRAL_PROMPTS)
+        known = self._lookup(prompts)
+        if len(known) == len(prompts):
+            vecs = np.stack([known[t] for t in prompts])
+        elif encode is not None:
+            vecs = np.asarray(encode(prompts), dtype=np.float32)
+        else:
+            return self._ensemble([prompts])[0]
+        mean = vecs.mean(0)
+        return (mean / (np.linalg.norm(mean) + 1e-12)).astype(np.float32)
 
     def label_matrix(self, label_set: LabelSet) -> np.ndarray:
         """(labels + 1, D): each label's ensembled embedding, the neutral class last."""
-        groups = [label_set.prompts_for(label) for label in label_set.labels]
-        return self._ensemble([*groups, list(NEUTRAL_PROMPTS)])
+        return self._ensemble(self._groups(label_set))
 
     def scores(self, label_set: LabelSet, image_vecs: np.ndarray) -> np.ndarray:
         """(N, labels) probabilities: softmax over the set's labels and the neutral class."""

@@ -145,6 +145,7 @@ class LibraryController(QObject):
     folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
     trashed = Signal(object)                  # TrashResult, for the undo stack
     duplicates_found = Signal(object)         # DuplicateReport
+    about = Signal(str)                       # the About box's text
     trash_history = Signal(object)            # [TrashResult], newest first
     xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
     message = Signal(str)                     # for the status bar
@@ -247,6 +248,26 @@ class LibraryController(QObject):
             self._set_model_state(ModelState.UNAVAILABLE, reason)
             if self._pending_view is not None:
                 self.view_waiting.emit(self._pending_view, self._no_model_text())
+
+    def request_about(self) -> None:
+        """What the About box says about the model: which precision runs, and why.
+
+        Reads what the embedder already decided (no model work); comes by ``about``.
+        """
+        from photoclip import __version__
+
+        library = self._library
+
+        def text() -> str:
+            report = library.precision_report()
+            state = "runs" if report.get("loaded") else "will run (model not loaded yet)"
+            return (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
+                    f"Computer: {report['cpu_class']} CPU ({report['device']})\n"
+                    f"Image tower {state} in {report['image']}, text tower in "
+                    f"{report['text']}.\nWhy: {report['reason']}.\nSearches embed a query "
+                    f"with the {report['search']}.")
+
+        self._run(text, on_result=self.about.emit)
 
     def _set_model_state(self, state: ModelState, message: str) -> None:
         self.state = state

@@ -395,6 +395,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("&Keyboard shortcuts", self.show_shortcuts,
                                          QKeySequence.StandardKey.HelpContents,
                                          "input-keyboard"))
+        help_menu.addAction(self._action("&About photoclip", self.controller.request_about,
+                                         icon_name="help-browser"))
 
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
@@ -421,6 +423,7 @@ class MainWindow(QMainWindow):
         c.xmp_candidates.connect(self._confirm_xmp)
         c.failed_ready.connect(self._failed_ready)
         c.error.connect(self._error)
+        c.about.connect(lambda text: QMessageBox.about(self, "About photoclip", text))
         c.jobs.added.connect(lambda _j: self._update_jobs())
         c.jobs.changed.connect(self._job_changed)
         c.jobs.removed.connect(lambda _j: self._update_jobs())

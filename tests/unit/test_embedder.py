@@ -111,34 +111,3 @@ def test_signature_follows_weights_not_folder(tmp_path: Path) -> None:
     assert model_signature(f"local-dir:{copy}") != model_signature(f"local-dir:{SHAPES_MODEL}")
 
 
-def test_bf16_is_checked_against_fp32() -> None:
-    emb = Embedder(f"local-dir:{SHAPES_MODEL}", precision="bf16")
-    emb.load()
-    assert emb.precision == "bf16"
-    assert emb.bf16_cosine is not None
-    assert 0.9 < emb.bf16_cosine <= 1.0 + 1e-6
-    fp32 = Embedder(f"local-dir:{SHAPES_MODEL}", precision="fp32")
-    fp32.load()
-    assert fp32.precision == "fp32"
-    assert fp32.bf16_cosine is None
-    img = [Image.new("RGB", (80, 80), "orange")]
-    assert float(emb.encode_pil(img)[0] @ fp32.encode_pil(img)[0]) > 0.98
-
-
-def test_automatic_bf16_is_rejected_when_it_is_not_faithful(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The auto path measures bf16 against fp32 and falls back when it drifts too far."""
-    import photoclip.core.embedder as embedder
-
-    monkeypatch.setattr(embedder, "_cpu_has_bf16_units", lambda: True)
-    monkeypatch.setattr(embedder, "BF16_MIN_COSINE", 1.5)   # a bar no bf16 copy can reach
-    strict = Embedder(f"local-dir:{SHAPES_MODEL}")
-    strict.load()
-    assert strict.bf16_cosine is not None   # it was measured...
-    assert strict.precision == "fp32"       # ...and rejected
-    monkeypatch.setattr(embedder, "BF16_MIN_COSINE", 0.5)
-    lenient = Embedder(f"local-dir:{SHAPES_MODEL}")
-    lenient.load()
-    assert lenient.precision == "bf16"
-    vecs = lenient.encode_images(np.zeros((2, *lenient.preprocessor().size, 3), np.uint8))
-    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-3)

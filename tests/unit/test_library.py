@@ -304,3 +304,49 @@ def test_search_is_cut_where_relevance_ends(library: Library, tmp_path: Path) ->
     assert len(library.search_matches("a red circle", weaker=True).results) > len(red_circles)
     assert len(library.search("a red circle", top=50)) == 50
     assert {r.photo.path for r in library.search("a red circle", top=None)} == red_circles
+
+
+def test_first_batches_are_searchable_before_prompts_are_embedded(
+        tmp_path: Path, shapes_embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no cached prompt embeddings, tagging waits past the first batches, then catches
+    up: every photo ends up tagged as if the prompts had been there from the start."""
+    from photoclip.core import library as library_module
+    from photoclip.core.events import PhotosChanged, TagsChanged
+
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "cache"))
+    draw_shapes_library(tmp_path / "photos", 44, seed=11)
+    events: list[str] = []
+    with Library.open(tmp_path / "a", embedder=shapes_embedder, batch_size=8,
+                      decode_threads=2) as lib:
+        lib.add_listener(lambda e: events.append(
+            "photos" if isinstance(e, PhotosChanged) else
+            "tags" if isinstance(e, TagsChanged) else "other"))
+        lib.add_root(tmp_path / "photos")
+        assert lib._scorer.missing(lib.label_sets())   # nothing cached anywhere yet
+        lib.index()
+        first_tags = events.index("tags")
+        assert events[:first_tags].count("photos") >= library_module.DEFER_TAGGING_BATCHES + 1
+        deferred = lib.all_tags()
+        assert lib.catalog.get_meta(library_module.TAGS_PENDING) == "0"
+    # A second library of the same model finds every prompt in the user cache...
+    with Library.open(tmp_path / "b", embedder=shapes_embedder, batch_size=8,
+                      decode_threads=2) as lib:
+        assert lib._scorer.missing(lib.label_sets()) == []
+        lib.add_root(tmp_path / "photos")
+        lib.index()
+        # ...and tags each batch as it is committed, to the same result.
+        assert lib.all_tags() == deferred
+
+
+def test_tags_left_pending_by_a_crash_are_caught_up(library: Library, photo_dir: Path) -> None:
+    from photoclip.core.library import TAGS_PENDING
+
+    library.add_root(photo_dir)
+    library.index()
+    before = library.all_tags()
+    assert before
+    library.catalog.replace_auto_tags("scenes", [], labels=library.label_set("scenes").labels)
+    library.catalog.set_meta(TAGS_PENDING, "1")   # as a run killed mid-deferral leaves it
+    library.index()
+    assert library.catalog.get_meta(TAGS_PENDING) == "0"
+    assert library.all_tags() == before

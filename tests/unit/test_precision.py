@@ -1,0 +1,167 @@
+"""The precision ladder: CPU classes, the faithfulness check, trials on the first photos,
+remembered verdicts. Uses real OpenCLIP models: the trained test model (a ResNet image
+tower, where int8 does not apply) and a small random-weight ViT built by open_clip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photoclip.core import precision
+from photoclip.core.embedder import Embedder
+from photoclip.core.precision import CALIBRATION_IMAGES, judge, top_k_agreement
+from tests.conftest import SHAPES_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small ViT-image-tower OpenCLIP model with random weights, as a local folder."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("tiny-vit")
+    cfg = {"embed_dim": 64,
+           "vision_cfg": {"image_size": 64, "layers": 2, "width": 128, "patch_size": 16,
+                          "head_width": 32},
+           "text_cfg": {"context_length": 20, "vocab_size": 49408, "width": 64, "heads": 2,
+                        "layers": 2}}
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**cfg)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              str(folder / "open_clip_model.safetensors"))
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg}))
+    return f"local-dir:{folder}"
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user cache of this test's own: verdicts start unknown."""
+    monkeypatch.setenv("PHOTOCLIP_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def photos(emb: Embedder, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    size = emb.preprocessor().size
+    base = rng.integers(0, 256, (n, 4, 4, 3), dtype=np.uint8)
+    return np.ascontiguousarray(np.repeat(np.repeat(base, size[0] // 4, 1), size[1] // 4, 2))
+
+
+def test_cpu_class_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    detected = precision.detected_cpu_class()
+    assert detected in precision.CPU_CLASSES
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
+    assert precision.cpu_class() == "avx2"
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "nonsense")
+    assert precision.cpu_class() == detected
+    assert precision.candidates("cpu", "avx2") == ("int8",)
+    assert precision.candidates("cpu", "avx512-bf16")[0] == "bf16"
+    assert precision.candidates("cpu", "basic") == ()
+    assert precision.candidates("mps", "basic") == ()
+
+
+def test_judge_needs_both_cosine_and_neighbours() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(32, 16)).astype(np.float32)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    same = judge("int8", ref, ref.copy(), own_photos=32)
+    assert same.accepted
+    assert same.top10_agreement == 1.0
+    noisy = ref + rng.normal(scale=0.3, size=ref.shape).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    bad = judge("int8", ref, noisy, own_photos=32)
+    assert not bad.accepted
+    assert bad.worst_cosine < 0.995
+    assert top_k_agreement(ref, noisy) < 1.0
+    assert "not faithful" in bad.describe()
+
+
+def test_int8_is_tried_on_the_first_photos_then_remembered(
+        tiny_vit: str, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
+    emb = Embedder(tiny_vit)
+    emb.load()
+    assert emb.precision == "fp32"
+    assert "checked" in emb.precision_reason
+    fp32 = Embedder(tiny_vit, precision="fp32")
+    first = photos(emb, 8, seed=1)
+    # While on trial, what is returned (and stored) is the fp32 embedding.
+    np.testing.assert_allclose(emb.encode_images(first), fp32.encode_images(first), atol=1e-5)
+    emb.encode_images(photos(emb, CALIBRATION_IMAGES - 8, seed=2))
+    assert emb.precision == "int8", emb.precision_reason
+    check = emb.precision_check
+    assert check is not None
+    assert check.accepted
+    assert check.own_photos == CALIBRATION_IMAGES
+    assert check.worst_cosine >= precision.MIN_COSINE["int8"]
+    later = photos(emb, 4, seed=3)
+    assert float(np.min(np.sum(emb.encode_images(later) * fp32.encode_images(later), 1))) > 0.99
+    # A second start on this machine trusts the remembered verdict at once.
+    again = Embedder(tiny_vit)
+    assert again.planned_precision()[0] == "int8"
+    again.load()
+    assert again.precision == "int8"
+    assert "faithful" in again.precision_reason
+    assert again.precision_report()["image"] == "int8"
+
+
+def test_an_unfaithful_path_is_rejected_and_fp32_stays(
+        tiny_vit: str, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
+    monkeypatch.setitem(precision.MIN_COSINE, "int8", 1.5)   # a bar int8 cannot reach
+    emb = Embedder(tiny_vit)
+    emb.load()
+    emb.encode_images(photos(emb, 5, seed=4))
+    emb.finish_check()   # a small library: generated images complete the calibration
+    assert emb.precision == "fp32"
+    check = emb.precision_check
+    assert check is not None
+    assert not check.accepted
+    assert (check.own_photos, check.images) == (5, CALIBRATION_IMAGES)
+    assert "not faithful" in emb.precision_reason
+    assert Embedder(tiny_vit).planned_precision()[0] == "fp32"
+
+
+def test_int8_does_not_apply_to_a_resnet_tower(own_cache: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
+    emb = Embedder(f"local-dir:{SHAPES_MODEL}")
+    emb.load()
+    assert emb.precision == "fp32"
+    assert "does not apply" in emb.precision_reason
+
+
+def test_bf16_as_asked_is_measured_for_the_record(own_cache: Path) -> None:
+    emb = Embedder(f"local-dir:{SHAPES_MODEL}", precision="bf16")
+    emb.load()
+    assert emb.precision == "bf16"
+    assert emb.bf16_cosine is not None
+    assert 0.9 < emb.bf16_cosine <= 1.0 + 1e-6
+    vecs = emb.encode_images(np.zeros((2, *emb.preprocessor().size, 3), np.uint8))
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-3)
+
+
+def test_bf16_on_trial_is_rejected_when_it_drifts(own_cache: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx512-bf16")
+    monkeypatch.setitem(precision.MIN_COSINE, "bf16", 1.5)
+    emb = Embedder(f"local-dir:{SHAPES_MODEL}")
+    emb.load()
+    emb.finish_check()
+    assert emb.bf16_cosine is not None    # measured...
+    assert emb.precision == "fp32"        # ...and rejected (int8 does not apply: fp32)
+
+
+def test_trimmed_text_tower_equals_the_whole_context(shapes_embedder: Embedder) -> None:
+    import torch
+
+    texts = ["a red circle", "a small blue star on a yellow background", "x"]
+    tokens = shapes_embedder._tokenizer(texts)
+    with torch.inference_mode():
+        whole = torch.nn.functional.normalize(
+            shapes_embedder._model.encode_text(tokens), dim=-1).numpy()
+    np.testing.assert_allclose(shapes_embedder.encode_texts(texts), whole, atol=1e-5)
