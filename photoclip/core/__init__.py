@@ -1,6 +1,8 @@
 """photoclip's engine: catalog, images, model, vectors, indexing and search. No Qt here."""
 
 from photoclip.core.errors import (
+    CatalogDamagedError,
+    DiskFullError,
     FolderError,
     ImageDecodeError,
     LabelSetError,
@@ -8,10 +10,13 @@ from photoclip.core.errors import (
     LibraryLockedError,
     ModelUnavailableError,
     PhotoclipError,
+    ReadOnlyLibraryError,
 )
 from photoclip.core.library import Library, LibraryStatus, SearchResult
 
 __all__ = [
+    "CatalogDamagedError",
+    "DiskFullError",
     "FolderError",
     "ImageDecodeError",
     "LabelSetError",
@@ -21,5 +26,6 @@ __all__ = [
     "LibraryStatus",
     "ModelUnavailableError",
     "PhotoclipError",
+    "ReadOnlyLibraryError",
     "SearchResult",
 ]

@@ -8,10 +8,19 @@ process writes, and every write is a transaction, so a crash never leaves half a
 Photo states: ``ok`` (file present and readable as far as we know), ``failed`` (could not be
 decoded; ``error`` says why), ``missing`` (not found on the last scan of an online root).
 "Pending" is derived: an ``ok`` photo with no embedding for the current model.
+
+Paths are stored as the OS has them: as TEXT when they are valid UTF-8 (nearly always), as
+a BLOB of the exact bytes when they are not (old Samba shares, ZIP extracts); see
+docs/ARCHITECTURE.md. Rows come back with ``str`` paths either way.
+
+Storage failures come out typed: a full disk is :class:`DiskFullError`, a read-only one
+:class:`ReadOnlyLibraryError`, a damaged file :class:`CatalogDamagedError` (checked with
+``PRAGMA quick_check`` when the file is opened; a damaged catalog is never written to).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -23,9 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from photoclip.core.errors import LibraryError
+from photoclip.core.errors import (
+    CatalogDamagedError,
+    DiskFullError,
+    LibraryError,
+    PhotoclipError,
+    ReadOnlyLibraryError,
+)
+from photoclip.core.filenames import encodable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -90,7 +106,18 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (model, text)
     );
     """,
+    # v3: which decoders a failure was met with (retried when they change), and an identity
+    # for this catalog file, so a vector index made for another one (a restored backup, a
+    # repaired copy) is rebuilt rather than trusted.
+    3: """
+    ALTER TABLE photos ADD COLUMN decoder TEXT;
+    INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_id', lower(hex(randomblob(8))));
+    """,
 }
+
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xFF).
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT = 3, 8, 10, 11
+_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
 
 
 @dataclass(frozen=True)
@@ -137,8 +164,114 @@ _PHOTO_COLUMNS = ("id, root_id, path, size, mtime, hash, width, height, taken_at
                   "orientation, state, error")
 
 
+def db_path(path: str) -> str | bytes:
+    """How a path is bound in SQL: UTF-8 TEXT when it can be, else its exact bytes."""
+    return path if encodable(path) else os.fsencode(path)
+
+
+def os_path(value: str | bytes) -> str:
+    """A stored path back as the OS's ``str`` (undecodable bytes as surrogates)."""
+    return value if isinstance(value, str) else os.fsdecode(value)
+
+
 def _photo(row: Sequence) -> Photo:
-    return Photo(*row)
+    if isinstance(row[2], str):
+        return Photo(*row)
+    return Photo(row[0], row[1], os_path(row[2]), *row[3:])
+
+
+def _prefix(folder: str) -> tuple[int, bytes]:
+    """(length, bytes) of ``folder/``: matched with ``substr(CAST(path AS BLOB), 1, n) = ?``,
+    exact bytes and case, for TEXT and BLOB paths alike (LIKE is neither)."""
+    raw = os.fsencode(folder.rstrip("/\\") + os.sep)
+    return len(raw), raw
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> PhotoclipError | None:
+    """The typed error for a SQLite failure on the catalog at ``path``; None for our bugs."""
+    if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        return None
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(exc)
+    if code == _SQLITE_FULL or "disk is full" in text:
+        return DiskFullError(f"the disk holding the library {path.parent} is full (the catalog "
+                             "could not be written); free some space and run again "
+                             "(nothing committed before is lost)")
+    if code == _SQLITE_READONLY or "readonly database" in text:
+        return ReadOnlyLibraryError(f"the library catalog {path} cannot be written (read-only "
+                                    "disk, mount or file); status and search still work")
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or \
+            "not a database" in text:
+        return damaged_error(path, text)
+    if code == _SQLITE_IOERR:
+        limit = _write_limit(path)
+        if limit is not None:
+            return DiskFullError(f"cannot write the library catalog {path}: {limit}; "
+                                 "nothing committed before is lost")
+        return LibraryError(f"cannot read or write the library catalog {path}: input/output "
+                            f"error ({text}); is the drive still there?")
+    if code in (_SQLITE_CANTOPEN, _SQLITE_PERM):
+        return LibraryError(f"cannot open the library catalog {path}: {text}")
+    return LibraryError(f"the library catalog {path}: {text}")
+
+
+def check_lines(rows: Iterable[Sequence]) -> list[str]:
+    """The problems an integrity/quick check reported, one line each (SQLite puts several
+    lines, and a "*** in database main ***" heading, in one row)."""
+    out = []
+    for row in rows:
+        for line in str(row[0]).splitlines():
+            line = line.strip()
+            if line and line != "ok" and not line.startswith("***"):
+                out.append(line)
+    return out
+
+
+def open_readonly(path: Path, **kwargs: object) -> sqlite3.Connection:
+    """A connection that never writes to ``path`` itself.
+
+    A catalog on a read-only disk or mount cannot get the shared-memory file SQLite's WAL
+    mode wants; when it was closed cleanly (no ``-wal`` left) it is opened as immutable
+    instead, which needs none. Raises ``sqlite3.Error`` like ``sqlite3.connect``.
+    """
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, **kwargs)  # type: ignore[arg-type]
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if (wal.exists() and wal.stat().st_size) or os.access(path.parent, os.W_OK):
+            db.close()
+            raise
+        db.close()
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True,
+                             **kwargs)  # type: ignore[arg-type]
+    return db
+
+
+def _write_limit(path: Path) -> str | None:
+    """Why a write may have failed with SQLite's generic I/O error: no space left, or a
+    file-size limit on this process (``ulimit -f``). None when neither explains it."""
+    try:
+        st = os.statvfs(path.parent)
+        if (st.f_bfree if os.geteuid() == 0 else st.f_bavail) == 0:
+            return "the disk is full; free some space and run again"
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft != resource.RLIM_INFINITY:
+        return f"a file-size limit of {soft:,} bytes is set for this program (ulimit -f)"
+    return None
+
+
+def damaged_error(path: Path, detail: str) -> CatalogDamagedError:
+    return CatalogDamagedError(
+        f"the library catalog {path} is damaged ({detail}); nothing was changed. "
+        "Run 'photoclip repair' to salvage it into a new catalog (the damaged file is kept)")
 
 
 class Catalog:
@@ -149,29 +282,105 @@ class Catalog:
     commands that run beside another process writing the same library.
     """
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, check: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._lock = threading.RLock()
-        try:
+        if not self.path.exists():
             if readonly:
-                if not self.path.exists():
-                    raise LibraryError(f"no photoclip library at {self.path.parent}")
-                uri = f"file:{self.path}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30,
-                                           isolation_level=None)
-            else:
-                self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
-                                           isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # NORMAL under WAL is durable across application crashes (not power loss),
-                # and several times faster per commit than FULL.
-                self._db.execute("PRAGMA synchronous = NORMAL")
+                raise LibraryError(f"no photoclip library at {self.path.parent}")
+            self._create()
+        elif self.path.is_file() and self.path.stat().st_size == 0:
+            raise CatalogDamagedError(
+                f"the library catalog {self.path} is empty (0 bytes: cut short by a copy, "
+                "a sync tool or a full disk); nothing was changed. Run 'photoclip repair' "
+                "to restore the newest backup (the empty file is kept)")
+        if check and not readonly:
+            # Checked through a read-only connection first: closing a read-write one may
+            # checkpoint its WAL into the file, and a damaged file must never be written.
+            try:
+                probe = open_readonly(self.path)
+            except sqlite3.Error as exc:
+                raise self._mapped(exc) from exc
+            try:
+                self._quick_check(probe)
+            finally:
+                probe.close()
+        try:
+            self._db = self._connect(self.path)
+        except sqlite3.Error as exc:
+            raise self._mapped(exc) from exc
+        try:
+            if check and readonly:
+                self._quick_check(self._db)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise LibraryError(f"cannot read the library catalog {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        if self.readonly:
+            db = open_readonly(path, check_same_thread=False, timeout=30, isolation_level=None)
+        else:
+            db = sqlite3.connect(path, check_same_thread=False, timeout=30,
+                                 isolation_level=None)
+        db.execute("PRAGMA foreign_keys = ON")
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL under WAL is durable across application crashes (not power loss),
+            # and several times faster per commit than FULL.
+            db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    def _create(self) -> None:
+        """A new catalog is built beside its final name and renamed into place, so a crash
+        or a full disk never leaves a half-made (or 0-byte) ``catalog.sqlite`` behind."""
+        tmp = self.path.with_name(self.path.name + ".new")
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        try:
+            self._db = self._connect(tmp)
+            try:
+                self._migrate()
+            finally:
+                self._db.close()
+            os.replace(tmp, self.path)
+        except sqlite3.Error as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._mapped(exc) from exc
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            from photoclip.core.errors import library_os_error
+
+            raise library_os_error(exc, f"the library catalog {self.path}") from exc
+
+    def _mapped(self, exc: sqlite3.Error) -> PhotoclipError:
+        return storage_error(exc, self.path) or LibraryError(
+            f"cannot read the library catalog {self.path}: {exc}")
+
+    def _quick_check(self, db: sqlite3.Connection) -> None:
+        """SQLite's quick_check (every page and record, no index cross-check): a damaged
+        catalog is refused before anything is written to it."""
+        try:
+            rows = db.execute("PRAGMA quick_check(5)").fetchall()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._mapped(exc) from exc
+        problems = check_lines(rows)
+        if problems:
+            raise damaged_error(self.path, problems[0])
+        if version == 0 and tables:
+            raise LibraryError(f"{self.path} is not a photoclip catalog (it holds other "
+                               "tables); nothing was changed")
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """The full ``PRAGMA integrity_check`` (indexes included): empty when all is well."""
+        try:
+            rows = self._query(f"PRAGMA integrity_check({int(limit)})")
+        except CatalogDamagedError as exc:
+            return [str(exc)]
+        return check_lines(rows)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -186,10 +395,15 @@ class Catalog:
         if self.readonly:
             raise LibraryError(f"the library {self.path.parent} needs an upgrade; open it "
                                "once with a command that writes (photoclip index)")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._db:
-                self._db.executescript("BEGIN;" + _MIGRATIONS[target] +
-                                       f"; PRAGMA user_version = {target};")
+        try:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                with self._db:
+                    self._db.executescript("BEGIN;" + _MIGRATIONS[target] +
+                                           f"; PRAGMA user_version = {target};")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            raise self._mapped(exc) from exc
 
     def close(self) -> None:
         with self._lock:
@@ -197,19 +411,43 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
+        """One atomic write: everything inside commits together or not at all.
+
+        SQLite failures (disk full, read-only, damaged) come out as typed errors, after
+        the rollback.
+        """
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._mapped(exc) from exc
             try:
                 yield self._db
-            except BaseException:
-                self._db.rollback()
+                self._db.commit()
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()  # SQLite may have rolled back already (disk full)
+                mapped = storage_error(exc, self.path) if isinstance(exc, sqlite3.Error) \
+                    else None
+                if mapped is not None:
+                    raise mapped from exc
                 raise
-            self._db.commit()
 
     def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                mapped = storage_error(exc, self.path)
+                if mapped is None:
+                    raise
+                raise mapped from exc
+
+    @property
+    def total_changes(self) -> int:
+        """Rows written through this connection since it opened (cheap "did anything
+        change" test)."""
+        return self._db.total_changes
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -226,7 +464,7 @@ class Catalog:
 
     def roots(self) -> list[Root]:
         rows = self._query("SELECT id, path, online, polling, last_scan FROM roots ORDER BY path")
-        return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+        return [Root(r[0], os_path(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
 
     def root_by_path(self, path: str) -> Root | None:
         return next((r for r in self.roots() if r.path == path), None)
@@ -234,13 +472,14 @@ class Catalog:
     def add_root(self, path: str) -> Root:
         """Add a root; roots below it are folded into it (their photos keep their rows)."""
         with self.transaction() as db:
-            cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)", (path, time.time()))
+            cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)",
+                             (db_path(path), time.time()))
             root_id = cur.lastrowid
-            prefix = path.rstrip("/\\") + "%"
-            children = db.execute("SELECT id, path FROM roots WHERE path LIKE ? AND id != ?",
-                                  (prefix, root_id)).fetchall()
+            children = db.execute("SELECT id, path FROM roots WHERE "
+                                  "substr(CAST(path AS BLOB), 1, ?) = ? AND id != ?",
+                                  (*_prefix(path), root_id)).fetchall()
             for child_id, child_path in children:
-                if _is_inside(child_path, path):
+                if _is_inside(os_path(child_path), path):
                     db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?",
                                (root_id, child_id))
                     db.execute("DELETE FROM roots WHERE id = ?", (child_id,))
@@ -273,7 +512,8 @@ class Catalog:
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, path: str) -> Photo | None:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?",
+                           (db_path(path),))
         return _photo(rows[0]) if rows else None
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
@@ -291,7 +531,7 @@ class Catalog:
         """path -> (id, size, mtime, hash, state) for every photo row of a root."""
         rows = self._query("SELECT path, id, size, mtime, hash, state FROM photos "
                            "WHERE root_id = ?", (root_id,))
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {os_path(r[0]): (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def photos_by_content(self, size: int, digest: str) -> list[Photo]:
         """Rows with this content, those already marked missing first."""
@@ -327,8 +567,8 @@ class Catalog:
         if visible_only:
             clauses.append("p.state != 'missing' AND r.online = 1")
         if folder:
-            clauses.append("(p.path LIKE ? ESCAPE '\\')")
-            params.append(_like_prefix(folder))
+            clauses.append("substr(CAST(p.path AS BLOB), 1, ?) = ?")
+            params += _prefix(folder)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def failed_photos(self) -> list[Photo]:
@@ -343,8 +583,8 @@ class Catalog:
                "WHERE p.state = 'ok' AND r.online = 1")
         params: list = [model]
         if folder:
-            sql += " AND p.path LIKE ? ESCAPE '\\'"
-            params.append(_like_prefix(folder))
+            sql += " AND substr(CAST(p.path AS BLOB), 1, ?) = ?"
+            params += _prefix(folder)
         if date_from is not None:
             sql += " AND COALESCE(p.taken_at, p.mtime) >= ?"
             params.append(date_from)
@@ -359,15 +599,16 @@ class Catalog:
                      mtime: float, digest: str) -> int:
         cur = db.execute("INSERT INTO photos(root_id, path, size, mtime, hash, added_at) "
                          "VALUES(?, ?, ?, ?, ?, ?)",
-                         (root_id, path, size, mtime, digest, time.time()))
+                         (root_id, db_path(path), size, mtime, digest, time.time()))
         return int(cur.lastrowid or 0)
 
     def repoint_photo(self, db: sqlite3.Connection, photo_id: int, root_id: int, path: str,
                       mtime: float) -> None:
         """A moved file: same content, new path. Embedding and tags stay with the row."""
-        db.execute("DELETE FROM photos WHERE path = ? AND id != ?", (path, photo_id))
+        stored = db_path(path)
+        db.execute("DELETE FROM photos WHERE path = ? AND id != ?", (stored, photo_id))
         db.execute("UPDATE photos SET root_id = ?, path = ?, mtime = ?, state = 'ok' "
-                   "WHERE id = ?", (root_id, path, mtime, photo_id))
+                   "WHERE id = ?", (root_id, stored, mtime, photo_id))
 
     def mark_changed(self, db: sqlite3.Connection, photo_id: int, size: int, mtime: float,
                      digest: str) -> None:
@@ -397,11 +638,14 @@ class Catalog:
 
     def commit_embeddings(self, model: str,
                           items: Sequence[tuple[int, np.ndarray, PhotoMetadata]],
-                          failures: Sequence[tuple[int, str]] = ()) -> int:
+                          failures: Sequence[tuple[int, str]] = (),
+                          decoder: str | None = None) -> int:
         """Store a batch of embeddings and decode failures in one transaction.
 
-        Returns the sequence number stamped on the batch; the vector index records the
-        highest one it holds, so it can tell what it is missing after a crash.
+        ``decoder`` names the decoders the failures were met with (:func:`images.decoders`),
+        so they are retried when those change. Returns the sequence number stamped on the
+        batch; the vector index records the highest one it holds, so it can tell what it is
+        missing after a crash.
         """
         now = time.time()
         with self.transaction() as db:
@@ -416,9 +660,19 @@ class Catalog:
                 "orientation = ?, indexed_at = ?, state = 'ok', error = NULL WHERE id = ?",
                 [(m.width, m.height, m.taken_at, m.camera, m.orientation, now, pid)
                  for pid, _, m in items])
-            db.executemany("UPDATE photos SET state = 'failed', error = ?, indexed_at = ? "
-                           "WHERE id = ?", [(reason, now, pid) for pid, reason in failures])
+            db.executemany("UPDATE photos SET state = 'failed', error = ?, indexed_at = ?, "
+                           "decoder = ? WHERE id = ?",
+                           [(reason, now, decoder, pid) for pid, reason in failures])
         return seq
+
+    def retry_failed(self, decoder: str | None = None) -> int:
+        """Make failed photos pending again: all of them, or (``decoder`` given) those that
+        failed with other decoders than ``decoder``. Returns how many."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE photos SET state = 'ok', error = NULL, decoder = NULL "
+                             "WHERE state = 'failed' AND (? IS NULL OR decoder IS NOT ?)",
+                             (decoder, decoder))
+        return int(cur.rowcount)
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -451,6 +705,45 @@ class Catalog:
         if ids is not None:
             return self.embeddings_since(model, -1, ids)
         return self.embeddings_since(model, -1)
+
+    # -- backups ---------------------------------------------------------------------------
+
+    def backup(self, folder: Path, keep: int = 3) -> Path:
+        """Copy the catalog into ``folder`` as ``catalog-YYYYmmdd-HHMMSS.sqlite`` with
+        SQLite's backup API (a consistent snapshot while we keep writing), verify the copy
+        with quick_check, then keep the ``keep`` newest. A failed or damaged copy is
+        deleted and never displaces a good one."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = folder / f"catalog-{stamp}.sqlite"
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"catalog-{stamp}-{n}.sqlite"
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            out = sqlite3.connect(tmp)
+            try:
+                with self._lock:
+                    self._db.backup(out)
+                verdict = out.execute("PRAGMA quick_check(1)").fetchone()[0]
+                # A backup is read as a plain file later (repair, a person): no WAL.
+                out.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                out.close()
+            if verdict != "ok":
+                raise damaged_error(self.path, verdict)
+            os.replace(tmp, target)
+        except sqlite3.Error as exc:
+            tmp.unlink(missing_ok=True)
+            raise (storage_error(exc, tmp) or LibraryError(str(exc))) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for old in list_backups(folder)[keep:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return target
 
     # -- status ----------------------------------------------------------------------------
 
@@ -572,19 +865,23 @@ class Catalog:
             "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' GROUP BY root_id")}
 
 
+def list_backups(folder: Path) -> list[Path]:
+    """Catalog backups in ``folder``, newest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("catalog-*.sqlite"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime, path.name, path))
+    return [p for _m, _n, p in sorted(found, reverse=True)]
+
+
 def _unpack(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
     return ids, vecs.reshape(len(rows), -1).astype(np.float32)
-
-
-def _like_prefix(folder: str) -> str:
-    def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-    return esc(folder.rstrip("/\\") + os.sep) + "%"
 
 
 def _is_inside(child: str, parent: str) -> bool:

@@ -12,9 +12,11 @@ see everything it has committed.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,20 @@ import numpy as np
 
 from photoclip import paths
 from photoclip.core import scanner
-from photoclip.core.catalog import Catalog, Photo, Root
+from photoclip.core.catalog import Catalog, Photo, Root, list_backups
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
-from photoclip.core.errors import FolderError, LabelSetError, LibraryError, LibraryLockedError
-from photoclip.core.images import open_photo
+from photoclip.core.errors import (
+    CatalogDamagedError,
+    FolderError,
+    LabelSetError,
+    LibraryError,
+    LibraryLockedError,
+    PhotoclipError,
+    ReadOnlyLibraryError,
+    describe_os_error,
+    library_os_error,
+)
+from photoclip.core.images import decoders, open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
 from photoclip.core.tagging import (
     LabelSet,
@@ -44,6 +56,11 @@ log = logging.getLogger(__name__)
 
 CATALOG_NAME = "catalog.sqlite"
 LOCK_NAME = "write.lock"
+BACKUPS_DIR = "backups"
+BACKUP_GENERATIONS = 3
+# Between backups made after the watcher's small runs (a full index run always makes one
+# when it changed something).
+BACKUP_INTERVAL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -88,10 +105,35 @@ class LibraryStatus:
 
 @dataclass
 class RunSummary:
-    """What ``Library.index`` did: the scan's changes and the indexer's work."""
+    """What ``Library.index`` did: the scan's changes and the indexer's work.
+
+    ``warnings`` are things the user should hear that did not stop the run (a backup or
+    the search index that could not be saved); ``retried`` counts failed photos tried
+    again because the decoders changed (or ``retry_failed`` was asked).
+    """
 
     scan: scanner.ScanSummary
     index: IndexSummary
+    warnings: list[str] = field(default_factory=list)
+    retried: int = 0
+    backup: Path | None = None
+
+
+@dataclass
+class XmpReport:
+    """What ``Library.write_xmp`` did: sidecars written, and (path, reason) per failure.
+
+    ``len()`` is the number written, so callers that only count keep working.
+    """
+
+    written: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.written)
+
+    def __iter__(self) -> Any:
+        return iter(self.written)
 
 
 class _WriteLock:
@@ -101,8 +143,20 @@ class _WriteLock:
         self.path = path
         self._file: Any = None
 
+    def _refused(self, exc: OSError) -> LibraryError:
+        error = library_os_error(exc, f"the library's lock file {self.path}")
+        if isinstance(error, ReadOnlyLibraryError):
+            return ReadOnlyLibraryError(
+                f"the library {self.path.parent} cannot be changed: it is on a read-only "
+                f"disk or folder ({describe_os_error(exc)}); status, search and similar "
+                "still work")
+        return error
+
     def acquire(self) -> None:
-        f = self.path.open("a+")
+        try:
+            f = self.path.open("a+")
+        except OSError as exc:
+            raise self._refused(exc) from exc
         try:
             if os.name == "nt":
                 import msvcrt
@@ -116,14 +170,20 @@ class _WriteLock:
         except OSError as exc:
             f.seek(0)
             holder = f.read().strip() or "?"
-            f.close()
+            with contextlib.suppress(OSError):
+                f.close()
             raise LibraryLockedError(
                 f"the library {self.path.parent} is being written by another photoclip "
                 f"process (pid {holder}); close it or wait for it to finish") from exc
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # (closing flushes, and fails, again)
+                f.close()
+            raise self._refused(exc) from exc
         self._file = f
 
     def release(self) -> None:
@@ -169,8 +229,20 @@ class Library:
         self.label_set_errors: list[str] = []
         self._label_sets: dict[str, LabelSet] = {}
         self._scorer = Scorer(self.embedder, self.catalog)
+        # Writes that are only a scan's bookkeeping (when each root was last looked at) do
+        # not call for a backup; everything else the connection writes does.
+        self._bookkeeping_changes = 0
+        self._changes_at_backup = 0
+        self._reported: set[str] = set()   # warnings already handed to the caller
         if not readonly:
-            self._seed_label_sets()
+            try:
+                self._seed_label_sets()
+            except OSError as exc:
+                self.close()
+                raise library_os_error(exc, f"the label sets in {self.labelsets_dir}") from exc
+            except BaseException:
+                self.close()
+                raise
 
     def _make_indexer(self, batch_size: int, decode_threads: int | None) -> Indexer:
         indexer = Indexer(self.catalog, self.embedder, self.vectors, batch_size=batch_size,
@@ -184,16 +256,25 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(quiet=exc_type is not None)
 
-    def close(self) -> None:
+    def close(self, *, quiet: bool = False) -> None:
+        """Save the vector index and let go of the catalog and the lock.
+
+        Never raises for a full or read-only disk: the index is a cache of the catalog,
+        caught up next time; the failure is logged (the CLI prints it as one line) unless
+        ``quiet`` (an error the caller reports is already on its way).
+        """
         if self._closed:
             return
         self._closed = True
         try:
             if not self.readonly and self._vectors_open:
                 self.vectors.save()
+        except PhotoclipError as exc:
+            message = f"{exc}; the search index is rebuilt from the catalog next time"
+            (log.info if quiet or message in self._reported else log.warning)("%s", message)
         finally:
             self.catalog.close()
             if self._lock:
@@ -217,7 +298,10 @@ class Library:
         """Switch models (not while indexing). Vectors of the old model stay in the catalog."""
         with self._vectors_lock:
             if not self.readonly and self._vectors_open:
-                self.vectors.save()
+                try:
+                    self.vectors.save()
+                except PhotoclipError as exc:
+                    log.warning("%s; it is rebuilt from the catalog next time", exc)
             self.embedder = embedder
             self.vectors = VectorIndex(self.folder, embedder.signature)
             self.indexer = self._make_indexer(self.indexer.batch_size,
@@ -274,8 +358,12 @@ class Library:
              folders: list[str] | None = None, min_age: float = 0.0,
              cancel: threading.Event | None = None) -> scanner.ScanSummary:
         self._require_writable()
+        before = self.catalog.total_changes
         summary = scanner.scan(self.catalog, roots if roots is not None else self.catalog.roots(),
-                               files=files, folders=folders, min_age=min_age, cancel=cancel)
+                               files=files, folders=folders, min_age=min_age, cancel=cancel,
+                               skip=self.skip_folders())
+        if not summary.touched:
+            self._bookkeeping_changes += self.catalog.total_changes - before
         if self._vectors_open and (summary.touched or summary.offline_roots):
             self.vectors.sync(self.catalog)
         return summary
@@ -283,8 +371,13 @@ class Library:
     def index(self, *, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, pause: threading.Event | None = None,
               scan: bool = True, download: DownloadProgress | None = None,
-              min_age: float = 0.0) -> RunSummary:
-        """Scan every root, then embed everything pending. Safe to interrupt at any point."""
+              min_age: float = 0.0, retry_failed: bool = False) -> RunSummary:
+        """Scan every root, then embed everything pending. Safe to interrupt at any point.
+
+        Photos that failed with other decoders than this process has are tried again (all
+        failed photos with ``retry_failed``). After a run that changed the catalog, a backup
+        of it is made in ``backups/`` (the newest few are kept).
+        """
         self._require_writable()
         from photoclip.core.indexer import IndexProgress
 
@@ -294,12 +387,51 @@ class Library:
                 progress(IndexProgress("scan", message="looking for new and changed photos"))
             scan_summary = (self.scan(cancel=cancel, min_age=min_age) if scan
                             else scanner.ScanSummary())
+            retried = self.catalog.retry_failed(None if retry_failed else decoders())
             self._ensure_vectors()
-            if self.catalog.get_meta("model") != self.model_spec:
-                self.catalog.set_meta("model", self.model_spec)
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)
-        return RunSummary(scan_summary, summary)
+            # Only a model that loaded becomes the library's: a mistyped --model must not
+            # leave every later search failing.
+            if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
+                self.catalog.set_meta("model", self.model_spec)
+            run = RunSummary(scan_summary, summary, retried=retried)
+            self._after_run(run, min_interval=0.0)
+        return run
+
+    def _after_run(self, run: RunSummary, min_interval: float) -> None:
+        """Pass on what the indexer could not save, and back the catalog up if it changed."""
+        run.warnings += run.index.warnings
+        try:
+            run.backup = self.backup_catalog(min_interval=min_interval)
+        except PhotoclipError as exc:
+            run.warnings.append(f"no catalog backup made: {exc}")
+        except OSError as exc:
+            run.warnings.append(f"no catalog backup made: {describe_os_error(exc)}")
+        for message in run.warnings:
+            log.info("%s", message)
+        self._reported.update(run.warnings)
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.folder / BACKUPS_DIR
+
+    def backup_catalog(self, min_interval: float = 0.0, *, force: bool = False
+                       ) -> Path | None:
+        """Copy the catalog to ``backups/`` if it changed since the last copy (and the newest
+        copy is at least ``min_interval`` seconds old). Returns the new file, if any."""
+        self._require_writable()
+        changed = self.catalog.total_changes - self._bookkeeping_changes
+        if not force and changed == self._changes_at_backup:
+            return None
+        existing = list_backups(self.backups_dir)
+        if not force and existing and min_interval > 0:
+            with contextlib.suppress(OSError):
+                if time.time() - existing[0].stat().st_mtime < min_interval:
+                    return None
+        path = self.catalog.backup(self.backups_dir, keep=BACKUP_GENERATIONS)
+        self._changes_at_backup = changed
+        return path
 
     def apply_changes(self, *, files: list[str] = (),  # type: ignore[assignment]
                       folders: list[str] = (),  # type: ignore[assignment]
@@ -316,7 +448,35 @@ class Library:
                               min_age=min_age)
             self._ensure_vectors()
             summary = self.indexer.run(cancel=cancel)
-        return RunSummary(total, summary)
+            run = RunSummary(total, summary)
+            self._after_run(run, min_interval=BACKUP_INTERVAL)
+        return run
+
+    # -- folders skipped by scans ----------------------------------------------------------
+
+    def skip_folders(self) -> list[str]:
+        """Folder-name patterns scans do not look into (see scanner.DEFAULT_SKIP_FOLDERS)."""
+        stored = self.catalog.get_meta("skip_folders")
+        if stored is None:
+            return list(scanner.DEFAULT_SKIP_FOLDERS)
+        try:
+            value = json.loads(stored)
+        except ValueError:
+            return list(scanner.DEFAULT_SKIP_FOLDERS)
+        return [str(p) for p in value] if isinstance(value, list) else \
+            list(scanner.DEFAULT_SKIP_FOLDERS)
+
+    def set_skip_folders(self, patterns: list[str] | None) -> list[str]:
+        """Replace the patterns (``None``: back to the defaults). The next scan applies them:
+        photos in newly skipped folders count as missing (kept), newly allowed ones are
+        found."""
+        self._require_writable()
+        if patterns is None:
+            self.catalog.set_meta("skip_folders", json.dumps(list(scanner.DEFAULT_SKIP_FOLDERS)))
+        else:
+            clean = list(dict.fromkeys(p.strip() for p in patterns if p.strip()))
+            self.catalog.set_meta("skip_folders", json.dumps(clean))
+        return self.skip_folders()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -441,12 +601,17 @@ class Library:
         self._require_writable()
         text = label_set.source or label_set.to_toml()
         parsed = parse_label_set(text, label_set.name)  # never store what we cannot read
-        self.labelsets_dir.mkdir(exist_ok=True)
-        self._delete_label_set_files(parsed.name)
         target = self.labelsets_dir / label_set_filename(parsed.name)
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        try:
+            self.labelsets_dir.mkdir(exist_ok=True)
+            tmp.write_text(text, encoding="utf-8")
+            self._delete_label_set_files(parsed.name)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise library_os_error(exc, f"the label set file {target}") from exc
         self.catalog.save_label_set(parsed.name, text)
         self.sync_label_sets()
         if retag:
@@ -539,10 +704,12 @@ class Library:
         self._require_writable()
         self.catalog.set_tag(photo_id, label_set, label, "rejected")
 
-    def write_xmp(self, photo_ids: list[int] | None = None) -> list[str]:
+    def write_xmp(self, photo_ids: list[int] | None = None) -> XmpReport:
         """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).
 
-        Returns the sidecars written. The photos themselves are never modified.
+        A sidecar that cannot be written (read-only folder, name too long, an existing
+        sidecar that is not valid XMP) is reported in ``failed`` and the rest are still
+        written. The photos themselves are never modified.
         """
         from photoclip.core import metadata
 
@@ -552,13 +719,16 @@ class Library:
             if src != "rejected":
                 by_photo.setdefault(pid, []).append((s, label))
         photos = self.catalog.photos_by_ids(by_photo)
-        written = []
+        report = XmpReport()
         for pid, tags in by_photo.items():
             photo = photos.get(pid)
             if photo is None or photo.state == "missing" or not os.path.exists(photo.path):
                 continue
-            written.append(str(metadata.write_tags(photo.path, tags)))
-        return written
+            try:
+                report.written.append(str(metadata.write_tags(photo.path, tags)))
+            except metadata.SidecarError as exc:
+                report.failed.append((photo.path, exc.reason))
+        return report
 
     def tag_counts(self) -> dict[tuple[str, str], int]:
         return self.catalog.tag_counts()
@@ -574,3 +744,66 @@ class Library:
     def status(self) -> LibraryStatus:
         counts = self.catalog.counts(self.embedder.signature)
         return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(), **counts)
+
+    def check(self) -> list[str]:
+        """SQLite's full integrity check of the catalog: empty when it is sound."""
+        return self.catalog.integrity_problems()
+
+
+def catalog_problems(folder: str | os.PathLike[str]) -> list[str]:
+    """SQLite's full integrity check of a library's catalog, opened read-only (so it works
+    on a catalog too damaged to open as a library). Empty when it is sound."""
+    import sqlite3
+
+    catalog = Path(folder).expanduser().absolute() / CATALOG_NAME
+    if not catalog.is_file():
+        raise LibraryError(f"no photoclip library at {catalog.parent}")
+    if catalog.stat().st_size == 0:
+        return ["the catalog is empty (0 bytes)"]
+    from photoclip.core.catalog import check_lines, open_readonly, storage_error
+
+    try:
+        db = open_readonly(catalog)
+        try:
+            rows = db.execute("PRAGMA integrity_check(20)").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        mapped = storage_error(exc, catalog)
+        if mapped is not None and not isinstance(mapped, CatalogDamagedError):
+            raise mapped from exc  # cannot open it at all: that is not damage
+        return [str(exc)]
+    return check_lines(rows)
+
+
+def repair_library(folder: str | os.PathLike[str], *, force: bool = False) -> Any:
+    """Salvage a damaged catalog into a new one (``photoclip repair``).
+
+    Takes the library's write lock, reads what SQLite can from the damaged catalog (opened
+    read-only), fills in from the newest good backup, keeps the damaged file as
+    ``catalog-damaged-STAMP.sqlite`` and puts the new catalog in its place. Photos and the
+    vector index are not touched (the index is rebuilt from the new catalog on next use).
+    Returns a :class:`photoclip.core.repair.RepairReport`, or None when the catalog is
+    sound and ``force`` is not given (nothing is written then).
+    """
+    import sqlite3
+
+    from photoclip.core.catalog import storage_error
+    from photoclip.core.repair import repair_catalog
+
+    root = Path(folder).expanduser().absolute()
+    catalog = root / CATALOG_NAME
+    if not catalog.exists():
+        raise LibraryError(f"no photoclip library at {root} (nothing to repair)")
+    lock = _WriteLock(root / LOCK_NAME)
+    lock.acquire()
+    try:
+        if not force and not catalog_problems(root):
+            return None
+        return repair_catalog(catalog, root / BACKUPS_DIR)
+    except OSError as exc:
+        raise library_os_error(exc, f"the repaired catalog in {root}") from exc
+    except sqlite3.Error as exc:
+        raise (storage_error(exc, catalog) or LibraryError(str(exc))) from exc
+    finally:
+        lock.release()

@@ -12,10 +12,14 @@ installers would have to ship for three platforms, for what is an RDF/XML edit o
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
+
+from photoclip.core.errors import PhotoclipError, describe_os_error
 
 NS = {
     "x": "adobe:ns:meta/",
@@ -36,6 +40,15 @@ for _prefix, _uri in NS.items():
 
 _PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _PACKET_END = '\n<?xpacket end="w"?>\n'
+
+
+class SidecarError(PhotoclipError):
+    """One sidecar could not be written; ``reason`` says why in a few words."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 def _q(prefix: str, name: str) -> str:
@@ -70,8 +83,27 @@ def _bag_items(desc: ET.Element, prop: str) -> tuple[ET.Element, list[str]]:
 
 
 def write_tags(photo: str | os.PathLike[str], tags: Iterable[tuple[str, str]]) -> Path:
-    """Merge ``(set, label)`` tags into the photo's sidecar; returns the sidecar path."""
+    """Merge ``(set, label)`` tags into the photo's sidecar; returns the sidecar path.
+
+    Raises :class:`SidecarError` when it cannot be written (read-only folder, a name too
+    long for the file system, disk full) or when an existing sidecar is not XML we can
+    read: that one is left exactly as it was, and no temporary file stays behind.
+    """
     target = sidecar_path(photo)
+    try:
+        return _write_tags(target, tags)
+    except ET.ParseError as exc:
+        raise SidecarError(os.fspath(photo), f"the existing sidecar {target.name} is not "
+                           f"valid XMP (left as it is): {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SidecarError(os.fspath(photo), f"the existing sidecar {target.name} is not "
+                           "UTF-8 text (left as it is)") from exc
+    except OSError as exc:
+        raise SidecarError(os.fspath(photo),
+                           f"cannot write its sidecar: {describe_os_error(exc)}") from exc
+
+
+def _write_tags(target: Path, tags: Iterable[tuple[str, str]]) -> Path:
     original = target.read_text(encoding="utf-8") if target.exists() else ""
     tree = _parse(target) if original.strip() else _empty()
     root = tree.getroot()
@@ -96,9 +128,18 @@ def write_tags(photo: str | os.PathLike[str], tags: Iterable[tuple[str, str]]) -
     body = ET.tostring(root, encoding="unicode")
     text = (_PACKET_BEGIN + body + _PACKET_END) if (not original or "<?xpacket" in original) \
         else body + "\n"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    # A short temporary name: the sidecar's own name may already be near the file
+    # system's 255-byte limit.
+    digest = hashlib.blake2b(os.fsencode(target.name), digest_size=6).hexdigest()
+    tmp = target.with_name(f".{digest}.xmp.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except BaseException:
+        # (the temporary name itself may be what the file system refuses)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     return target
 
 

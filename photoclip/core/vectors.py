@@ -2,10 +2,11 @@
 
 The catalog is the truth; this file can always be rebuilt from it. Beside the index we keep
 a small JSON sidecar with the model signature, the dimension, the highest catalog sequence
-number the index holds and the ids marked deleted. On open the index is brought in line
-with the catalog (``sync``): new or re-embedded vectors are added, photos that are gone,
-missing or on an offline root are marked deleted, returning ones are un-marked. A file that
-is missing, of another model, or unreadable is rebuilt.
+number the index holds, the ids marked deleted and the identity of the catalog it was made
+from. On open the index is brought in line with the catalog (``sync``): new or re-embedded
+vectors are added, photos that are gone, missing or on an offline root are marked deleted,
+returning ones are un-marked. A file that is missing, of another model, unreadable, made
+from another catalog (a repaired one, a restored backup) or ahead of the catalog is rebuilt.
 
 hnswlib is not safe for adding and querying at once, so both happen under one lock.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import hnswlib
 import numpy as np
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.errors import library_os_error
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class VectorIndex:
         self._deleted: set[int] = set()
         self._seq = 0
         self._dirty = False
+        self.catalog_id: str | None = None
 
     # -- loading and syncing ---------------------------------------------------------------
 
@@ -53,10 +57,17 @@ class VectorIndex:
         index.set_ef(64)
         return index
 
-    def _load_file(self) -> bool:
+    def _load_file(self, catalog: Catalog) -> bool:
+        self.catalog_id = catalog.get_meta("catalog_id")
         try:
             meta = json.loads(self.meta_path.read_text())
             if meta.get("model") != self.model or meta.get("version") != 1:
+                return False
+            made_for = meta.get("catalog")
+            if (made_for is not None and made_for != self.catalog_id) or \
+                    int(meta.get("seq", 0)) > catalog.max_seq():
+                log.info("vector index %s belongs to another catalog; rebuilding",
+                         self.index_path)
                 return False
             dim = int(meta["dim"])
             index = hnswlib.Index(space="cosine", dim=dim)
@@ -78,8 +89,9 @@ class VectorIndex:
     def open(self, catalog: Catalog) -> None:
         """Load the saved index if it is usable, then bring it in line with the catalog."""
         with self._lock:
+            self.catalog_id = catalog.get_meta("catalog_id")
             if self._index is None and self.index_path.exists():
-                self._load_file()
+                self._load_file(catalog)
             self.sync(catalog)
 
     def sync(self, catalog: Catalog) -> None:
@@ -166,26 +178,45 @@ class VectorIndex:
                 self._dirty = True
 
     def save(self) -> None:
-        """Write index and sidecar atomically (temp file + rename); a crash keeps the old."""
+        """Write index and sidecar atomically (temp file + rename); a crash keeps the old.
+
+        A full or read-only disk raises a :class:`LibraryError` subclass after removing the
+        temporary files; the previous files stay as they were (and the index, a cache, is
+        caught up from the catalog next time).
+        """
         with self._lock:
             if self._index is None or not self._dirty:
                 return
-            self.folder.mkdir(parents=True, exist_ok=True)
             tmp_index = self.index_path.with_suffix(".hnsw.tmp")
             tmp_meta = self.meta_path.with_suffix(".json.tmp")
-            self._index.save_index(str(tmp_index))
-            meta = {"version": 1, "model": self.model, "dim": self.dim, "seq": self._seq,
-                    "count": self._index.get_current_count(),
-                    "capacity": self._index.get_max_elements(),
-                    "deleted": sorted(self._deleted)}
-            tmp_meta.write_text(json.dumps(meta))
-            for tmp in (tmp_index, tmp_meta):
-                with tmp.open("rb") as f:
-                    os.fsync(f.fileno())
-            # The sidecar moves first: a crash between the two renames leaves a count that
-            # does not match the index, which _load_file treats as stale and rebuilds.
-            os.replace(tmp_meta, self.meta_path)
-            os.replace(tmp_index, self.index_path)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._index.save_index(str(tmp_index))
+                except RuntimeError as exc:
+                    raise _write_failure(self.folder) from exc
+                # hnswlib does not check its writes: a full disk or a file-size limit
+                # leaves a short file, and a folder it cannot write no file at all, both
+                # without an error. Walk the file as hnswlib's loader would.
+                if not _complete_index_file(tmp_index, self._index.get_current_count()):
+                    raise _write_failure(self.folder)
+                meta = {"version": 1, "model": self.model, "dim": self.dim, "seq": self._seq,
+                        "count": self._index.get_current_count(),
+                        "capacity": self._index.get_max_elements(),
+                        "deleted": sorted(self._deleted), "catalog": self.catalog_id}
+                tmp_meta.write_text(json.dumps(meta))
+                for tmp in (tmp_index, tmp_meta):
+                    with tmp.open("rb") as f:
+                        os.fsync(f.fileno())
+                # The sidecar moves first: a crash between the two renames leaves a count
+                # that does not match the index, which _load_file treats as stale and
+                # rebuilds.
+                os.replace(tmp_meta, self.meta_path)
+                os.replace(tmp_index, self.index_path)
+            except OSError as exc:
+                for tmp in (tmp_index, tmp_meta):
+                    tmp.unlink(missing_ok=True)
+                raise library_os_error(exc, f"the search index in {self.folder}") from exc
             self._dirty = False
 
     # -- queries ---------------------------------------------------------------------------
@@ -223,6 +254,54 @@ class VectorIndex:
         scores = vecs @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-scores)[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
+
+
+_HEADER = struct.Struct("<6QiI3QdQ")   # hnswlib's saveIndex header (96 bytes)
+
+
+def _complete_index_file(path: Path, count: int) -> bool:
+    """True when ``path`` holds all of an hnswlib index of ``count`` items: the header,
+    the level-0 block and one link list per item, and nothing after."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return False
+            fields = _HEADER.unpack(header)
+            current, per_item = fields[2], fields[3]
+            if current != count:
+                return False
+            f.seek(_HEADER.size + current * per_item)
+            tail = f.read()
+    except OSError:
+        return False
+    pos = 0
+    for _ in range(current):
+        if pos + 4 > len(tail):
+            return False
+        pos += 4 + int.from_bytes(tail[pos:pos + 4], "little")
+    return pos == len(tail)
+
+
+def _disk_full(folder: Path) -> bool:
+    """No space left at all: a write just made may have been cut short."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    # root may write into the blocks reserved for it
+    return (st.f_bfree if os.geteuid() == 0 else st.f_bavail) == 0
+
+
+def _write_failure(folder: Path) -> OSError:
+    """The OSError behind a write that failed without one: a full disk, else read-only."""
+    import errno
+
+    if _disk_full(folder):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if not os.access(folder, os.W_OK):
+        return OSError(errno.EROFS, os.strerror(errno.EROFS))
+    return OSError(errno.EIO, "the index file could not be written")
 
 
 def _safe_name(model: str) -> str:

@@ -27,6 +27,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from photoclip.core.errors import PhotoclipError
 from photoclip.core.scanner import root_reachable
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,8 @@ class FolderWatcher:
         changed = False
         counts = self.library.catalog.root_counts()
         for root in self.library.catalog.roots():
-            online = root_reachable(root.path, counts.get(root.id, 0))
+            online = root_reachable(root.path, counts.get(root.id, 0),
+                                    self.library.skip_folders())
             if self._root_online.get(root.path) != online:
                 changed = changed or root.path in self._root_online or online != root.online
                 self._root_online[root.path] = online
@@ -264,7 +266,10 @@ class FolderWatcher:
             except Exception as exc:
                 # A failure here (disk error, a bug) must not end watching: log it, and
                 # reconcile soon so whatever the failed batch held is not lost.
-                log.exception("watcher batch failed")
+                if isinstance(exc, PhotoclipError):  # disk full, read-only: said in words
+                    log.warning("watching: %s", exc)
+                else:
+                    log.exception("watcher batch failed")
                 self._reconcile.set()
                 if self.on_error is not None:
                     self.on_error(exc)
