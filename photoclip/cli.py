@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     skr.add_argument("pattern", metavar="PATTERN")
     sksub.add_parser("reset", help="back to the default patterns")
 
+    pr = sub.add_parser("pairing", help="whether a RAW file and the JPEG or HEIF beside it "
+                        "(same name) are one photo (default: on)")
+    pr.add_argument("state", nargs="?", choices=["on", "off"],
+                    help="turn it on or off; without it, say which it is")
+
     for command in [*sub.choices.values(), *lsub.choices.values(), *sksub.choices.values()]:
         _add_global_options(command, after_command=True)
     return p
@@ -228,7 +233,8 @@ def run(args: argparse.Namespace) -> int:
         return _catalog_care(library_dir, args)
     readonly = args.command in ("search", "similar", "status") or (
         args.command == "labels" and args.labels_command in ("list", "show")) or (
-        args.command == "skip" and args.skip_command == "list")
+        args.command == "skip" and args.skip_command == "list") or (
+        args.command == "pairing" and args.state is None)
     if args.command == "status" and not (library_dir / "catalog.sqlite").exists():
         if library_dir.exists() and not library_dir.is_dir():
             return _fail(f"not a library folder: {library_dir}")
@@ -392,6 +398,13 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         return _labels(lib, args)
     if cmd == "skip":
         return _skip(lib, args)
+    if cmd == "pairing":
+        if args.state is not None:
+            changed = lib.set_pairing(args.state == "on")
+            print(f"RAW+JPEG pairing {args.state} ({changed} RAW files joined or left a "
+                  "pair)", file=sys.stderr)
+        print("on" if lib.pairing() else "off")
+        return 0
     if cmd == "tag":
         return _tag(lib, args)
     if cmd == "search":

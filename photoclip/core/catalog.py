@@ -7,7 +7,9 @@ process writes, and every write is a transaction, so a crash never leaves half a
 
 Photo states: ``ok`` (file present and readable as far as we know), ``failed`` (could not be
 decoded; ``error`` says why), ``missing`` (not found on the last scan of an online root).
-"Pending" is derived: an ``ok`` photo with no embedding for the current model.
+"Pending" is derived: an ``ok`` photo with no embedding for the current model. A row whose
+``pair_of`` is set is the RAW half of a RAW+JPEG pair: it is listed among the files of the
+photo it points at and is otherwise left out (not embedded, shown, counted or searched).
 
 Paths are stored as the OS has them: as TEXT when they are valid UTF-8 (nearly always), as
 a BLOB of the exact bytes when they are not (old Samba shares, ZIP extracts); see
@@ -41,7 +43,7 @@ from photoclip.core.errors import (
 )
 from photoclip.core.filenames import encodable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -112,6 +114,12 @@ _MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE photos ADD COLUMN decoder TEXT;
     INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_id', lower(hex(randomblob(8))));
+    """,
+    # v4: RAW+JPEG pairs. A RAW file shot beside a JPEG (same folder, same name) is the same
+    # photo: its row points at the JPEG's, which is the one embedded, shown and tagged.
+    4: """
+    ALTER TABLE photos ADD COLUMN pair_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
+    CREATE INDEX photos_pair ON photos(pair_of);
     """,
 }
 
@@ -543,7 +551,7 @@ class Catalog:
         """Photos present on online roots that have no embedding for ``model`` yet."""
         sql = (f"SELECT {', '.join('p.' + c.strip() for c in _PHOTO_COLUMNS.split(','))} "
                "FROM photos p JOIN roots r ON r.id = p.root_id "
-               "WHERE p.state = 'ok' AND r.online = 1 AND NOT EXISTS "
+               "WHERE p.state = 'ok' AND r.online = 1 AND p.pair_of IS NULL AND NOT EXISTS "
                "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model = ?) "
                "ORDER BY p.path")
         if limit is not None:
@@ -565,7 +573,7 @@ class Catalog:
     def _visible_where(folder: str | None, visible_only: bool) -> tuple[str, list]:
         clauses, params = [], []
         if visible_only:
-            clauses.append("p.state != 'missing' AND r.online = 1")
+            clauses.append("p.state != 'missing' AND r.online = 1 AND p.pair_of IS NULL")
         if folder:
             clauses.append("substr(CAST(p.path AS BLOB), 1, ?) = ?")
             params += _prefix(folder)
@@ -573,14 +581,15 @@ class Catalog:
 
     def failed_photos(self) -> list[Photo]:
         return [_photo(r) for r in self._query(
-            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE state = 'failed' ORDER BY path")]
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE state = 'failed' AND pair_of IS NULL "
+            "ORDER BY path")]
 
     def searchable_ids(self, model: str, *, folder: str | None = None,
                        date_from: float | None = None, date_to: float | None = None) -> set[int]:
         """Ids that a search may return: embedded with ``model``, present, root online."""
         sql = ("SELECT p.id FROM photos p JOIN roots r ON r.id = p.root_id "
                "JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
-               "WHERE p.state = 'ok' AND r.online = 1")
+               "WHERE p.state = 'ok' AND r.online = 1 AND p.pair_of IS NULL")
         params: list = [model]
         if folder:
             sql += " AND substr(CAST(p.path AS BLOB), 1, ?) = ?"
@@ -626,6 +635,72 @@ class Catalog:
     def set_state(self, db: sqlite3.Connection, photo_ids: Iterable[int], state: str) -> None:
         db.executemany("UPDATE photos SET state = ? WHERE id = ?",
                        [(state, i) for i in photo_ids])
+
+    # -- RAW+JPEG pairs ----------------------------------------------------------------------
+
+    def files_of(self, photo_id: int) -> list[str]:
+        """Every file of a photo: its own path first, then the RAW files paired with it."""
+        own = self._query("SELECT path FROM photos WHERE id = ?", (photo_id,))
+        paired = self._query("SELECT path FROM photos WHERE pair_of = ? ORDER BY path",
+                             (photo_id,))
+        return [os_path(r[0]) for r in own + paired]
+
+    def update_pairs(self, db: sqlite3.Connection, folders: Iterable[str] | None,
+                     enabled: bool) -> int:
+        """Pair RAW files with the JPEG or HEIF beside them (same folder, same name) in
+        ``folders`` (every folder if None), or unpair everything there if not ``enabled``.
+
+        A RAW file that joins a pair hands its own tag decisions (manual, rejected) to the
+        photo; one that leaves a pair takes the photo's with it. Returns rows changed.
+        """
+        from photoclip.core.images import is_pair_partner
+        from photoclip.core.raw import is_raw_path
+
+        rows: list[tuple] = []
+        if folders is None:
+            rows = db.execute("SELECT id, path, state, pair_of FROM photos").fetchall()
+        else:
+            for folder in set(folders):
+                rows += [r for r in db.execute(
+                    "SELECT id, path, state, pair_of FROM photos WHERE "
+                    "substr(CAST(path AS BLOB), 1, ?) = ?", _prefix(folder)).fetchall()
+                    if os.path.dirname(os_path(r[1])) == folder.rstrip(os.sep)]
+        groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        current: dict[int, int | None] = {}
+        for pid, path, state, pair_of in rows:
+            current[pid] = pair_of
+            if state == "missing":
+                continue
+            name = os_path(path)
+            stem, _ext = os.path.splitext(os.path.basename(name))
+            groups.setdefault((os.path.dirname(name), stem.lower()), []).append((pid, name))
+        wanted: dict[int, int | None] = dict.fromkeys(current)
+        if enabled:
+            for members in groups.values():
+                raws = [pid for pid, name in members if is_raw_path(name)]
+                partners = sorted((name, pid) for pid, name in members
+                                  if is_pair_partner(name))
+                if raws and partners:
+                    for pid in raws:
+                        wanted[pid] = partners[0][1]
+        changed = 0
+        for pid, primary in wanted.items():
+            before = current.get(pid)
+            if before == primary:
+                continue
+            changed += 1
+            db.execute("UPDATE photos SET pair_of = ? WHERE id = ?", (primary, pid))
+            if primary is not None:
+                # The user's decisions about the RAW file now belong to the photo.
+                db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, "
+                           "source) SELECT ?, label_set, label, score, source FROM tags "
+                           "WHERE photo_id = ? AND source != 'auto'", (primary, pid))
+                db.execute("DELETE FROM tags WHERE photo_id = ?", (pid,))
+            if before is not None and primary is None:
+                db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, "
+                           "source) SELECT ?, label_set, label, score, source FROM tags "
+                           "WHERE photo_id = ? AND source != 'auto'", (pid, before))
+        return changed
 
     # -- writes from the indexer -----------------------------------------------------------
 
@@ -755,8 +830,8 @@ class Catalog:
             " SUM(p.state = 'failed'),"
             " SUM(p.state = 'ok' AND e.photo_id IS NULL),"
             " SUM(p.state = 'missing') "
-            "FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?",
-            (model,))[0]
+            "FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
+            "WHERE p.pair_of IS NULL", (model,))[0]
         keys = ("photos", "indexed", "failed", "pending", "missing")
         return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
 
@@ -862,7 +937,8 @@ class Catalog:
 
     def root_counts(self) -> dict[int, int]:
         return {r[0]: r[1] for r in self._query(
-            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' GROUP BY root_id")}
+            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' AND pair_of IS NULL "
+            "GROUP BY root_id")}
 
 
 def list_backups(folder: Path) -> list[Path]:

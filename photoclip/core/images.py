@@ -28,12 +28,13 @@ from photoclip.core.errors import (
     NotAnImageError,
     UnsupportedFormatError,
 )
+from photoclip.core.raw import RAW_EXTENSIONS, is_raw_path, libraw_version, open_raw
 
 # Extensions the scanner picks up. Files with other extensions are not photos to us.
 PHOTO_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff",
-    ".heic", ".heif", ".avif",
-})
+    ".heic", ".heif", ".hif", ".avif",
+}) | RAW_EXTENSIONS
 
 _EXIF_ORIENTATION = 0x0112
 _EXIF_MAKE = 0x010F
@@ -42,7 +43,7 @@ _EXIF_DATETIME = 0x0132
 _EXIF_IFD = 0x8769
 _EXIF_DATETIME_ORIGINAL = 0x9003
 
-HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".avif"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif", ".hif", ".avif"})
 
 _heif_lock = threading.Lock()
 _heif_registered: bool | None = None
@@ -58,7 +59,8 @@ _DECODER_ERRORS = {
 
 
 def register_optional_plugins() -> bool:
-    """Teach Pillow HEIC/HEIF/AVIF when pillow-heif is installed. Returns whether it is."""
+    """Teach Pillow HEIC/HEIF (pillow-heif, a dependency; AVIF is Pillow's own). Returns
+    whether it could: an install that lost the package still runs, and says so per photo."""
     global _heif_registered
     with _heif_lock:
         if _heif_registered is None:
@@ -88,6 +90,9 @@ def decoders() -> str:
         from pillow_heif import __version__ as heif_version
 
         parts.append(f"pillow-heif {heif_version}")
+    libraw = libraw_version()
+    if libraw:
+        parts.append(libraw)
     return "; ".join(parts)
 
 
@@ -217,13 +222,17 @@ def _read_exif(img: Image.Image) -> tuple[float | None, str | None, int | None]:
         sub = {}
     taken = _parse_exif_date(sub.get(_EXIF_DATETIME_ORIGINAL)) or _parse_exif_date(
         exif.get(_EXIF_DATETIME))
-    make = str(exif.get(_EXIF_MAKE, "") or "").strip().strip("\x00")
-    model = str(exif.get(_EXIF_MODEL, "") or "").strip().strip("\x00")
-    if make and model.lower().startswith(make.lower()):
-        camera = model
-    else:
-        camera = " ".join(p for p in (make, model) if p) or None
+    camera = camera_name(exif.get(_EXIF_MAKE), exif.get(_EXIF_MODEL))
     return taken, camera, orientation if isinstance(orientation, int) else None
+
+
+def camera_name(make: object, model: object) -> str | None:
+    """"Canon EOS R6", not "Canon Canon EOS R6"."""
+    make = str(make or "").strip().strip("\x00").strip()
+    model = str(model or "").strip().strip("\x00").strip()
+    if make and model.lower().startswith(make.lower()):
+        return model
+    return " ".join(p for p in (make, model) if p) or None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -254,15 +263,33 @@ def open_photo(path: str | os.PathLike[str], min_side: int | None = None) -> Dec
     panoramas are photos; JPEG draft mode keeps them cheap); only what Pillow refuses as a
     decompression bomb (over twice ``Image.MAX_IMAGE_PIXELS``) is refused.
     """
-    path_str = os.fspath(path)
+    return _open(os.fspath(path), min_side, None)
+
+
+def decode_for_display(path: str | os.PathLike[str], max_side: int) -> Image.Image:
+    """An upright RGB image of any supported photo (JPEG, PNG, TIFF, HEIC, AVIF, RAW…) that
+    fits in ``max_side`` × ``max_side``, decoded as cheaply as that size allows (JPEG draft
+    mode; a RAW file's embedded preview when it is large enough, else a half-size
+    demosaic). For thumbnails and the viewer. Raises :class:`ImageDecodeError`."""
+    decoded = _open(os.fspath(path), None, max_side)
+    img = decoded.image
+    if max(img.size) > max_side:
+        img = img.copy() if img is decoded.image else img
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return img
+
+
+def _open(path_str: str, min_side: int | None, max_side: int | None) -> DecodedPhoto:
     heif = register_optional_plugins()
     _quiet_decoder_warnings()
     _hook_libtiff()
     _tiff_state.error = None
+    if is_raw_path(path_str):
+        return _open_raw_photo(path_str, min_side, max_side)
     try:
         img = Image.open(path_str)
         try:
-            decoded = _decode(img, min_side)
+            decoded = _decode(img, min_side, max_side)
         except BaseException:
             img.close()
             raise
@@ -337,7 +364,34 @@ def _reason(exc: BaseException, detail: str | None = None) -> str:
     return text
 
 
-def _decode(img: Image.Image, min_side: int | None) -> DecodedPhoto:
+def _open_raw_photo(path: str, min_side: int | None, max_side: int | None) -> DecodedPhoto:
+    try:
+        got = open_raw(path, min_side, max_side)
+    except ImageDecodeError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError(path, "not enough memory to decode it") from exc
+    except FileNotFoundError as exc:
+        raise ImageDecodeError(path, "file not found") from exc
+    except OSError as exc:
+        raise CorruptImageError(path, _reason(exc)) from exc
+    img = _reduce(got.image, min_side)
+    meta = got.meta
+    return DecodedPhoto(img, got.width, got.height, _parse_exif_date(meta.taken),
+                        camera_name(meta.camera_make, meta.camera_model), meta.orientation)
+
+
+def _reduce(img: Image.Image, min_side: int | None) -> Image.Image:
+    if min_side and min(img.size) > 2 * min_side:
+        # Cheap box reduce to at most 2x the target; the model's resize does the rest well.
+        factor = min(img.size) // (2 * min_side)
+        if factor > 1:
+            img = img.reduce(factor)
+    return img
+
+
+def _decode(img: Image.Image, min_side: int | None,
+            max_side: int | None = None) -> DecodedPhoto:
     if getattr(img, "n_frames", 1) > 1:
         img.seek(0)  # animations: the first frame stands for the file
     full_w, full_h = img.size
@@ -347,30 +401,41 @@ def _decode(img: Image.Image, min_side: int | None) -> DecodedPhoto:
     exif_first = img.format in ("JPEG", "MPO", "TIFF")
     if exif_first:
         taken, camera, orientation = _read_exif(img)
-    if min_side and img.format in ("JPEG", "MPO"):
+    want = min_side or max_side
+    if want and img.format in ("JPEG", "MPO"):
         # draft() picks the largest DCT scale (1/2, 1/4, 1/8) keeping both sides >= request.
         # It works on the stored (unrotated) size; a square request is rotation-proof.
-        img.draft("RGB", (min_side, min_side))
+        img.draft("RGB", (want, want))
     img.load()
     if not exif_first:
         taken, camera, orientation = _read_exif(img)
+    # pillow-heif turns HEIC photos on decode and resets the EXIF tag to 1; it keeps what
+    # the camera said here.
+    shown_as = img.info.get("original_orientation")
+    if isinstance(shown_as, int) and 1 <= shown_as <= 8 and orientation in (None, 1):
+        orientation = shown_as
     # Pillow's TIFF loader rotates on load itself (and drops the tag); size it reported
     # is then already upright. Otherwise we turn it, and so swap the full size.
     try:
         still_oriented = img.getexif().get(_EXIF_ORIENTATION) == orientation
     except Exception:  # a broken EXIF block: _read_exif found no orientation either
         still_oriented = orientation is None
+    if isinstance(shown_as, int):
+        still_oriented = False  # already turned by the decoder
     if orientation in (5, 6, 7, 8) and still_oriented:
         full_w, full_h = full_h, full_w
     if orientation and orientation != 1 and still_oriented:
         img = ImageOps.exif_transpose(img) or img
-    img = to_rgb(img)
-    if min_side and min(img.size) > 2 * min_side:
-        # Cheap box reduce to at most 2x the target; the model's resize does the rest well.
-        factor = min(img.size) // (2 * min_side)
-        if factor > 1:
-            img = img.reduce(factor)
+    img = _reduce(to_rgb(img), min_side)
     return DecodedPhoto(img, full_w, full_h, taken, camera, orientation)
+
+
+# What a camera writes beside a RAW file for the same shot (RAW+JPEG, RAW+HEIF).
+PAIR_PARTNER_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".heic", ".heif", ".hif"})
+
+
+def is_pair_partner(path: str | Path) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in PAIR_PARTNER_EXTENSIONS
 
 
 def is_photo_path(path: str | Path) -> bool:

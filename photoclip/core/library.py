@@ -361,7 +361,7 @@ class Library:
         before = self.catalog.total_changes
         summary = scanner.scan(self.catalog, roots if roots is not None else self.catalog.roots(),
                                files=files, folders=folders, min_age=min_age, cancel=cancel,
-                               skip=self.skip_folders())
+                               skip=self.skip_folders(), pairs=self.pairing())
         if not summary.touched:
             self._bookkeeping_changes += self.catalog.total_changes - before
         if self._vectors_open and (summary.touched or summary.offline_roots):
@@ -451,6 +451,29 @@ class Library:
             run = RunSummary(total, summary)
             self._after_run(run, min_interval=BACKUP_INTERVAL)
         return run
+
+    # -- RAW+JPEG pairs ----------------------------------------------------------------------
+
+    def pairing(self) -> bool:
+        """Whether a RAW file beside a JPEG/HEIF of the same name is one photo with it (the
+        default: embedded and shown once, from the cheaper JPEG; tags apply to both)."""
+        return self.catalog.get_meta("pair_raw_jpeg", "1") != "0"
+
+    def set_pairing(self, enabled: bool) -> int:
+        """Turn pairing on or off for the whole library now. Returns the RAW files that
+        joined or left a pair (those leaving are embedded on their own by the next run)."""
+        self._require_writable()
+        self.catalog.set_meta("pair_raw_jpeg", "1" if enabled else "0")
+        with self.catalog.transaction() as db:
+            changed = self.catalog.update_pairs(db, None, enabled)
+        if changed and self._vectors_open:
+            self.vectors.sync(self.catalog)
+        return changed
+
+    def files_of(self, photo_id: int) -> list[str]:
+        """The files of a photo: its own first, then the RAW files paired with it (for the
+        details view: a RAW+JPEG pair is one photo with two files)."""
+        return self.catalog.files_of(photo_id)
 
     # -- folders skipped by scans ----------------------------------------------------------
 
@@ -705,7 +728,9 @@ class Library:
         self.catalog.set_tag(photo_id, label_set, label, "rejected")
 
     def write_xmp(self, photo_ids: list[int] | None = None) -> XmpReport:
-        """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).
+        """Write tags to XMP sidecars (merged into existing ones): ``photo.jpg.xmp`` for
+        photos, ``NAME.xmp`` for RAW files (see ``metadata.sidecar_paths``); a RAW+JPEG
+        pair gets both.
 
         A sidecar that cannot be written (read-only folder, name too long, an existing
         sidecar that is not valid XMP) is reported in ``failed`` and the rest are still
@@ -724,10 +749,13 @@ class Library:
             photo = photos.get(pid)
             if photo is None or photo.state == "missing" or not os.path.exists(photo.path):
                 continue
-            try:
-                report.written.append(str(metadata.write_tags(photo.path, tags)))
-            except metadata.SidecarError as exc:
-                report.failed.append((photo.path, exc.reason))
+            for path in self.catalog.files_of(pid):
+                if path != photo.path and not os.path.exists(path):
+                    continue
+                try:
+                    report.written += [str(p) for p in metadata.write_tags(path, tags)]
+                except metadata.SidecarError as exc:
+                    report.failed.append((path, exc.reason))
         return report
 
     def tag_counts(self) -> dict[tuple[str, str], int]:

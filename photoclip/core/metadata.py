@@ -1,9 +1,13 @@
 """XMP sidecars: tags written where digiKam, Lightroom and darktable look for them.
 
-``photo.jpg`` gets ``photo.jpg.xmp`` with ``dc:subject`` (flat keywords) and
-``lr:hierarchicalSubject`` (``set|label``). An existing sidecar is merged into: every
-other element, attribute, namespace and comment in it is kept, keywords are added to the
-bags that are already there, and the photo itself is never opened for writing.
+Names: ``photo.jpg`` gets ``photo.jpg.xmp`` (digiKam, darktable, Immich); a RAW file
+``IMG_0001.CR2`` gets ``IMG_0001.xmp``, the name Lightroom, Camera Raw and Capture One read
+and write for RAW files (and digiKam, Immich and exiftool read too). If darktable or
+digiKam already keep ``IMG_0001.CR2.xmp`` beside the RAW file, that one is updated as well.
+Each holds ``dc:subject`` (flat keywords) and ``lr:hierarchicalSubject`` (``set|label``). An
+existing sidecar is merged into: every other element, attribute, namespace and comment in
+it is kept, keywords are added to the bags that are already there, and the photo itself is
+never opened for writing.
 
 Why the standard library's XML parser and not an XMP toolkit: the maintained Python XMP
 libraries (python-xmp-toolkit, pyexiv2) wrap native libraries (exempi, exiv2) that the
@@ -56,7 +60,22 @@ def _q(prefix: str, name: str) -> str:
 
 
 def sidecar_path(photo: str | os.PathLike[str]) -> Path:
-    return Path(os.fspath(photo) + ".xmp")
+    """The sidecar photoclip writes for ``photo``: ``NAME.xmp`` for RAW files, else
+    ``NAME.EXT.xmp``."""
+    from photoclip.core.raw import is_raw_path
+
+    name = os.fspath(photo)
+    if is_raw_path(name):
+        return Path(os.path.splitext(name)[0] + ".xmp")
+    return Path(name + ".xmp")
+
+
+def sidecar_paths(photo: str | os.PathLike[str]) -> list[Path]:
+    """Every sidecar that belongs to ``photo`` and is written or read: the one
+    :func:`sidecar_path` names, plus, for a RAW file, ``NAME.EXT.xmp`` if it exists."""
+    first = sidecar_path(photo)
+    other = Path(os.fspath(photo) + ".xmp")
+    return [first, other] if other != first and other.exists() else [first]
 
 
 def _parse(path: Path) -> ET.ElementTree:
@@ -82,14 +101,20 @@ def _bag_items(desc: ET.Element, prop: str) -> tuple[ET.Element, list[str]]:
     return bag, [(li.text or "") for li in bag.findall(_q("rdf", "li"))]
 
 
-def write_tags(photo: str | os.PathLike[str], tags: Iterable[tuple[str, str]]) -> Path:
-    """Merge ``(set, label)`` tags into the photo's sidecar; returns the sidecar path.
+def write_tags(photo: str | os.PathLike[str], tags: Iterable[tuple[str, str]]) -> list[Path]:
+    """Merge ``(set, label)`` tags into the photo's sidecars (:func:`sidecar_paths`);
+    returns the sidecars written.
 
-    Raises :class:`SidecarError` when it cannot be written (read-only folder, a name too
+    Raises :class:`SidecarError` when one cannot be written (read-only folder, a name too
     long for the file system, disk full) or when an existing sidecar is not XML we can
     read: that one is left exactly as it was, and no temporary file stays behind.
     """
-    target = sidecar_path(photo)
+    tags = list(tags)
+    return [_write_one(photo, target, tags) for target in sidecar_paths(photo)]
+
+
+def _write_one(photo: str | os.PathLike[str], target: Path,
+               tags: list[tuple[str, str]]) -> Path:
     try:
         return _write_tags(target, tags)
     except ET.ParseError as exc:
@@ -144,17 +169,21 @@ def _write_tags(target: Path, tags: Iterable[tuple[str, str]]) -> Path:
 
 
 def read_tags(photo: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
-    """(dc:subject values, lr:hierarchicalSubject values) of the photo's sidecar."""
-    target = sidecar_path(photo)
-    if not target.exists():
-        return [], []
-    root = _parse(target).getroot()
+    """(dc:subject values, lr:hierarchicalSubject values) of the photo's sidecars: for a RAW
+    file both ``NAME.xmp`` and ``NAME.EXT.xmp``, each value once."""
     subjects: list[str] = []
     hierarchical: list[str] = []
+    for target in sidecar_paths(photo):
+        if target.exists():
+            _read_into(target, subjects, hierarchical)
+    return list(dict.fromkeys(subjects)), list(dict.fromkeys(hierarchical))
+
+
+def _read_into(target: Path, subjects: list[str], hierarchical: list[str]) -> None:
+    root = _parse(target).getroot()
     for desc in root.iter(_q("rdf", "Description")):
         for prop, out in ((_q("dc", "subject"), subjects),
                           (_q("lr", "hierarchicalSubject"), hierarchical)):
             holder = desc.find(prop)
             if holder is not None:
                 out += [li.text or "" for li in holder.iter(_q("rdf", "li"))]
-    return subjects, hierarchical

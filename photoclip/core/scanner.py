@@ -143,10 +143,12 @@ class ScanSummary:
     offline_roots: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     young: list[str] = field(default_factory=list)
+    paired: int = 0        # RAW files that joined or left a RAW+JPEG pair
 
     @property
     def touched(self) -> int:
-        return self.new + self.changed + self.moved + self.missing + self.returned
+        return self.new + self.changed + self.moved + self.missing + self.returned + \
+            self.paired
 
 
 @dataclass
@@ -159,6 +161,7 @@ class _RootPlan:
     new: list[tuple[str, int, float, str]] = field(default_factory=list)
     unchanged: int = 0
     young: list[str] = field(default_factory=list)               # still being written?
+    folders: set[str] = field(default_factory=set)   # where files came, went or changed
 
 
 def _stat_files(paths: Iterable[str], root: str, skip: Sequence[str]
@@ -215,11 +218,13 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
         try:
             if row is None:
                 plan.new.append((path, size, mtime, content_hash(path, size)))
+                plan.folders.add(os.path.dirname(path))
                 continue
             pid, ksize, kmtime, khash, state = row
             if ksize == size and kmtime == mtime:
                 if state == "missing":
                     plan.returned.append(pid)
+                    plan.folders.add(os.path.dirname(path))
                 else:
                     plan.unchanged += 1
                 continue
@@ -230,13 +235,16 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
             plan.touched.append((pid, mtime))
             if state == "missing":
                 plan.returned.append(pid)
+                plan.folders.add(os.path.dirname(path))
         else:
             plan.changed.append((pid, size, mtime, digest))
     if scope is None and not seen and present:
         # Photos were here and not one is left: an empty mount point (or a drive mounted
         # elsewhere), not a library to empty. Removing the folder is the way to say so.
         return None
-    plan.gone = [v[0] for p, v in known.items() if p not in seen and v[4] != "missing"]
+    gone = [(p, v[0]) for p, v in known.items() if p not in seen and v[4] != "missing"]
+    plan.gone = [pid for _p, pid in gone]
+    plan.folders.update(os.path.dirname(p) for p, _pid in gone)
     return plan
 
 
@@ -255,7 +263,7 @@ def _moved_from(catalog: Catalog, size: int, digest: str) -> Photo | None:
 def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None = None,
          folders: Iterable[str] | None = None, min_age: float = 0.0,
          cancel: threading.Event | None = None,
-         skip: Sequence[str] = DEFAULT_SKIP_FOLDERS) -> ScanSummary:
+         skip: Sequence[str] = DEFAULT_SKIP_FOLDERS, pairs: bool = True) -> ScanSummary:
     """Scan ``roots`` and apply what changed, all in one transaction.
 
     With ``files`` and/or ``folders`` only those paths (existing or not) and the trees
@@ -263,7 +271,8 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
     Everything goes in one plan so a move is seen as a move whatever the event order.
     Files written less than ``min_age`` seconds ago are left alone and listed in
     ``young``: a full scan must not index a photo that is still being copied. Folders
-    matching ``skip`` are not looked into.
+    matching ``skip`` are not looked into. With ``pairs``, a RAW file beside a JPEG or
+    HEIF of the same name becomes part of that photo (see ``Catalog.update_pairs``).
     """
     summary = ScanSummary()
     plans: list[_RootPlan] = []
@@ -308,6 +317,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
             for path, size, mtime, digest in plan.new:
                 moved = _moved_from(catalog, size, digest)
                 if moved is not None:
+                    plan.folders.add(os.path.dirname(moved.path))
                     catalog.repoint_photo(db, moved.id, plan.root.id, path, mtime)
                     summary.moved += 1
                     if moved.id in gone:
@@ -316,4 +326,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
                     summary.new_ids.append(
                         catalog.insert_photo(db, plan.root.id, path, size, mtime, digest))
                     summary.new += 1
+        folders = {f for plan in plans for f in plan.folders}
+        if folders:
+            summary.paired = catalog.update_pairs(db, folders, pairs)
     return summary
