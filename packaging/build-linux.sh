@@ -48,10 +48,15 @@ echo "== check 2: the frozen CLI runs"
 echo "== check 3: it indexes drawn photos with the small test model and finds a red circle"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-"$PY" packaging/draw_test_photos.py "$WORK/photos"
+COUNT=$("$PY" packaging/draw_test_photos.py "$WORK/photos")
 export HF_HUB_OFFLINE=1 PHOTOCLIP_CACHE_DIR="$WORK/cache" PHOTOCLIP_CONFIG_DIR="$WORK/config"
 MODEL="local-dir:$ROOT/tests/models/shapes-clip"
-"$APP/photoclip" --library "$WORK/lib" --model "$MODEL" index "$WORK/photos"
+"$APP/photoclip" --library "$WORK/lib" --model "$MODEL" index "$WORK/photos" 2>&1 |
+  tee "$WORK/index.log"
+# JPEGs, a HEIC and DNGs (with and without a preview): libheif and LibRaw are in the bundle.
+grep -q "indexed $COUNT photos.*, 0 failed" "$WORK/index.log" ||
+  { echo "build-linux: not every test photo was indexed (HEIC/RAW support?)" >&2; exit 1; }
+bash packaging/check-app.sh formats "$APP"
 TOP=$("$APP/photoclip" --library "$WORK/lib" search "a red circle" --top 1 --json |
   "$PY" -c "import json,sys; print(json.load(sys.stdin)[0]['path'])")
 case "$TOP" in *red-circle*) echo "ok: $TOP";; *) echo "build-linux: wrong top hit $TOP" >&2; exit 1;; esac

@@ -3,6 +3,8 @@
 # (inside a clean system, on the installed package), so both check the same things.
 #
 #   check-app.sh plugins APPDIR     every bundled Qt plugin resolves its libraries (ldd)
+#   check-app.sh formats APPDIR     the HEIC (libheif) and RAW (LibRaw) modules are bundled
+#                                   and resolve their libraries (ldd)
 #   check-app.sh window COMMAND...  COMMAND shows the "photoclip" window within
 #                                   WINDOW_TIMEOUT seconds (default 15); run it on an X
 #                                   server, e.g. under xvfb-run with QT_QPA_PLATFORM=xcb
@@ -24,6 +26,25 @@ case "${1:-}" in
     fi
     echo "ok: $count plugins"
     ;;
+  formats)
+    app=$2
+    missing=""
+    for pattern in '_pillow_heif*.so' '_rawpy*.so'; do
+      so=$(find "$app" -name "$pattern" | head -1)
+      if [ -z "$so" ]; then
+        missing+="$pattern: not bundled"$'\n'
+        continue
+      fi
+      missing+=$(LD_LIBRARY_PATH="$app/_internal" ldd "$so" | grep "not found" |
+        sed "s|^|$so:|" || true)
+    done
+    if [ -n "$missing" ]; then
+      echo "$missing" >&2
+      echo "check-app: HEIC or RAW support is missing from the bundle" >&2
+      exit 1
+    fi
+    echo "ok: HEIC and RAW modules bundled with their libraries"
+    ;;
   window)
     shift
     "$@" &
@@ -44,7 +65,7 @@ case "${1:-}" in
     exit 1
     ;;
   *)
-    echo "usage: check-app.sh plugins APPDIR | window COMMAND..." >&2
+    echo "usage: check-app.sh plugins APPDIR | formats APPDIR | window COMMAND..." >&2
     exit 2
     ;;
 esac

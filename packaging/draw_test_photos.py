@@ -1,4 +1,6 @@
-"""Draw the handful of photos the packaging self-checks index (shapes the test model knows).
+"""Draw the handful of photos the packaging self-checks index (shapes the test model knows):
+JPEGs, a HEIC (as phones write) and a DNG (as cameras write), so the frozen app shows it
+carries libheif and LibRaw. Prints how many photos it wrote.
 
     python packaging/draw_test_photos.py FOLDER
 """
@@ -7,8 +9,12 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "models"))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "models"))
+sys.path.insert(0, str(ROOT))
 from shapes import draw  # noqa: E402
+
+from tests.rawfiles import write_dng  # noqa: E402
 
 
 def main() -> int:
@@ -19,6 +25,14 @@ def main() -> int:
                                          ("square", "green"), ("triangle", "yellow"),
                                          ("circle", "red")]):
         draw(shape, colour, "white", rng, (300, 200)).save(out / f"{colour}-{shape}-{i}.jpg")
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    draw("star", "blue", "white", rng, (300, 200)).save(out / "phone-blue-star.heic")
+    write_dng(out / "camera-green-square.dng", draw("square", "green", "white", rng, (300, 200)),
+              preview=(300, 200))
+    write_dng(out / "camera-red-circle.dng", draw("circle", "red", "white", rng, (300, 200)))
+    print(len(list(out.iterdir())))
     return 0
 
 

@@ -69,10 +69,14 @@ in_sys bash /tmp/check-app.sh plugins /opt/photoclip || fail "libraries missing 
 echo "== the installed app indexes and searches"
 mkdir -p "$SYS/tmp/test"
 cp -r tests/models/shapes-clip "$SYS/tmp/test/model"
-"$PY" packaging/draw_test_photos.py "$SYS/tmp/test/photos"
+COUNT=$("$PY" packaging/draw_test_photos.py "$SYS/tmp/test/photos")
 in_sys photoclip --version
 in_sys env HF_HUB_OFFLINE=1 photoclip --library /tmp/test/lib --model local-dir:/tmp/test/model \
-  index /tmp/test/photos
+  index /tmp/test/photos 2>&1 | tee "$SYS/tmp/test/index.log"
+# JPEGs, a HEIC and DNGs: libheif and LibRaw came with the package, nothing from Depends.
+grep -q "indexed $COUNT photos.*, 0 failed" "$SYS/tmp/test/index.log" ||
+  fail "not every test photo was indexed (HEIC/RAW support?)"
+in_sys bash /tmp/check-app.sh formats /opt/photoclip || fail "HEIC/RAW modules incomplete"
 TOP=$(in_sys photoclip --library /tmp/test/lib search "a red circle" --top 1 --json |
   "$PY" -c "import json,sys; print(json.load(sys.stdin)[0]['path'])")
 case "$TOP" in *red-circle*) echo "ok: $TOP";; *) fail "wrong top hit $TOP";; esac

@@ -3,6 +3,9 @@
 Contract (scripts rely on it): results on stdout, progress and messages on stderr; ``--json``
 output is stable; bad arguments, missing folders and unusable libraries print one line on
 stderr and exit 2. ``index`` exits 0 even when some photos failed (they are listed).
+A path that is not plain text (bytes that are not UTF-8, a newline in the name) prints in
+bash's ``$'…'`` quoting in line output, and with ``\\udcXX`` escapes for its undecodable
+bytes in JSON (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from photoclip import __version__, paths
+from photoclip.core.filenames import quote_path
 
 EXIT_USAGE = 2
+EXIT_DAMAGED = 1       # `check` found damage
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command whose reader went away
 
 
 class _Parser(argparse.ArgumentParser):
@@ -100,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("folders", nargs="*", metavar="FOLDER")
     i.add_argument("--batch-size", type=_positive, default=32)
     i.add_argument("--threads", type=_positive, help="decode threads (default: one per core)")
+    i.add_argument("--retry-failed", action="store_true",
+                   help="try every photo that could not be read again (by default they are "
+                        "retried when photoclip's decoders change)")
 
     def query_options(q: argparse.ArgumentParser, top_help: str) -> None:
         q.add_argument("--top", type=_positive, metavar="N", help=top_help)
@@ -162,7 +171,30 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="what the library holds")
     st.add_argument("--json", action="store_true")
 
-    for command in [*sub.choices.values(), *lsub.choices.values()]:
+    sub.add_parser("check", help="check the library's catalog thoroughly (SQLite's integrity "
+                   "check); exit 1 if it is damaged")
+    rp = sub.add_parser("repair", help="salvage a damaged catalog into a new one (the damaged "
+                        "file is kept; photos and the search index are not touched)")
+    rp.add_argument("--force", action="store_true",
+                    help="rebuild the catalog even when the check finds nothing wrong")
+
+    sk = sub.add_parser("skip", help="folders that scans do not look into (thumbnails, "
+                        "recycle bins, previews)")
+    sksub = sk.add_subparsers(dest="skip_command", metavar="ACTION", required=True,
+                              parser_class=_Parser)
+    sksub.add_parser("list", help="the patterns in use")
+    ska = sksub.add_parser("add", help="also skip folders whose name matches PATTERN")
+    ska.add_argument("pattern", metavar="PATTERN", help="shell-style, e.g. 'Exports*'")
+    skr = sksub.add_parser("remove", help="stop skipping PATTERN")
+    skr.add_argument("pattern", metavar="PATTERN")
+    sksub.add_parser("reset", help="back to the default patterns")
+
+    pr = sub.add_parser("pairing", help="whether a RAW file and the JPEG or HEIF beside it "
+                        "(same name) are one photo (default: on)")
+    pr.add_argument("state", nargs="?", choices=["on", "off"],
+                    help="turn it on or off; without it, say which it is")
+
+    for command in [*sub.choices.values(), *lsub.choices.values(), *sksub.choices.values()]:
         _add_global_options(command, after_command=True)
     return p
 
@@ -209,7 +241,7 @@ def _print_results(results: list[Any], as_json: bool) -> None:
     if not results:
         print("no matching photos", file=sys.stderr)
     for r in results:
-        print(f"{r.score:.3f}  {r.photo.path}")
+        print(f"{r.score:.3f}  {quote_path(r.photo.path)}")
 
 
 def _download_progress() -> Any:
@@ -231,8 +263,12 @@ def run(args: argparse.Namespace) -> int:
 
     library_dir = Path(args.library).expanduser() if args.library else paths.default_library_dir()
     model = args.model or os.environ.get(paths.ENV_MODEL) or None
+    if args.command in ("check", "repair"):
+        return _catalog_care(library_dir, args)
     readonly = args.command in ("search", "similar", "status", "duplicates") or (
-        args.command == "labels" and args.labels_command in ("list", "show"))
+        args.command == "labels" and args.labels_command in ("list", "show")) or (
+        args.command == "skip" and args.skip_command == "list") or (
+        args.command == "pairing" and args.state is None)
     if args.command == "status" and not (library_dir / "catalog.sqlite").exists():
         if library_dir.exists() and not library_dir.is_dir():
             return _fail(f"not a library folder: {library_dir}")
@@ -254,6 +290,42 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted; everything indexed so far is kept", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        # Last resort for a storage failure no layer below put in words.
+        from photoclip.core.errors import describe_os_error
+
+        where = f" ({quote_path(exc.filename)})" if exc.filename else ""
+        return _fail(f"{describe_os_error(exc)}{where}")
+
+
+def _catalog_care(library_dir: Path, args: argparse.Namespace) -> int:
+    """``check`` and ``repair`` work on the catalog file itself: a damaged catalog cannot
+    be opened as a library."""
+    from photoclip.core import PhotoclipError
+    from photoclip.core.library import CATALOG_NAME, catalog_problems, repair_library
+
+    try:
+        if args.command == "check":
+            problems = catalog_problems(library_dir)
+            if problems:
+                more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+                print(f"photoclip: the library catalog {library_dir / CATALOG_NAME} is "
+                      f"damaged ({problems[0]}{more}); run 'photoclip repair'", file=sys.stderr)
+                return EXIT_DAMAGED
+            print(f"the library catalog {library_dir / CATALOG_NAME} is sound",
+                  file=sys.stderr)
+            return 0
+        report = repair_library(library_dir, force=args.force)
+    except PhotoclipError as exc:
+        return _fail(str(exc))
+    if report is None:
+        print("the catalog is sound: nothing to repair (photoclip repair --force rebuilds it "
+              "anyway)", file=sys.stderr)
+    else:
+        print(report.summary(), file=sys.stderr)
+    return 0
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:
@@ -304,11 +376,14 @@ def _tag(lib: Any, args: argparse.Namespace) -> int:
                                  for t in ts] for path, ts in sorted(tags.items())}, indent=1))
     else:
         for path, ts in sorted(tags.items()):
-            print(f"{path}: " + ", ".join(f"{t.label_set}:{t.label}" for t in ts))
+            print(f"{quote_path(path)}: " + ", ".join(f"{t.label_set}:{t.label}" for t in ts))
     print(f"{n} automatic tags on {len(tags)} photos", file=sys.stderr)
     if args.write_xmp:
-        written = lib.write_xmp()
-        print(f"wrote {len(written)} XMP sidecars", file=sys.stderr)
+        report = lib.write_xmp()
+        failed = f", {len(report.failed)} could not be written" if report.failed else ""
+        print(f"wrote {len(report.written)} XMP sidecars{failed}", file=sys.stderr)
+        for path, reason in report.failed:
+            print(f"  not written: {quote_path(path)}: {reason}", file=sys.stderr)
     for problem in lib.label_set_errors:
         print(f"photoclip: ignored, last good version kept: {problem}", file=sys.stderr)
     return 0
@@ -319,7 +394,7 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
     if cmd == "add" or (cmd == "index" and args.folders):
         for folder in args.folders:
             root = lib.add_root(folder)
-            print(f"added {root.path}", file=sys.stderr)
+            print(f"added {quote_path(root.path)}", file=sys.stderr)
         if cmd == "add":
             print("run 'photoclip index' to index them (the app does it by itself)",
                   file=sys.stderr)
@@ -334,18 +409,22 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
             return 0
         bar = _Progress()
         try:
-            result = lib.index(progress=bar, download=_download_progress())
+            result = lib.index(progress=bar, download=_download_progress(),
+                               retry_failed=args.retry_failed)
         finally:
             bar.finish()
         s, i = result.scan, result.index
         print(f"scan: {s.new} new, {s.changed} changed, {s.moved} moved, "
               f"{s.missing} missing, {s.returned} back", file=sys.stderr)
         for root in s.offline_roots:
-            print(f"offline (skipped, nothing removed): {root}", file=sys.stderr)
+            print(f"offline (skipped, nothing removed): {quote_path(root)}", file=sys.stderr)
+        retried = f", {result.retried} failed before and tried again" if result.retried else ""
         print(f"indexed {i.embedded} photos in {i.seconds:.1f}s ({i.rate:.1f}/s), "
-              f"{len(i.failed)} failed", file=sys.stderr)
+              f"{len(i.failed)} failed{retried}", file=sys.stderr)
         for path, reason in i.failed:
-            print(f"  failed: {path}: {reason}", file=sys.stderr)
+            print(f"  failed: {quote_path(path)}: {reason}", file=sys.stderr)
+        for warning in result.warnings:
+            print(f"photoclip: {warning}", file=sys.stderr)
         if result.retagged:
             print("re-tagged the library for edited label sets: " + ", ".join(result.retagged),
                   file=sys.stderr)
@@ -359,6 +438,15 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         return _watch(lib, args)
     if cmd == "labels":
         return _labels(lib, args)
+    if cmd == "skip":
+        return _skip(lib, args)
+    if cmd == "pairing":
+        if args.state is not None:
+            changed = lib.set_pairing(args.state == "on")
+            print(f"RAW+JPEG pairing {args.state} ({changed} RAW files joined or left a "
+                  "pair)", file=sys.stderr)
+        print("on" if lib.pairing() else "off")
+        return 0
     if cmd == "tag":
         return _tag(lib, args)
     if cmd == "search":
@@ -388,7 +476,7 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
               f"{st.failed} failed; {st.missing} missing)")
         for r in st.roots:
             state = ("online" if r.online else "OFFLINE") + (", polled" if r.polling else "")
-            print(f"  {r.path}  {r.photos} photos  {state}")
+            print(f"  {quote_path(r.path)}  {r.photos} photos  {state}")
         pr = st.precision
         if pr:
             print(f"compute  {pr['cpu_class']} CPU"
@@ -428,13 +516,32 @@ def _duplicates(lib: Any, args: argparse.Namespace) -> int:
             when = (datetime.fromtimestamp(p.taken_at).strftime("%Y-%m-%d %H:%M:%S")
                     if p.taken_at is not None else "no date")
             mark = "keep" if p is g.keep else "    "
-            print(f"  {mark}  {p.width}x{p.height}  {_size(p.size):>9}  {when}  {p.path}")
+            print(f"  {mark}  {p.width}x{p.height}  {_size(p.size):>9}  {when}  "
+                  f"{quote_path(p.path)}")
     spare = sum(p.size for g in groups for p in g.others)
     print(f"{len(groups)} groups of near-duplicates among {report.photos} photos "
           f"(threshold {report.threshold:.3f}); the photos not marked keep take "
           f"{_size(spare)}", file=sys.stderr)
     for path, reason in report.unreadable:
-        print(f"  could not compare {path}: {reason}", file=sys.stderr)
+        print(f"  could not compare {quote_path(path)}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _skip(lib: Any, args: argparse.Namespace) -> int:
+    action = args.skip_command
+    patterns = lib.skip_folders()
+    if action == "add":
+        patterns = lib.set_skip_folders([*patterns, args.pattern])
+    elif action == "remove":
+        if args.pattern not in patterns:
+            return _fail(f"not a skip pattern: {args.pattern!r} (see photoclip skip list)")
+        patterns = lib.set_skip_folders([p for p in patterns if p != args.pattern])
+    elif action == "reset":
+        patterns = lib.set_skip_folders(None)
+    for pattern in patterns:
+        print(pattern)
+    if action != "list":
+        print("applied at the next scan (photoclip index, or the app)", file=sys.stderr)
     return 0
 
 
@@ -472,13 +579,29 @@ def _watch(lib: Any, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Messages are one line in words; the logger's name is for those who asked (-v).
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="%(levelname)s %(name)s: %(message)s" if args.verbose
+                        else "photoclip: %(message)s")
     if args.command in (None, "gui"):
         from photoclip.gui.app import main as gui_main
 
         return gui_main(args)
-    return run(args)
+    # A path no print site quoted must not end the run in an encoding error.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    try:
+        code = run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`photoclip status --json | head`): not an error of ours.
+        # Point stdout at nothing so the interpreter's final flush stays quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """photoclip's engine: catalog, images, model, vectors, indexing and search. No Qt here."""
 
 from photoclip.core.errors import (
+    CatalogDamagedError,
+    DiskFullError,
     FolderError,
     ImageDecodeError,
     LabelSetError,
@@ -8,11 +10,14 @@ from photoclip.core.errors import (
     LibraryLockedError,
     ModelUnavailableError,
     PhotoclipError,
+    ReadOnlyLibraryError,
     TrashError,
 )
 from photoclip.core.library import Library, LibraryStatus, SearchResult
 
 __all__ = [
+    "CatalogDamagedError",
+    "DiskFullError",
     "FolderError",
     "ImageDecodeError",
     "LabelSetError",
@@ -22,6 +27,7 @@ __all__ = [
     "LibraryStatus",
     "ModelUnavailableError",
     "PhotoclipError",
+    "ReadOnlyLibraryError",
     "SearchResult",
     "TrashError",
 ]

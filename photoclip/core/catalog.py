@@ -7,7 +7,17 @@ process writes, and every write is a transaction, so a crash never leaves half a
 
 Photo states: ``ok`` (file present and readable as far as we know), ``failed`` (could not be
 decoded; ``error`` says why), ``missing`` (not found on the last scan of an online root).
-"Pending" is derived: an ``ok`` photo with no embedding for the current model.
+"Pending" is derived: an ``ok`` photo with no embedding for the current model. A row whose
+``pair_of`` is set is the RAW half of a RAW+JPEG pair: it is listed among the files of the
+photo it points at and is otherwise left out (not embedded, shown, counted or searched).
+
+Paths are stored as the OS has them: as TEXT when they are valid UTF-8 (nearly always), as
+a BLOB of the exact bytes when they are not (old Samba shares, ZIP extracts); see
+docs/ARCHITECTURE.md. Rows come back with ``str`` paths either way.
+
+Storage failures come out typed: a full disk is :class:`DiskFullError`, a read-only one
+:class:`ReadOnlyLibraryError`, a damaged file :class:`CatalogDamagedError` (checked with
+``PRAGMA quick_check`` when the file is opened; a damaged catalog is never written to).
 """
 
 from __future__ import annotations
@@ -25,9 +35,16 @@ from pathlib import Path
 
 import numpy as np
 
-from photoclip.core.errors import LibraryError
+from photoclip.core.errors import (
+    CatalogDamagedError,
+    DiskFullError,
+    LibraryError,
+    PhotoclipError,
+    ReadOnlyLibraryError,
+)
+from photoclip.core.filenames import encodable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -130,7 +147,24 @@ _MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX IF NOT EXISTS trashed_files_action ON trashed_files(action_id);
     """,
+    # v5: which decoders a failure was met with (retried when they change), and an identity
+    # for this catalog file, so a vector index made for another one (a restored backup, a
+    # repaired copy) is rebuilt rather than trusted.
+    5: """
+    ALTER TABLE photos ADD COLUMN decoder TEXT;
+    INSERT OR IGNORE INTO meta(key, value) VALUES('catalog_id', lower(hex(randomblob(8))));
+    """,
+    # v6: RAW+JPEG pairs. A RAW file shot beside a JPEG (same folder, same name) is the same
+    # photo: its row points at the JPEG's, which is the one embedded, shown and tagged.
+    6: """
+    ALTER TABLE photos ADD COLUMN pair_of INTEGER REFERENCES photos(id) ON DELETE SET NULL;
+    CREATE INDEX photos_pair ON photos(pair_of);
+    """,
 }
+
+# SQLite's primary result codes (sqlite3.Error.sqlite_errorcode & 0xFF).
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT = 3, 8, 10, 11
+_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
 
 
 @dataclass(frozen=True)
@@ -180,8 +214,114 @@ _P_COLUMNS = ", ".join("p." + c.strip() for c in _PHOTO_COLUMNS.split(","))
 _VISIBLE_ROOT = "r.online = 1 AND r.removed_at IS NULL"
 
 
+def db_path(path: str) -> str | bytes:
+    """How a path is bound in SQL: UTF-8 TEXT when it can be, else its exact bytes."""
+    return path if encodable(path) else os.fsencode(path)
+
+
+def os_path(value: str | bytes) -> str:
+    """A stored path back as the OS's ``str`` (undecodable bytes as surrogates)."""
+    return value if isinstance(value, str) else os.fsdecode(value)
+
+
 def _photo(row: Sequence) -> Photo:
-    return Photo(*row)
+    if isinstance(row[2], str):
+        return Photo(*row)
+    return Photo(row[0], row[1], os_path(row[2]), *row[3:])
+
+
+def _prefix(folder: str) -> tuple[int, bytes]:
+    """(length, bytes) of ``folder/``: matched with ``substr(CAST(path AS BLOB), 1, n) = ?``,
+    exact bytes and case, for TEXT and BLOB paths alike (LIKE is neither)."""
+    raw = os.fsencode(folder.rstrip("/\\") + os.sep)
+    return len(raw), raw
+
+
+def storage_error(exc: sqlite3.Error, path: Path) -> PhotoclipError | None:
+    """The typed error for a SQLite failure on the catalog at ``path``; None for our bugs."""
+    if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        return None
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    text = str(exc)
+    if code == _SQLITE_FULL or "disk is full" in text:
+        return DiskFullError(f"the disk holding the library {path.parent} is full (the catalog "
+                             "could not be written); free some space and run again "
+                             "(nothing committed before is lost)")
+    if code == _SQLITE_READONLY or "readonly database" in text:
+        return ReadOnlyLibraryError(f"the library catalog {path} cannot be written (read-only "
+                                    "disk, mount or file); status and search still work")
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or \
+            "not a database" in text:
+        return damaged_error(path, text)
+    if code == _SQLITE_IOERR:
+        limit = _write_limit(path)
+        if limit is not None:
+            return DiskFullError(f"cannot write the library catalog {path}: {limit}; "
+                                 "nothing committed before is lost")
+        return LibraryError(f"cannot read or write the library catalog {path}: input/output "
+                            f"error ({text}); is the drive still there?")
+    if code in (_SQLITE_CANTOPEN, _SQLITE_PERM):
+        return LibraryError(f"cannot open the library catalog {path}: {text}")
+    return LibraryError(f"the library catalog {path}: {text}")
+
+
+def check_lines(rows: Iterable[Sequence]) -> list[str]:
+    """The problems an integrity/quick check reported, one line each (SQLite puts several
+    lines, and a "*** in database main ***" heading, in one row)."""
+    out = []
+    for row in rows:
+        for line in str(row[0]).splitlines():
+            line = line.strip()
+            if line and line != "ok" and not line.startswith("***"):
+                out.append(line)
+    return out
+
+
+def open_readonly(path: Path, **kwargs: object) -> sqlite3.Connection:
+    """A connection that never writes to ``path`` itself.
+
+    A catalog on a read-only disk or mount cannot get the shared-memory file SQLite's WAL
+    mode wants; when it was closed cleanly (no ``-wal`` left) it is opened as immutable
+    instead, which needs none. Raises ``sqlite3.Error`` like ``sqlite3.connect``.
+    """
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, **kwargs)  # type: ignore[arg-type]
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if (wal.exists() and wal.stat().st_size) or os.access(path.parent, os.W_OK):
+            db.close()
+            raise
+        db.close()
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True,
+                             **kwargs)  # type: ignore[arg-type]
+    return db
+
+
+def _write_limit(path: Path) -> str | None:
+    """Why a write may have failed with SQLite's generic I/O error: no space left, or a
+    file-size limit on this process (``ulimit -f``). None when neither explains it."""
+    try:
+        st = os.statvfs(path.parent)
+        if (st.f_bfree if os.geteuid() == 0 else st.f_bavail) == 0:
+            return "the disk is full; free some space and run again"
+    except (OSError, AttributeError):
+        pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft != resource.RLIM_INFINITY:
+        return f"a file-size limit of {soft:,} bytes is set for this program (ulimit -f)"
+    return None
+
+
+def damaged_error(path: Path, detail: str) -> CatalogDamagedError:
+    return CatalogDamagedError(
+        f"the library catalog {path} is damaged ({detail}); nothing was changed. "
+        "Run 'photoclip repair' to salvage it into a new catalog (the damaged file is kept)")
 
 
 class _Reader:
@@ -202,10 +342,10 @@ class Catalog:
     read made inside the calling thread's own open transaction uses the write connection
     and so sees what the transaction wrote. ``readonly`` opens the file without ever
     writing (no migration), for commands that run beside another process writing the
-    same library.
+    same library. A damaged catalog is refused at open (``check``), before anything writes.
     """
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, check: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._write_lock = threading.RLock()
@@ -214,27 +354,50 @@ class Catalog:
         self._readers: weakref.WeakSet[_Reader] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._closed = False
-        try:
-            if readonly and not self.path.exists():
+        if not self.path.exists():
+            if readonly:
                 raise LibraryError(f"no photoclip library at {self.path.parent}")
-            self._db = self._connect(readonly)
-            if not readonly:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # NORMAL under WAL is durable across application crashes (not power loss),
-                # and several times faster per commit than FULL.
-                self._db.execute("PRAGMA synchronous = NORMAL")
+            self._create()
+        elif self.path.is_file() and self.path.stat().st_size == 0:
+            raise CatalogDamagedError(
+                f"the library catalog {self.path} is empty (0 bytes: cut short by a copy, "
+                "a sync tool or a full disk); nothing was changed. Run 'photoclip repair' "
+                "to restore the newest backup (the empty file is kept)")
+        if check and not readonly:
+            # Checked through a read-only connection first: closing a read-write one may
+            # checkpoint its WAL into the file, and a damaged file must never be written.
+            try:
+                probe = open_readonly(self.path)
+            except sqlite3.Error as exc:
+                raise self._mapped(exc) from exc
+            try:
+                self._quick_check(probe)
+            finally:
+                probe.close()
+        try:
+            self._db = self._connect(self.path)
+        except sqlite3.Error as exc:
+            raise self._mapped(exc) from exc
+        try:
+            if check and readonly:
+                self._quick_check(self._db)
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise LibraryError(f"cannot read the library catalog {self.path}: {exc}") from exc
+        except BaseException:
+            self._db.close()
+            raise
 
-    def _connect(self, readonly: bool) -> sqlite3.Connection:
-        if readonly:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
-                                 timeout=30, isolation_level=None)
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        if self.readonly:
+            db = open_readonly(path, check_same_thread=False, timeout=30, isolation_level=None)
         else:
-            db = sqlite3.connect(self.path, check_same_thread=False, timeout=30,
+            db = sqlite3.connect(path, check_same_thread=False, timeout=30,
                                  isolation_level=None)
         db.execute("PRAGMA foreign_keys = ON")
+        if not self.readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL under WAL is durable across application crashes (not power loss),
+            # and several times faster per commit than FULL.
+            db.execute("PRAGMA synchronous = NORMAL")
         return db
 
     def _reader(self) -> sqlite3.Connection:
@@ -243,7 +406,10 @@ class Catalog:
             with self._readers_lock:
                 if self._closed:
                     raise LibraryError(f"the library {self.path.parent} is closed")
-                conn = self._connect(readonly=True) if self.readonly else self._connect(False)
+                try:
+                    conn = self._connect(self.path)
+                except sqlite3.Error as exc:
+                    raise self._mapped(exc) from exc
                 if not self.readonly:
                     conn.execute("PRAGMA query_only = 1")
                 reader = _Reader(conn)
@@ -251,6 +417,56 @@ class Catalog:
             # Dropped with the thread's locals when the thread ends, closing the connection.
             self._local.reader = reader
         return reader.conn
+
+    def _create(self) -> None:
+        """A new catalog is built beside its final name and renamed into place, so a crash
+        or a full disk never leaves a half-made (or 0-byte) ``catalog.sqlite`` behind."""
+        tmp = self.path.with_name(self.path.name + ".new")
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        try:
+            self._db = self._connect(tmp)
+            try:
+                self._migrate()
+            finally:
+                self._db.close()
+            os.replace(tmp, self.path)
+        except sqlite3.Error as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._mapped(exc) from exc
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            from photoclip.core.errors import library_os_error
+
+            raise library_os_error(exc, f"the library catalog {self.path}") from exc
+
+    def _mapped(self, exc: sqlite3.Error) -> PhotoclipError:
+        return storage_error(exc, self.path) or LibraryError(
+            f"cannot read the library catalog {self.path}: {exc}")
+
+    def _quick_check(self, db: sqlite3.Connection) -> None:
+        """SQLite's quick_check (every page and record, no index cross-check): a damaged
+        catalog is refused before anything is written to it."""
+        try:
+            rows = db.execute("PRAGMA quick_check(5)").fetchall()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise self._mapped(exc) from exc
+        problems = check_lines(rows)
+        if problems:
+            raise damaged_error(self.path, problems[0])
+        if version == 0 and tables:
+            raise LibraryError(f"{self.path} is not a photoclip catalog (it holds other "
+                               "tables); nothing was changed")
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """The full ``PRAGMA integrity_check`` (indexes included): empty when all is well."""
+        try:
+            rows = self._query(f"PRAGMA integrity_check({int(limit)})")
+        except CatalogDamagedError as exc:
+            return [str(exc)]
+        return check_lines(rows)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -265,10 +481,15 @@ class Catalog:
         if self.readonly:
             raise LibraryError(f"the library {self.path.parent} needs an upgrade; open it "
                                "once with a command that writes (photoclip index)")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._db:
-                self._db.executescript("BEGIN;" + _MIGRATIONS[target] +
-                                       f"; PRAGMA user_version = {target};")
+        try:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                with self._db:
+                    self._db.executescript("BEGIN;" + _MIGRATIONS[target] +
+                                           f"; PRAGMA user_version = {target};")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            raise self._mapped(exc) from exc
 
     def close(self) -> None:
         with self._readers_lock:
@@ -282,28 +503,49 @@ class Catalog:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside commits together or not at all.
 
-        Transactions nest in the same thread (the inner one joins the outer).
+        Transactions nest in the same thread (the inner one joins the outer). SQLite
+        failures (disk full, read-only, damaged) come out as typed errors, after the
+        rollback.
         """
         with self._write_lock:
             if self._tx_owner == threading.get_ident():
                 yield self._db
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._mapped(exc) from exc
             self._tx_owner = threading.get_ident()
             try:
                 yield self._db
                 self._db.commit()
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(sqlite3.Error):
-                    self._db.rollback()
+                    self._db.rollback()  # SQLite may have rolled back already (disk full)
+                mapped = storage_error(exc, self.path) if isinstance(exc, sqlite3.Error) \
+                    else None
+                if mapped is not None:
+                    raise mapped from exc
                 raise
             finally:
                 self._tx_owner = None
 
     def _query(self, sql: str, params: Sequence | dict = ()) -> list[tuple]:
-        if self._tx_owner == threading.get_ident():
-            return self._db.execute(sql, params).fetchall()
-        return self._reader().execute(sql, params).fetchall()
+        try:
+            if self._tx_owner == threading.get_ident():
+                return self._db.execute(sql, params).fetchall()
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            mapped = storage_error(exc, self.path)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    @property
+    def total_changes(self) -> int:
+        """Rows written through this connection since it opened (cheap "did anything
+        change" test)."""
+        return self._db.total_changes
 
     # -- meta ------------------------------------------------------------------------------
 
@@ -321,13 +563,13 @@ class Catalog:
     def roots(self) -> list[Root]:
         rows = self._query("SELECT id, path, online, polling, last_scan FROM roots "
                            "WHERE removed_at IS NULL ORDER BY path")
-        return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+        return [Root(r[0], os_path(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
 
     def removed_roots(self) -> list[Root]:
         """Roots hidden by a removal that can still be undone."""
         rows = self._query("SELECT id, path, online, polling, last_scan FROM roots "
                            "WHERE removed_at IS NOT NULL ORDER BY path")
-        return [Root(r[0], r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
+        return [Root(r[0], os_path(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
 
     def root_by_path(self, path: str) -> Root | None:
         return next((r for r in self.roots() if r.path == path), None)
@@ -340,20 +582,20 @@ class Catalog:
         with self.transaction() as db:
             for hidden_id, hidden_path in db.execute(
                     "SELECT id, path FROM roots WHERE removed_at IS NOT NULL").fetchall():
-                if _is_inside(hidden_path, path):
+                if _is_inside(os_path(hidden_path), path):
                     db.execute("UPDATE roots SET removed_at = NULL WHERE id = ?", (hidden_id,))
-            row = db.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()
+            row = db.execute("SELECT id FROM roots WHERE path = ?", (db_path(path),)).fetchone()
             if row is not None:
                 root_id = row[0]
             else:
                 cur = db.execute("INSERT INTO roots(path, added_at) VALUES(?, ?)",
-                                 (path, time.time()))
+                                 (db_path(path), time.time()))
                 root_id = cur.lastrowid
-            prefix = path.rstrip("/\\") + "%"
-            children = db.execute("SELECT id, path FROM roots WHERE path LIKE ? AND id != ?",
-                                  (prefix, root_id)).fetchall()
+            children = db.execute("SELECT id, path FROM roots WHERE "
+                                  "substr(CAST(path AS BLOB), 1, ?) = ? AND id != ?",
+                                  (*_prefix(path), root_id)).fetchall()
             for child_id, child_path in children:
-                if _is_inside(child_path, path):
+                if _is_inside(os_path(child_path), path):
                     db.execute("UPDATE photos SET root_id = ? WHERE root_id = ?",
                                (root_id, child_id))
                     db.execute("DELETE FROM roots WHERE id = ?", (child_id,))
@@ -419,7 +661,8 @@ class Catalog:
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, path: str) -> Photo | None:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
+        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?",
+                           (db_path(path),))
         return _photo(rows[0]) if rows else None
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
@@ -437,7 +680,7 @@ class Catalog:
         """path -> (id, size, mtime, hash, state) for every photo row of a root."""
         rows = self._query("SELECT path, id, size, mtime, hash, state FROM photos "
                            "WHERE root_id = ?", (root_id,))
-        return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {os_path(r[0]): (r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def photos_by_content(self, size: int, digest: str) -> list[Photo]:
         """Rows with this content, those already marked missing first."""
@@ -449,7 +692,7 @@ class Catalog:
         """Photos present on online roots that have no embedding for ``model`` yet."""
         sql = (f"SELECT {_P_COLUMNS} "
                "FROM photos p JOIN roots r ON r.id = p.root_id "
-               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT} AND NOT EXISTS "
+               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT} AND p.pair_of IS NULL AND NOT EXISTS "
                "(SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model = ?) "
                "ORDER BY p.path")
         if limit is not None:
@@ -482,27 +725,28 @@ class Catalog:
     def _visible_where(folder: str | None, visible_only: bool) -> tuple[str, list]:
         clauses, params = [], []
         if visible_only:
-            clauses.append(f"p.state = 'ok' AND {_VISIBLE_ROOT}")
+            clauses.append(f"p.state = 'ok' AND {_VISIBLE_ROOT} AND p.pair_of IS NULL")
         if folder:
-            clauses.append("(p.path LIKE ? ESCAPE '\\')")
-            params.append(_like_prefix(folder))
+            clauses.append("substr(CAST(p.path AS BLOB), 1, ?) = ?")
+            params += _prefix(folder)
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def failed_photos(self) -> list[Photo]:
         return [_photo(r) for r in self._query(
             f"SELECT {_P_COLUMNS} FROM photos p JOIN roots r ON r.id = p.root_id "
-            "WHERE p.state = 'failed' AND r.removed_at IS NULL ORDER BY p.path")]
+            "WHERE p.state = 'failed' AND r.removed_at IS NULL AND p.pair_of IS NULL "
+            "ORDER BY p.path")]
 
     def searchable_ids(self, model: str, *, folder: str | None = None,
                        date_from: float | None = None, date_to: float | None = None) -> set[int]:
         """Ids that a search may return: embedded with ``model``, present, root online."""
         sql = ("SELECT p.id FROM photos p JOIN roots r ON r.id = p.root_id "
                "JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
-               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT}")
+               f"WHERE p.state = 'ok' AND {_VISIBLE_ROOT} AND p.pair_of IS NULL")
         params: list = [model]
         if folder:
-            sql += " AND p.path LIKE ? ESCAPE '\\'"
-            params.append(_like_prefix(folder))
+            sql += " AND substr(CAST(p.path AS BLOB), 1, ?) = ?"
+            params += _prefix(folder)
         if date_from is not None:
             sql += " AND COALESCE(p.taken_at, p.mtime) >= ?"
             params.append(date_from)
@@ -517,7 +761,7 @@ class Catalog:
                      mtime: float, digest: str) -> int:
         cur = db.execute("INSERT INTO photos(root_id, path, size, mtime, hash, added_at) "
                          "VALUES(?, ?, ?, ?, ?, ?)",
-                         (root_id, path, size, mtime, digest, time.time()))
+                         (root_id, db_path(path), size, mtime, digest, time.time()))
         photo_id = int(cur.lastrowid or 0)
         # A photo of a forgotten folder is back: so are the user's decisions about it.
         if db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, source) "
@@ -529,9 +773,10 @@ class Catalog:
     def repoint_photo(self, db: sqlite3.Connection, photo_id: int, root_id: int, path: str,
                       mtime: float) -> None:
         """A moved file: same content, new path. Embedding and tags stay with the row."""
-        db.execute("DELETE FROM photos WHERE path = ? AND id != ?", (path, photo_id))
+        stored = db_path(path)
+        db.execute("DELETE FROM photos WHERE path = ? AND id != ?", (stored, photo_id))
         db.execute("UPDATE photos SET root_id = ?, path = ?, mtime = ?, state = 'ok' "
-                   "WHERE id = ?", (root_id, path, mtime, photo_id))
+                   "WHERE id = ?", (root_id, stored, mtime, photo_id))
 
     def mark_changed(self, db: sqlite3.Connection, photo_id: int, size: int, mtime: float,
                      digest: str) -> None:
@@ -550,6 +795,72 @@ class Catalog:
         db.executemany("UPDATE photos SET state = ? WHERE id = ?",
                        [(state, i) for i in photo_ids])
 
+    # -- RAW+JPEG pairs ----------------------------------------------------------------------
+
+    def files_of(self, photo_id: int) -> list[str]:
+        """Every file of a photo: its own path first, then the RAW files paired with it."""
+        own = self._query("SELECT path FROM photos WHERE id = ?", (photo_id,))
+        paired = self._query("SELECT path FROM photos WHERE pair_of = ? ORDER BY path",
+                             (photo_id,))
+        return [os_path(r[0]) for r in own + paired]
+
+    def update_pairs(self, db: sqlite3.Connection, folders: Iterable[str] | None,
+                     enabled: bool) -> int:
+        """Pair RAW files with the JPEG or HEIF beside them (same folder, same name) in
+        ``folders`` (every folder if None), or unpair everything there if not ``enabled``.
+
+        A RAW file that joins a pair hands its own tag decisions (manual, rejected) to the
+        photo; one that leaves a pair takes the photo's with it. Returns rows changed.
+        """
+        from photoclip.core.images import is_pair_partner
+        from photoclip.core.raw import is_raw_path
+
+        rows: list[tuple] = []
+        if folders is None:
+            rows = db.execute("SELECT id, path, state, pair_of FROM photos").fetchall()
+        else:
+            for folder in set(folders):
+                rows += [r for r in db.execute(
+                    "SELECT id, path, state, pair_of FROM photos WHERE "
+                    "substr(CAST(path AS BLOB), 1, ?) = ?", _prefix(folder)).fetchall()
+                    if os.path.dirname(os_path(r[1])) == folder.rstrip(os.sep)]
+        groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        current: dict[int, int | None] = {}
+        for pid, path, state, pair_of in rows:
+            current[pid] = pair_of
+            if state == "missing":
+                continue
+            name = os_path(path)
+            stem, _ext = os.path.splitext(os.path.basename(name))
+            groups.setdefault((os.path.dirname(name), stem.lower()), []).append((pid, name))
+        wanted: dict[int, int | None] = dict.fromkeys(current)
+        if enabled:
+            for members in groups.values():
+                raws = [pid for pid, name in members if is_raw_path(name)]
+                partners = sorted((name, pid) for pid, name in members
+                                  if is_pair_partner(name))
+                if raws and partners:
+                    for pid in raws:
+                        wanted[pid] = partners[0][1]
+        changed = 0
+        for pid, primary in wanted.items():
+            before = current.get(pid)
+            if before == primary:
+                continue
+            changed += 1
+            db.execute("UPDATE photos SET pair_of = ? WHERE id = ?", (primary, pid))
+            if primary is not None:
+                # The user's decisions about the RAW file now belong to the photo.
+                db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, "
+                           "source) SELECT ?, label_set, label, score, source FROM tags "
+                           "WHERE photo_id = ? AND source != 'auto'", (primary, pid))
+                db.execute("DELETE FROM tags WHERE photo_id = ?", (pid,))
+            if before is not None and primary is None:
+                db.execute("INSERT OR IGNORE INTO tags(photo_id, label_set, label, score, "
+                           "source) SELECT ?, label_set, label, score, source FROM tags "
+                           "WHERE photo_id = ? AND source != 'auto'", (pid, before))
+        return changed
+
     # -- writes from the indexer -----------------------------------------------------------
 
     def _next_seq(self, db: sqlite3.Connection) -> int:
@@ -561,11 +872,14 @@ class Catalog:
 
     def commit_embeddings(self, model: str,
                           items: Sequence[tuple[int, np.ndarray, PhotoMetadata]],
-                          failures: Sequence[tuple[int, str]] = ()) -> int:
+                          failures: Sequence[tuple[int, str]] = (),
+                          decoder: str | None = None) -> int:
         """Store a batch of embeddings and decode failures in one transaction.
 
-        Returns the sequence number stamped on the batch; the vector index records the
-        highest one it holds, so it can tell what it is missing after a crash.
+        ``decoder`` names the decoders the failures were met with (:func:`images.decoders`),
+        so they are retried when those change. Returns the sequence number stamped on the
+        batch; the vector index records the highest one it holds, so it can tell what it is
+        missing after a crash.
         """
         now = time.time()
         with self.transaction() as db:
@@ -580,9 +894,19 @@ class Catalog:
                 "orientation = ?, indexed_at = ?, state = 'ok', error = NULL WHERE id = ?",
                 [(m.width, m.height, m.taken_at, m.camera, m.orientation, now, pid)
                  for pid, _, m in items])
-            db.executemany("UPDATE photos SET state = 'failed', error = ?, indexed_at = ? "
-                           "WHERE id = ?", [(reason, now, pid) for pid, reason in failures])
+            db.executemany("UPDATE photos SET state = 'failed', error = ?, indexed_at = ?, "
+                           "decoder = ? WHERE id = ?",
+                           [(reason, now, decoder, pid) for pid, reason in failures])
         return seq
+
+    def retry_failed(self, decoder: str | None = None) -> int:
+        """Make failed photos pending again: all of them, or (``decoder`` given) those that
+        failed with other decoders than ``decoder``. Returns how many."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE photos SET state = 'ok', error = NULL, decoder = NULL "
+                             "WHERE state = 'failed' AND (? IS NULL OR decoder IS NOT ?)",
+                             (decoder, decoder))
+        return int(cur.rowcount)
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -616,6 +940,45 @@ class Catalog:
             return self.embeddings_since(model, -1, ids)
         return self.embeddings_since(model, -1)
 
+    # -- backups ---------------------------------------------------------------------------
+
+    def backup(self, folder: Path, keep: int = 3) -> Path:
+        """Copy the catalog into ``folder`` as ``catalog-YYYYmmdd-HHMMSS.sqlite`` with
+        SQLite's backup API (a consistent snapshot while we keep writing), verify the copy
+        with quick_check, then keep the ``keep`` newest. A failed or damaged copy is
+        deleted and never displaces a good one."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = folder / f"catalog-{stamp}.sqlite"
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"catalog-{stamp}-{n}.sqlite"
+        tmp = target.with_name(target.name + ".tmp")
+        try:
+            out = sqlite3.connect(tmp)
+            try:
+                with self._write_lock:
+                    self._db.backup(out)
+                verdict = out.execute("PRAGMA quick_check(1)").fetchone()[0]
+                # A backup is read as a plain file later (repair, a person): no WAL.
+                out.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                out.close()
+            if verdict != "ok":
+                raise damaged_error(self.path, verdict)
+            os.replace(tmp, target)
+        except sqlite3.Error as exc:
+            tmp.unlink(missing_ok=True)
+            raise (storage_error(exc, tmp) or LibraryError(str(exc))) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for old in list_backups(folder)[keep:]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return target
+
     # -- status ----------------------------------------------------------------------------
 
     def counts(self, model: str) -> dict[str, int]:
@@ -627,8 +990,8 @@ class Catalog:
             " SUM(p.state = 'ok' AND e.photo_id IS NULL),"
             " SUM(p.state = 'missing') "
             "FROM photos p JOIN roots r ON r.id = p.root_id AND r.removed_at IS NULL "
-            "LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?",
-            (model,))[0]
+            "LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ? "
+            "WHERE p.pair_of IS NULL", (model,))[0]
         keys = ("photos", "indexed", "failed", "pending", "missing")
         return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
 
@@ -820,7 +1183,19 @@ class Catalog:
 
     def root_counts(self) -> dict[int, int]:
         return {r[0]: r[1] for r in self._query(
-            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' GROUP BY root_id")}
+            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' AND pair_of IS NULL "
+            "GROUP BY root_id")}
+
+
+def list_backups(folder: Path) -> list[Path]:
+    """Catalog backups in ``folder``, newest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("catalog-*.sqlite"):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime, path.name, path))
+    return [p for _m, _n, p in sorted(found, reverse=True)]
 
 
 def _unpack(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
@@ -829,13 +1204,6 @@ def _unpack(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
     return ids, vecs.reshape(len(rows), -1).astype(np.float32)
-
-
-def _like_prefix(folder: str) -> str:
-    def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-    return esc(folder.rstrip("/\\") + os.sep) + "%"
 
 
 def _is_inside(child: str, parent: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class PhotoclipError(Exception):
     """Base of every error photoclip reports to a user."""
@@ -13,6 +15,18 @@ class LibraryError(PhotoclipError):
 
 class LibraryLockedError(LibraryError):
     """Another photoclip process is writing to this library."""
+
+
+class ReadOnlyLibraryError(LibraryError):
+    """The library's folder or catalog cannot be written (read-only disk, mount or file)."""
+
+
+class DiskFullError(LibraryError):
+    """The disk holding the library ran out of space. What was committed before is kept."""
+
+
+class CatalogDamagedError(LibraryError):
+    """The catalog file is damaged. It is never written to; ``photoclip repair`` salvages it."""
 
 
 class FolderError(PhotoclipError):
@@ -46,6 +60,13 @@ class NotAnImageError(ImageDecodeError):
     kind = "not an image"
 
 
+class UnsupportedFormatError(ImageDecodeError):
+    """A photo format this install cannot decode (a decoder is missing); retried when one
+    is installed."""
+
+    kind = "unsupported"
+
+
 class CorruptImageError(ImageDecodeError):
     kind = "corrupt"
 
@@ -60,3 +81,33 @@ class LabelSetError(PhotoclipError):
 
 class TrashError(PhotoclipError):
     """A file could not be moved to the system trash, or back; the message says why."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An ``OSError`` in words, without its class name: "disk full", "read-only file system"."""
+    words = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "not permitted",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.ENOENT: "not found",
+        errno.EIO: "input/output error (failing disk or unplugged drive?)",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EFBIG: "file too large (a file-size limit, or the file system's largest file)",
+    }
+    return words.get(exc.errno or 0) or exc.strerror or str(exc) or "operating system error"
+
+
+def library_os_error(exc: OSError, what: str) -> LibraryError:
+    """The typed error for an ``OSError`` met while writing ``what`` in a library."""
+    reason = describe_os_error(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        advice = "free some space and run again" if exc.errno != errno.EFBIG else \
+            "the disk is full for this program"
+        return DiskFullError(f"cannot write {what}: {reason}; {advice} (nothing committed "
+                             "before is lost)")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ReadOnlyLibraryError(f"cannot write {what}: {reason}")
+    return LibraryError(f"cannot write {what}: {reason}")
+

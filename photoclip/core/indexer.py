@@ -25,8 +25,8 @@ import numpy as np
 
 from photoclip.core.catalog import Catalog, Photo, PhotoMetadata
 from photoclip.core.embedder import DownloadProgress, Embedder, Preprocessor
-from photoclip.core.errors import ImageDecodeError
-from photoclip.core.images import open_photo
+from photoclip.core.errors import ImageDecodeError, LibraryError, PhotoclipError
+from photoclip.core.images import decoders, open_photo
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class IndexSummary:
     cancelled: bool = False
     embedded_ids: list[int] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # did not stop the run
 
     @property
     def rate(self) -> float:
@@ -81,6 +82,9 @@ def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
         return _Decoded(photo, pixels, meta, None, time.perf_counter() - t0)
     except ImageDecodeError as exc:
         return _Decoded(photo, None, None, f"{exc.kind}: {exc.reason}", time.perf_counter() - t0)
+    except MemoryError:
+        return _Decoded(photo, None, None, "too large: not enough memory to decode it",
+                        time.perf_counter() - t0)
     except Exception as exc:  # a decoder bug on one file must not stop the library
         log.exception("unexpected error decoding %s", photo.path)
         return _Decoded(photo, None, None, f"unexpected error: {exc}", time.perf_counter() - t0)
@@ -89,6 +93,10 @@ def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
 # The first batch is small so the first photos are searchable seconds after the model is
 # ready; full batches follow (they keep the model's matrices large enough to run fast).
 FIRST_BATCH = 8
+def _note_once(summary: IndexSummary, message: str) -> None:
+    if message not in summary.warnings:
+        summary.warnings.append(message)
+        log.info("%s", message)
 
 
 def default_decode_threads() -> int:
@@ -130,6 +138,7 @@ class Indexer:
             progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
         self.embedder.load(progress=download)
         pre = self.embedder.preprocessor()
+        decoder = decoders()
         stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "tag": 0.0, "wait": 0.0}
         last_save = time.monotonic()
         done = 0
@@ -175,7 +184,7 @@ class Indexer:
                 seq = self.catalog.commit_embeddings(
                     model,
                     [(d.photo.id, v, d.meta) for d, v in zip(ok, vecs, strict=True)],  # type: ignore[misc]
-                    [(d.photo.id, d.error or "unreadable") for d in bad])
+                    [(d.photo.id, d.error or "unreadable") for d in bad], decoder)
                 ids = [d.photo.id for d in ok]
                 if ok:
                     self.vectors.add(np.asarray(ids, dtype=np.int64), vecs, seq)
@@ -184,6 +193,10 @@ class Indexer:
                 for hook in self.batch_hooks:
                     try:
                         hook(ids)
+                    except LibraryError:
+                        raise  # the catalog cannot be written: the next commit would fail
+                    except PhotoclipError as exc:
+                        _note_once(summary, f"tagging new photos: {exc}")
                     except Exception:
                         log.exception("batch hook failed")
                 stages["tag"] += time.perf_counter() - t0
@@ -194,7 +207,7 @@ class Indexer:
                     log.info("skipped %s: %s", d.photo.path, d.error)
                 done += len(batch)
                 if time.monotonic() - last_save > self.save_every:
-                    self.vectors.save()
+                    self._save_vectors(summary)
                     last_save = time.monotonic()
                 if progress:
                     elapsed = time.perf_counter() - t_start
@@ -202,7 +215,7 @@ class Indexer:
                     eta = (len(todo) - done) / rate if rate > 0 else None
                     progress(IndexProgress("embed", done, len(todo), len(summary.failed), rate,
                                            eta, batch[-1].photo.path))
-        self.vectors.save()
+        self._save_vectors(summary)
         if not summary.cancelled:
             self.embedder.finish_check()   # a small library still gets its verdict
         summary.seconds = time.perf_counter() - t_start
@@ -210,3 +223,12 @@ class Indexer:
         if progress:
             progress(IndexProgress("done", done, len(todo), len(summary.failed), summary.rate, 0))
         return summary
+
+    def _save_vectors(self, summary: IndexSummary) -> None:
+        """The index file is a cache: failing to save it (disk full) must not stop a run
+        whose every batch is safe in the catalog."""
+        try:
+            self.vectors.save()
+        except PhotoclipError as exc:
+            _note_once(summary, f"{exc}; the search index is rebuilt from the catalog "
+                                "next time")

@@ -13,6 +13,7 @@ see everything it has committed.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -25,13 +26,18 @@ import numpy as np
 
 from photoclip import paths
 from photoclip.core import duplicates, relevance, scanner, trash
-from photoclip.core.catalog import Catalog, Photo, Root
+from photoclip.core.catalog import Catalog, Photo, Root, list_backups
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
 from photoclip.core.errors import (
+    CatalogDamagedError,
     FolderError,
     LibraryError,
     LibraryLockedError,
     ModelUnavailableError,
+    PhotoclipError,
+    ReadOnlyLibraryError,
+    describe_os_error,
+    library_os_error,
 )
 from photoclip.core.events import (
     LibraryEvent,
@@ -41,7 +47,7 @@ from photoclip.core.events import (
     RootsChanged,
     TagsChanged,
 )
-from photoclip.core.images import open_photo
+from photoclip.core.images import decoders, open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
 from photoclip.core.labelsets import LabelSetStore
 from photoclip.core.tagging import (
@@ -70,6 +76,12 @@ TAGS_PENDING = "tags_pending"
 
 def default_prompt_cache() -> PromptCache:
     return PromptCache(paths.cache_dir() / "prompt-embeddings.sqlite")
+
+BACKUPS_DIR = "backups"
+BACKUP_GENERATIONS = 3
+# Between backups made after the watcher's small runs (a full index run always makes one
+# when it changed something).
+BACKUP_INTERVAL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -127,12 +139,37 @@ class LibraryStatus:
 
 @dataclass
 class RunSummary:
-    """What ``Library.index`` did: the scan's changes, the indexer's work, sets re-tagged."""
+    """What ``Library.index`` did: the scan's changes, the indexer's work, sets re-tagged.
+
+    ``warnings`` are things the user should hear that did not stop the run (a backup or
+    the search index that could not be saved); ``retried`` counts failed photos tried
+    again because the decoders changed (or ``retry_failed`` was asked).
+    """
 
     scan: scanner.ScanSummary
     index: IndexSummary
     retagged: list[str] = field(default_factory=list)
     retag_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    retried: int = 0
+    backup: Path | None = None
+
+
+@dataclass
+class XmpReport:
+    """What ``Library.write_xmp`` did: sidecars written, and (path, reason) per failure.
+
+    ``len()`` is the number written, so callers that only count keep working.
+    """
+
+    written: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.written)
+
+    def __iter__(self) -> Any:
+        return iter(self.written)
 
 
 class WriteLock:
@@ -148,6 +185,15 @@ class WriteLock:
         self.path = path
         self._lock = FileLock(str(path), timeout=0)
 
+    def _refused(self, exc: OSError) -> LibraryError:
+        error = library_os_error(exc, f"the library's lock file {self.path}")
+        if isinstance(error, ReadOnlyLibraryError):
+            return ReadOnlyLibraryError(
+                f"the library {self.path.parent} cannot be changed: it is on a read-only "
+                f"disk or folder ({describe_os_error(exc)}); status, search and similar "
+                "still work")
+        return error
+
     def acquire(self) -> None:
         from filelock import Timeout
 
@@ -159,8 +205,16 @@ class WriteLock:
                 "process (the app, photoclip watch or an index run); close it or wait for "
                 "it to finish") from exc
         except OSError as exc:
-            raise LibraryError(f"cannot write to the library {self.path.parent}: "
-                               f"{exc.strerror or exc}") from exc
+            raise self._refused(exc) from exc
+
+    def _refused(self, exc: OSError) -> LibraryError:
+        error = library_os_error(exc, f"the library's lock file {self.path}")
+        if isinstance(error, ReadOnlyLibraryError):
+            return ReadOnlyLibraryError(
+                f"the library {self.path.parent} cannot be changed: it is on a read-only "
+                f"disk or folder ({describe_os_error(exc)}); status, search and similar "
+                "still work")
+        return error
 
     def release(self) -> None:
         self._lock.release()
@@ -205,6 +259,11 @@ class Library:
         self._untagged: list[int] = []     # committed in this run, waiting for prompts
         self._batches = 0
         self._text_tower: Any = None       # textexport.TextTower, or False: none usable
+        # Writes that are only a scan's bookkeeping (when each root was last looked at) do
+        # not call for a backup; everything else the connection writes does.
+        self._bookkeeping_changes = 0
+        self._changes_at_backup = 0
+        self._reported: set[str] = set()   # warnings already handed to the caller
 
     @classmethod
     def open(cls, folder: str | os.PathLike[str], *, model: str | None = None,
@@ -230,14 +289,20 @@ class Library:
             lock = WriteLock(folder / LOCK_NAME)
             lock.acquire()
         try:
-            catalog = Catalog(folder / CATALOG_NAME, readonly=readonly)
+            # Read-only opens (search, status) skip the quick_check (170 ms on 100,000
+            # photos): they never write, and a damaged page still fails in words when read.
+            catalog = Catalog(folder / CATALOG_NAME, readonly=readonly, check=not readonly)
             try:
                 spec = model or catalog.get_meta("model") or DEFAULT_MODEL
                 library = cls(folder, catalog, embedder or Embedder(spec), lock=lock,
                               readonly=readonly, batch_size=batch_size,
                               decode_threads=decode_threads)
                 if not readonly:
-                    library.labelsets.seed(paths.resources_dir())
+                    try:
+                        library.labelsets.seed(paths.resources_dir())
+                    except OSError as exc:
+                        raise library_os_error(
+                            exc, f"the label sets in {library.labelsets_dir}") from exc
                     catalog.purge_removed_roots()   # removals of a session that ended
             except BaseException:
                 catalog.close()
@@ -329,19 +394,32 @@ class Library:
     def __enter__(self) -> Library:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(quiet=exc_type is not None)
 
-    def close(self) -> None:
+    def close(self, *, quiet: bool = False) -> None:
+        """Save the vector index and let go of the catalog and the lock.
+
+        Never raises for a full or read-only disk: the index is a cache of the catalog,
+        caught up next time; the failure is logged (the CLI prints it as one line) unless
+        ``quiet`` (an error the caller reports is already on its way).
+        """
         if self._closed:
             return
         self._closed = True
         try:
             with self._index_lock:
                 if not self.readonly:
-                    self.catalog.purge_removed_roots()
+                    try:
+                        self.catalog.purge_removed_roots()
+                    except PhotoclipError as exc:
+                        log.warning("%s; folders removed in this session are forgotten next "
+                                    "time", exc)
                 if not self.readonly and self._vectors_open:
                     self.vectors.save()
+        except PhotoclipError as exc:
+            message = f"{exc}; the search index is rebuilt from the catalog next time"
+            (log.info if quiet or message in self._reported else log.warning)("%s", message)
         finally:
             self.catalog.close()
             if self._lock:
@@ -369,7 +447,10 @@ class Library:
         """
         with self._index_lock, self._vectors_lock:
             if not self.readonly and self._vectors_open:
-                self.vectors.save()
+                try:
+                    self.vectors.save()
+                except PhotoclipError as exc:
+                    log.warning("%s; it is rebuilt from the catalog next time", exc)
             self._install_model(embedder, VectorIndex(self.folder, embedder.signature))
             self._vectors_open = False
 
@@ -537,8 +618,12 @@ class Library:
              cancel: threading.Event | None = None) -> scanner.ScanSummary:
         self._require_writable()
         online_before = {r.id: r.online for r in self.catalog.roots()}
+        before = self.catalog.total_changes
         summary = scanner.scan(self.catalog, roots if roots is not None else self.catalog.roots(),
-                               files=files, folders=folders, min_age=min_age, cancel=cancel)
+                               files=files, folders=folders, min_age=min_age, cancel=cancel,
+                               skip=self.skip_folders(), pairs=self.pairing())
+        if not summary.touched:
+            self._bookkeeping_changes += self.catalog.total_changes - before
         if summary.touched or summary.offline_roots:
             self._sync_vectors()
         if {r.id: r.online for r in self.catalog.roots()} != online_before:
@@ -553,11 +638,15 @@ class Library:
     def index(self, *, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None, pause: threading.Event | None = None,
               scan: bool = True, download: DownloadProgress | None = None,
-              min_age: float = 0.0, embed: bool = True) -> RunSummary:
+              min_age: float = 0.0, embed: bool = True,
+              retry_failed: bool = False) -> RunSummary:
         """Scan every root, embed everything pending, re-tag label sets edited since.
 
         Safe to interrupt at any point: every committed batch stays. ``embed=False`` only
-        scans (browsing shows new photos while the model is not available).
+        scans (browsing shows new photos while the model is not available). Photos that
+        failed with other decoders than this process has are tried again (all failed
+        photos with ``retry_failed``). After a run that changed the catalog, a backup of it
+        is made in ``backups/`` (the newest few are kept).
         """
         self._require_writable()
         from photoclip.core.indexer import IndexProgress
@@ -570,6 +659,7 @@ class Library:
                             else scanner.ScanSummary())
             if not embed:
                 return RunSummary(scan_summary, IndexSummary())
+            retried = self.catalog.retry_failed(None if retry_failed else decoders())
             self._ensure_vectors()
             self._batches, self._untagged = 0, []
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
@@ -578,8 +668,10 @@ class Library:
                 self._finish_tagging(summary.cancelled)
             except ModelUnavailableError as exc:
                 log.info("tagging waits for the model: %s", exc)
+            # Only a model that loaded becomes the library's: a mistyped --model must not
+            # leave every later search failing.
             if self.embedder.loaded and self.catalog.get_meta("model") != self.model_spec:
-                self.catalog.set_meta("model", self.model_spec)   # only once it has loaded
+                self.catalog.set_meta("model", self.model_spec)
             if self.embedder.loaded and not summary.cancelled:
                 self._export_quietly()
             retagged: list[str] = []
@@ -589,7 +681,43 @@ class Library:
                     retagged = self.retag_changed_label_sets()
                 except ModelUnavailableError as exc:
                     retag_error = str(exc)   # embedded work stands; re-tagged next time
-        return RunSummary(scan_summary, summary, retagged, retag_error)
+            run = RunSummary(scan_summary, summary, retagged, retag_error, retried=retried)
+            self._after_run(run, min_interval=0.0)
+        return run
+
+    def _after_run(self, run: RunSummary, min_interval: float) -> None:
+        """Pass on what the indexer could not save, and back the catalog up if it changed."""
+        run.warnings += run.index.warnings
+        try:
+            run.backup = self.backup_catalog(min_interval=min_interval)
+        except PhotoclipError as exc:
+            run.warnings.append(f"no catalog backup made: {exc}")
+        except OSError as exc:
+            run.warnings.append(f"no catalog backup made: {describe_os_error(exc)}")
+        for message in run.warnings:
+            log.info("%s", message)
+        self._reported.update(run.warnings)
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.folder / BACKUPS_DIR
+
+    def backup_catalog(self, min_interval: float = 0.0, *, force: bool = False
+                       ) -> Path | None:
+        """Copy the catalog to ``backups/`` if it changed since the last copy (and the newest
+        copy is at least ``min_interval`` seconds old). Returns the new file, if any."""
+        self._require_writable()
+        changed = self.catalog.total_changes - self._bookkeeping_changes
+        if not force and changed == self._changes_at_backup:
+            return None
+        existing = list_backups(self.backups_dir)
+        if not force and existing and min_interval > 0:
+            with contextlib.suppress(OSError):
+                if time.time() - existing[0].stat().st_mtime < min_interval:
+                    return None
+        path = self.catalog.backup(self.backups_dir, keep=BACKUP_GENERATIONS)
+        self._changes_at_backup = changed
+        return path
 
     def apply_changes(self, *, files: list[str] = (),  # type: ignore[assignment]
                       folders: list[str] = (),  # type: ignore[assignment]
@@ -615,7 +743,58 @@ class Library:
                 self._finish_tagging(summary.cancelled)
             except ModelUnavailableError as exc:
                 log.info("tagging waits for the model: %s", exc)
-        return RunSummary(total, summary)
+            run = RunSummary(total, summary)
+            self._after_run(run, min_interval=BACKUP_INTERVAL)
+        return run
+
+    # -- RAW+JPEG pairs ----------------------------------------------------------------------
+
+    def pairing(self) -> bool:
+        """Whether a RAW file beside a JPEG/HEIF of the same name is one photo with it (the
+        default: embedded and shown once, from the cheaper JPEG; tags apply to both)."""
+        return self.catalog.get_meta("pair_raw_jpeg", "1") != "0"
+
+    def set_pairing(self, enabled: bool) -> int:
+        """Turn pairing on or off for the whole library now. Returns the RAW files that
+        joined or left a pair (those leaving are embedded on their own by the next run)."""
+        self._require_writable()
+        self.catalog.set_meta("pair_raw_jpeg", "1" if enabled else "0")
+        with self.catalog.transaction() as db:
+            changed = self.catalog.update_pairs(db, None, enabled)
+        if changed and self._vectors_open:
+            self.vectors.sync(self.catalog)
+        return changed
+
+    def files_of(self, photo_id: int) -> list[str]:
+        """The files of a photo: its own first, then the RAW files paired with it (for the
+        details view: a RAW+JPEG pair is one photo with two files)."""
+        return self.catalog.files_of(photo_id)
+
+    # -- folders skipped by scans ----------------------------------------------------------
+
+    def skip_folders(self) -> list[str]:
+        """Folder-name patterns scans do not look into (see scanner.DEFAULT_SKIP_FOLDERS)."""
+        stored = self.catalog.get_meta("skip_folders")
+        if stored is None:
+            return list(scanner.DEFAULT_SKIP_FOLDERS)
+        try:
+            value = json.loads(stored)
+        except ValueError:
+            return list(scanner.DEFAULT_SKIP_FOLDERS)
+        return [str(p) for p in value] if isinstance(value, list) else \
+            list(scanner.DEFAULT_SKIP_FOLDERS)
+
+    def set_skip_folders(self, patterns: list[str] | None) -> list[str]:
+        """Replace the patterns (``None``: back to the defaults). The next scan applies them:
+        photos in newly skipped folders count as missing (kept), newly allowed ones are
+        found."""
+        self._require_writable()
+        if patterns is None:
+            self.catalog.set_meta("skip_folders", json.dumps(list(scanner.DEFAULT_SKIP_FOLDERS)))
+        else:
+            clean = list(dict.fromkeys(p.strip() for p in patterns if p.strip()))
+            self.catalog.set_meta("skip_folders", json.dumps(clean))
+        return self.skip_folders()
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -793,7 +972,10 @@ class Library:
         ``keep_layout``: edit the existing file in place, keeping the user's comments.
         """
         self._require_writable()
-        parsed = self.labelsets.save(label_set, keep_layout=keep_layout)
+        try:
+            parsed = self.labelsets.save(label_set, keep_layout=keep_layout)
+        except OSError as exc:
+            raise library_os_error(exc, f"the label set file of “{label_set.name}”") from exc
         if retag:
             self.tag(parsed.name)
         return parsed
@@ -947,10 +1129,14 @@ class Library:
         return [(pid, s, label, (score, "auto"), (score, "manual"))
                 for pid, s, label, score, _src in rows]
 
-    def write_xmp(self, photo_ids: list[int] | None = None) -> list[str]:
-        """Write tags to ``photo.ext.xmp`` sidecars (merged into existing ones).
+    def write_xmp(self, photo_ids: list[int] | None = None) -> XmpReport:
+        """Write tags to XMP sidecars (merged into existing ones): ``photo.jpg.xmp`` for
+        photos, ``NAME.xmp`` for RAW files (see ``metadata.sidecar_paths``); a RAW+JPEG
+        pair gets both.
 
-        Returns the sidecars written. The photos themselves are never modified.
+        A sidecar that cannot be written (read-only folder, name too long, an existing
+        sidecar that is not valid XMP) is reported in ``failed`` and the rest are still
+        written. The photos themselves are never modified.
         """
         from photoclip.core import metadata
 
@@ -960,13 +1146,19 @@ class Library:
             if src != "rejected":
                 by_photo.setdefault(pid, []).append((s, label))
         photos = self.catalog.photos_by_ids(by_photo)
-        written = []
+        report = XmpReport()
         for pid, tags in by_photo.items():
             photo = photos.get(pid)
             if photo is None or photo.state == "missing" or not os.path.exists(photo.path):
                 continue
-            written.append(str(metadata.write_tags(photo.path, tags)))
-        return written
+            for path in self.catalog.files_of(pid):
+                if path != photo.path and not os.path.exists(path):
+                    continue
+                try:
+                    report.written += [str(p) for p in metadata.write_tags(path, tags)]
+                except metadata.SidecarError as exc:
+                    report.failed.append((path, exc.reason))
+        return report
 
     def tag_counts(self) -> dict[tuple[str, str], int]:
         return self.catalog.tag_counts()
@@ -983,6 +1175,11 @@ class Library:
         counts = self.catalog.counts(self.embedder.signature)
         return LibraryStatus(str(self.folder), self.model_spec, roots=self.roots(),
                              precision=self.precision_report(), **counts)
+
+    def check(self) -> list[str]:
+        """SQLite's full integrity check of the catalog: empty when it is sound."""
+        return self.catalog.integrity_problems()
+
 
     def precision_report(self) -> dict[str, Any]:
         """Which precision each tower runs in and why, and how searches embed a query."""
@@ -1139,3 +1336,62 @@ def _reason_of(exc: Exception, path: str) -> str:
 
 def _inside(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def catalog_problems(folder: str | os.PathLike[str]) -> list[str]:
+    """SQLite's full integrity check of a library's catalog, opened read-only (so it works
+    on a catalog too damaged to open as a library). Empty when it is sound."""
+    import sqlite3
+
+    catalog = Path(folder).expanduser().absolute() / CATALOG_NAME
+    if not catalog.is_file():
+        raise LibraryError(f"no photoclip library at {catalog.parent}")
+    if catalog.stat().st_size == 0:
+        return ["the catalog is empty (0 bytes)"]
+    from photoclip.core.catalog import check_lines, open_readonly, storage_error
+
+    try:
+        db = open_readonly(catalog)
+        try:
+            rows = db.execute("PRAGMA integrity_check(20)").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        mapped = storage_error(exc, catalog)
+        if mapped is not None and not isinstance(mapped, CatalogDamagedError):
+            raise mapped from exc  # cannot open it at all: that is not damage
+        return [str(exc)]
+    return check_lines(rows)
+
+
+def repair_library(folder: str | os.PathLike[str], *, force: bool = False) -> Any:
+    """Salvage a damaged catalog into a new one (``photoclip repair``).
+
+    Takes the library's write lock, reads what SQLite can from the damaged catalog (opened
+    read-only), fills in from the newest good backup, keeps the damaged file as
+    ``catalog-damaged-STAMP.sqlite`` and puts the new catalog in its place. Photos and the
+    vector index are not touched (the index is rebuilt from the new catalog on next use).
+    Returns a :class:`photoclip.core.repair.RepairReport`, or None when the catalog is
+    sound and ``force`` is not given (nothing is written then).
+    """
+    import sqlite3
+
+    from photoclip.core.catalog import storage_error
+    from photoclip.core.repair import repair_catalog
+
+    root = Path(folder).expanduser().absolute()
+    catalog = root / CATALOG_NAME
+    if not catalog.exists():
+        raise LibraryError(f"no photoclip library at {root} (nothing to repair)")
+    lock = WriteLock(root / LOCK_NAME)
+    lock.acquire()
+    try:
+        if not force and not catalog_problems(root):
+            return None
+        return repair_catalog(catalog, root / BACKUPS_DIR)
+    except OSError as exc:
+        raise library_os_error(exc, f"the repaired catalog in {root}") from exc
+    except sqlite3.Error as exc:
+        raise (storage_error(exc, catalog) or LibraryError(str(exc))) from exc
+    finally:
+        lock.release()

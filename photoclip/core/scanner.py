@@ -8,17 +8,26 @@ as a move whichever root is walked first.
 
 A root that cannot be reached (unplugged drive, unmounted share, or an empty mount point
 while the catalog has photos for it) is marked offline and nothing under it is touched.
+"Empty" means no photo files: a mount point holding only ``lost+found`` or a ``.DS_Store``
+is as empty as an unmounted one.
+
+Folders that operating systems, NAS boxes and photo apps fill with copies of photos
+(thumbnails, recycle bins, previews) are skipped: :data:`DEFAULT_SKIP_FOLDERS`, shell-style
+patterns matched case-insensitively against each folder's name, replaceable per library.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import hashlib
 import itertools
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from photoclip.core.catalog import Catalog, Photo, Root
@@ -27,6 +36,41 @@ from photoclip.core.images import is_photo_path
 log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 64 * 1024
+
+DEFAULT_SKIP_FOLDERS: tuple[str, ...] = (
+    ".*",                         # hidden: .thumbnails, .Trash-1000, .AppleDouble, .@__thumb
+    "@eaDir", "#recycle", "#snapshot",            # Synology thumbnails, recycle bin, snapshots
+    "@Recycle", "@Recently-Snapshot",             # QNAP
+    "$RECYCLE.BIN", "RECYCLER", "System Volume Information",   # Windows
+    "lost+found",                                 # ext4's fsck folder
+    "*.lrdata",                                   # Lightroom previews
+)
+
+# Names a file system or another OS leaves in a folder that says nothing about photos.
+_NOISE_ENTRIES = frozenset({"lost+found", ".ds_store", "thumbs.db", "desktop.ini",
+                            "system volume information", "$recycle.bin"})
+
+
+@functools.lru_cache(maxsize=16)
+def _skip_matcher(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
+
+
+def skipped_folder(name: str, patterns: Sequence[str] = DEFAULT_SKIP_FOLDERS) -> bool:
+    """True when a folder called ``name`` is one we do not look into."""
+    matcher = _skip_matcher(tuple(patterns))
+    return matcher is not None and matcher.match(name.lower()) is not None
+
+
+def in_skipped_folder(path: str, root: str,
+                      patterns: Sequence[str] = DEFAULT_SKIP_FOLDERS) -> bool:
+    """True when a folder between ``root`` and the file ``path`` is skipped."""
+    rel = os.path.relpath(os.path.dirname(path), root)
+    if rel in (".", ""):
+        return False
+    return any(skipped_folder(part, patterns) for part in rel.split(os.sep))
 
 
 def content_hash(path: str, size: int | None = None) -> str:
@@ -43,8 +87,9 @@ def content_hash(path: str, size: int | None = None) -> str:
     return h.hexdigest()
 
 
-def walk_photos(top: str) -> Iterator[tuple[str, int, float]]:
-    """(path, size, mtime) of every photo under ``top``; hidden folders and links skipped."""
+def walk_photos(top: str, skip: Sequence[str] = DEFAULT_SKIP_FOLDERS
+                ) -> Iterator[tuple[str, int, float]]:
+    """(path, size, mtime) of every photo under ``top``; links and ``skip`` folders skipped."""
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -55,11 +100,10 @@ def walk_photos(top: str) -> Iterator[tuple[str, int, float]]:
             log.warning("cannot list %s: %s", folder, exc)
             continue
         for entry in entries:
-            if entry.name.startswith("."):
-                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    if not skipped_folder(entry.name, skip):
+                        stack.append(entry.path)
                 elif entry.is_file() and is_photo_path(entry.name):
                     st = entry.stat()
                     yield entry.path, st.st_size, st.st_mtime
@@ -67,13 +111,22 @@ def walk_photos(top: str) -> Iterator[tuple[str, int, float]]:
                 continue
 
 
-def root_reachable(path: str, known_photos: int) -> bool:
-    """Offline means: gone, not a folder, unreadable, or empty while we know photos in it."""
+def root_reachable(path: str, known_photos: int,
+                   skip: Sequence[str] = DEFAULT_SKIP_FOLDERS) -> bool:
+    """Offline means: gone, not a folder, unreadable, or empty while we know photos in it.
+
+    Empty ignores what a bare file system or another OS leaves behind (``lost+found``,
+    ``.DS_Store``, hidden files, skipped folders). A full scan also treats a root where it
+    finds no photo at all, where there were photos, as offline (see :func:`scan`).
+    """
     try:
         if not os.path.isdir(path):
             return False
         with os.scandir(path) as it:
-            has_entries = any(True for _ in it)
+            has_entries = any(not (e.name.startswith(".") or e.name.lower() in _NOISE_ENTRIES
+                                   or (e.is_dir(follow_symlinks=False)
+                                       and skipped_folder(e.name, skip)))
+                              for e in it)
     except OSError:
         return False
     return has_entries or known_photos == 0
@@ -90,10 +143,12 @@ class ScanSummary:
     offline_roots: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
     young: list[str] = field(default_factory=list)
+    paired: int = 0        # RAW files that joined or left a RAW+JPEG pair
 
     @property
     def touched(self) -> int:
-        return self.new + self.changed + self.moved + self.missing + self.returned
+        return self.new + self.changed + self.moved + self.missing + self.returned + \
+            self.paired
 
 
 @dataclass
@@ -106,11 +161,13 @@ class _RootPlan:
     new: list[tuple[str, int, float, str]] = field(default_factory=list)
     unchanged: int = 0
     young: list[str] = field(default_factory=list)               # still being written?
+    folders: set[str] = field(default_factory=set)   # where files came, went or changed
 
 
-def _stat_files(paths: Iterable[str]) -> Iterator[tuple[str, int, float]]:
+def _stat_files(paths: Iterable[str], root: str, skip: Sequence[str]
+                ) -> Iterator[tuple[str, int, float]]:
     for path in paths:
-        if not is_photo_path(path):
+        if not is_photo_path(path) or in_skipped_folder(path, root, skip):
             continue
         try:
             st = os.stat(path)
@@ -126,22 +183,27 @@ def _inside(path: str, folder: str) -> bool:
 
 def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
                scope: tuple[set[str], list[str]] | None = None,
-               min_age: float = 0.0) -> _RootPlan | None:
+               min_age: float = 0.0, skip: Sequence[str] = DEFAULT_SKIP_FOLDERS
+               ) -> _RootPlan | None:
     """What changed under ``root``; ``scope`` = (files, folders) limits where to look."""
     known = catalog.root_file_states(root.id)
-    if not root_reachable(root.path, sum(1 for v in known.values() if v[4] != "missing")):
+    present = sum(1 for v in known.values() if v[4] != "missing")
+    if not root_reachable(root.path, present, skip):
         return None
     plan = _RootPlan(root)
     listing: Iterable[tuple[str, int, float]]
     if scope is None:
-        listing = walk_photos(root.path)
+        listing = walk_photos(root.path, skip)
     else:
         files, folders = scope
+        folders = [f for f in folders if not (in_skipped_folder(os.path.join(f, "x"),
+                                                                root.path, skip))]
         known = {p: v for p, v in known.items()
                  if p in files or any(_inside(p, f) for f in folders)}
-        walked = [walk_photos(f) for f in folders if os.path.isdir(f)]
+        walked = [walk_photos(f, skip) for f in folders if os.path.isdir(f)]
         listing = itertools.chain(
-            _stat_files(sorted(f for f in files if not any(_inside(f, d) for d in folders))),
+            _stat_files(sorted(f for f in files if not any(_inside(f, d) for d in folders)),
+                        root.path, skip),
             *walked)
     seen: set[str] = set()
     now = time.time()
@@ -156,11 +218,13 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
         try:
             if row is None:
                 plan.new.append((path, size, mtime, content_hash(path, size)))
+                plan.folders.add(os.path.dirname(path))
                 continue
             pid, ksize, kmtime, khash, state = row
             if ksize == size and kmtime == mtime:
                 if state == "missing":
                     plan.returned.append(pid)
+                    plan.folders.add(os.path.dirname(path))
                 else:
                     plan.unchanged += 1
                 continue
@@ -171,9 +235,16 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
             plan.touched.append((pid, mtime))
             if state == "missing":
                 plan.returned.append(pid)
+                plan.folders.add(os.path.dirname(path))
         else:
             plan.changed.append((pid, size, mtime, digest))
-    plan.gone = [v[0] for p, v in known.items() if p not in seen and v[4] != "missing"]
+    if scope is None and not seen and present:
+        # Photos were here and not one is left: an empty mount point (or a drive mounted
+        # elsewhere), not a library to empty. Removing the folder is the way to say so.
+        return None
+    gone = [(p, v[0]) for p, v in known.items() if p not in seen and v[4] != "missing"]
+    plan.gone = [pid for _p, pid in gone]
+    plan.folders.update(os.path.dirname(p) for p, _pid in gone)
     return plan
 
 
@@ -191,14 +262,17 @@ def _moved_from(catalog: Catalog, size: int, digest: str) -> Photo | None:
 
 def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None = None,
          folders: Iterable[str] | None = None, min_age: float = 0.0,
-         cancel: threading.Event | None = None) -> ScanSummary:
+         cancel: threading.Event | None = None,
+         skip: Sequence[str] = DEFAULT_SKIP_FOLDERS, pairs: bool = True) -> ScanSummary:
     """Scan ``roots`` and apply what changed, all in one transaction.
 
     With ``files`` and/or ``folders`` only those paths (existing or not) and the trees
     under those folders are looked at: how the watcher applies settled events cheaply.
     Everything goes in one plan so a move is seen as a move whatever the event order.
     Files written less than ``min_age`` seconds ago are left alone and listed in
-    ``young``: a full scan must not index a photo that is still being copied.
+    ``young``: a full scan must not index a photo that is still being copied. Folders
+    matching ``skip`` are not looked into. With ``pairs``, a RAW file beside a JPEG or
+    HEIF of the same name becomes part of that photo (see ``Catalog.update_pairs``).
     """
     summary = ScanSummary()
     plans: list[_RootPlan] = []
@@ -211,7 +285,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
                      [f for f in all_folders if _inside(f, root.path)])
             if not scope[0] and not scope[1]:
                 continue
-        plan = _plan_root(catalog, root, cancel, scope, min_age)
+        plan = _plan_root(catalog, root, cancel, scope, min_age, skip)
         if cancel is not None and cancel.is_set():
             return summary
         if plan is None:
@@ -243,6 +317,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
             for path, size, mtime, digest in plan.new:
                 moved = _moved_from(catalog, size, digest)
                 if moved is not None:
+                    plan.folders.add(os.path.dirname(moved.path))
                     catalog.repoint_photo(db, moved.id, plan.root.id, path, mtime)
                     summary.moved += 1
                     if moved.id in gone:
@@ -251,4 +326,7 @@ def scan(catalog: Catalog, roots: Iterable[Root], *, files: Iterable[str] | None
                     summary.new_ids.append(
                         catalog.insert_photo(db, plan.root.id, path, size, mtime, digest))
                     summary.new += 1
+        folders = {f for plan in plans for f in plan.folders}
+        if folders:
+            summary.paired = catalog.update_pairs(db, folders, pairs)
     return summary

@@ -2,21 +2,25 @@
 
 The catalog is the truth; this file can always be rebuilt from it. A small JSON manifest
 names the index file and holds the model signature, the dimension, the highest catalog
-sequence number the index holds and the ids marked deleted. Each save writes a new index
-file under a new name and then replaces the manifest in one atomic rename: whatever moment
-a crash hits, the manifest names a complete index that matches it. On open the index is
-brought in line with the catalog (``sync``): new or re-embedded vectors are added, photos
-that are gone, missing or on an offline root are marked deleted, returning ones are
-un-marked. A file that is missing, of another model, or unreadable is rebuilt.
+sequence number the index holds, the ids marked deleted and the identity of the catalog it
+was made from. Each save writes a new index file under a new name, checks it is complete,
+and then replaces the manifest in one atomic rename: whatever moment a crash hits, the
+manifest names a complete index that matches it. On open the index is brought in line with
+the catalog (``sync``): new or re-embedded vectors are added, photos that are gone, missing
+or on an offline root are marked deleted, returning ones are un-marked. A file that is
+missing, of another model, unreadable, made from another catalog (a repaired one, a restored
+backup) or ahead of the catalog is rebuilt.
 
 hnswlib is not safe for adding and querying at once, so both happen under one lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -25,6 +29,7 @@ import hnswlib
 import numpy as np
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.errors import library_os_error
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ class VectorIndex:
         self._deleted: set[int] = set()
         self._seq = 0
         self._dirty = False
+        self.catalog_id: str | None = None
 
     # -- loading and syncing ---------------------------------------------------------------
 
@@ -68,11 +74,17 @@ class VectorIndex:
             return None
         return meta
 
-    def _load_file(self) -> bool:
+    def _load_file(self, catalog: Catalog) -> bool:
+        self.catalog_id = catalog.get_meta("catalog_id")
         meta = self._read_manifest()
         if meta is not None and not (self.folder / meta["file"]).is_file():
             meta = self._read_manifest()   # another process saved in between: look again
         if meta is None:
+            return False
+        made_for = meta.get("catalog")
+        if (made_for is not None and made_for != self.catalog_id) or \
+                int(meta.get("seq", 0)) > catalog.max_seq():
+            log.info("vector index %s belongs to another catalog; rebuilding", self.meta_path)
             return False
         self.index_path = self.folder / meta["file"]
         try:
@@ -96,8 +108,9 @@ class VectorIndex:
     def open(self, catalog: Catalog) -> None:
         """Load the saved index if it is usable, then bring it in line with the catalog."""
         with self._lock:
+            self.catalog_id = catalog.get_meta("catalog_id")
             if self._index is None and self.meta_path.exists():
-                self._load_file()
+                self._load_file(catalog)
             self.sync(catalog)
 
     def sync(self, catalog: Catalog) -> None:
@@ -187,29 +200,42 @@ class VectorIndex:
         """Write a new index file, then switch the manifest to it in one atomic rename.
 
         A crash before the rename leaves the old manifest naming the old, complete file; after
-        it, the new one. Files no manifest names are removed by the next save.
+        it, the new one. Files no manifest names are removed by the next save. A full or
+        read-only disk raises a :class:`LibraryError` subclass after removing what this save
+        wrote; the previous files stay as they were.
         """
         with self._lock:
             if self._index is None or not self._dirty:
                 return
-            self.folder.mkdir(parents=True, exist_ok=True)
             name = f"vectors-{self._tag}-{self._seq}-{time.time_ns():x}.hnsw"
             new_index = self.folder / name
             tmp_meta = self.meta_path.with_name(self.meta_path.name + ".tmp")
             meta = {"version": _VERSION, "model": self.model, "file": name, "dim": self.dim,
                     "seq": self._seq, "count": self._index.get_current_count(),
                     "capacity": self._index.get_max_elements(),
-                    "deleted": sorted(self._deleted)}
+                    "deleted": sorted(self._deleted), "catalog": self.catalog_id}
             try:
-                self._index.save_index(str(new_index))
+                self.folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._index.save_index(str(new_index))
+                except RuntimeError as exc:
+                    raise _write_failure(self.folder) from exc
+                # hnswlib does not check its writes: a full disk or a file-size limit
+                # leaves a short file, and a folder it cannot write no file at all, both
+                # without an error. Walk the file as hnswlib's loader would.
+                if not _complete_index_file(new_index, self._index.get_current_count()):
+                    raise _write_failure(self.folder)
                 tmp_meta.write_text(json.dumps(meta))
                 for path in (new_index, tmp_meta):
                     with path.open("rb") as f:
                         os.fsync(f.fileno())
                 os.replace(tmp_meta, self.meta_path)   # the commit point
-            except BaseException:
+            except BaseException as exc:
                 for path in (new_index, tmp_meta):
-                    path.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        path.unlink(missing_ok=True)
+                if isinstance(exc, OSError):
+                    raise library_os_error(exc, f"the search index in {self.folder}") from exc
                 raise
             _fsync_dir(self.folder)
             self.index_path = new_index
@@ -318,6 +344,52 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+_HEADER = struct.Struct("<6QiI3QdQ")   # hnswlib's saveIndex header (96 bytes)
+
+
+def _complete_index_file(path: Path, count: int) -> bool:
+    """True when ``path`` holds all of an hnswlib index of ``count`` items: the header,
+    the level-0 block and one link list per item, and nothing after."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return False
+            fields = _HEADER.unpack(header)
+            current, per_item = fields[2], fields[3]
+            if current != count:
+                return False
+            f.seek(_HEADER.size + current * per_item)
+            tail = f.read()
+    except OSError:
+        return False
+    pos = 0
+    for _ in range(current):
+        if pos + 4 > len(tail):
+            return False
+        pos += 4 + int.from_bytes(tail[pos:pos + 4], "little")
+    return pos == len(tail)
+
+
+def _disk_full(folder: Path) -> bool:
+    """No space left at all: a write just made may have been cut short."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+    # root may write into the blocks reserved for it
+    return (st.f_bfree if os.geteuid() == 0 else st.f_bavail) == 0
+
+
+def _write_failure(folder: Path) -> OSError:
+    """The OSError behind a write that failed without one: a full disk, else read-only."""
+    import errno
+
+    if _disk_full(folder):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if not os.access(folder, os.W_OK):
+        return OSError(errno.EROFS, os.strerror(errno.EROFS))
+    return OSError(errno.EIO, "the index file could not be written")
 
 
 def _safe_name(model: str) -> str:

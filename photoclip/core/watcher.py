@@ -33,6 +33,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from photoclip.core.errors import PhotoclipError
+
 log = logging.getLogger(__name__)
 
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p",
@@ -353,7 +355,10 @@ class FolderWatcher:
                 # reconcile soon so whatever the failed batch held is not lost, backing off
                 # while the failure persists.
                 failures += 1
-                log.warning("watching: %s", exc, exc_info=failures == 1)
+                if isinstance(exc, PhotoclipError):  # disk full, read-only: said in words
+                    log.warning("watching: %s", exc)
+                else:
+                    log.warning("watching: %s", exc, exc_info=failures == 1)
                 self._reconcile.set()
                 if self.on_error is not None:
                     self.on_error(exc)

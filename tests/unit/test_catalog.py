@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from photoclip.core.catalog import SCHEMA_VERSION, Catalog, PhotoMetadata
-from photoclip.core.errors import LibraryError
+from photoclip.core.errors import CatalogDamagedError, LibraryError, ReadOnlyLibraryError
 
 
 @pytest.fixture
@@ -36,11 +36,13 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Catalog(path)
 
 
-def test_not_a_database_is_a_library_error(tmp_path: Path) -> None:
+def test_not_a_database_is_a_damaged_catalog_left_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite"
-    path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LibraryError, match="cannot read"):
+    garbage = b"this is not sqlite" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(CatalogDamagedError, match=r"damaged .*photoclip repair"):
         Catalog(path)
+    assert path.read_bytes() == garbage
 
 
 def test_adding_a_parent_root_absorbs_child_roots(catalog: Catalog, tmp_path: Path) -> None:
@@ -93,7 +95,7 @@ def test_readonly_catalog_refuses_writes(catalog: Catalog, tmp_path: Path) -> No
     ro = Catalog(catalog.path, readonly=True)
     try:
         assert ro.get_meta("k") == "v"
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(ReadOnlyLibraryError, match="cannot be written"):
             ro.set_meta("k", "w")
     finally:
         ro.close()

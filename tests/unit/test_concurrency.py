@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoclip.core import Library
+from photoclip.core import Library, LibraryError
 from photoclip.core.catalog import _MIGRATIONS, SCHEMA_VERSION, Catalog
 from photoclip.core.embedder import Embedder
 from photoclip.core.vectors import VectorIndex
@@ -120,12 +120,12 @@ def test_a_crash_between_writing_the_index_and_its_manifest_keeps_the_old_pair(
             return real_replace(src, dst)
 
         monkeypatch.setattr(os, "replace", crash)
-        with pytest.raises(OSError, match="killed"):
+        with pytest.raises(LibraryError, match="killed"):
             index.save()
         monkeypatch.setattr(os, "replace", real_replace)
         assert json.loads(index.meta_path.read_text()) == saved
         again = VectorIndex(tmp_path, "m")
-        assert again._load_file()   # the old manifest and the old file: a consistent pair
+        assert again._load_file(catalog)   # the old manifest and the old file: consistent
         assert len(again) == 40
         assert not list(tmp_path.glob("*.tmp"))
         assert len(list(tmp_path.glob("vectors-*.hnsw"))) == 1
@@ -151,6 +151,7 @@ def test_saves_killed_at_any_moment_always_leave_a_loadable_index(tmp_path: Path
         "while True:\n"
         "    ix.remove({i % 2000}); ix.save(); i += 1\n")
     rng = np.random.default_rng(1)
+    reader = Catalog(tmp_path / "catalog.sqlite", readonly=True)
     for _ in range(8):
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                 text=True, cwd=Path(__file__).resolve().parents[2])
@@ -160,9 +161,10 @@ def test_saves_killed_at_any_moment_always_leave_a_loadable_index(tmp_path: Path
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         loaded = VectorIndex(tmp_path, "m")
-        assert loaded._load_file(), "a kill left an index that had to be rebuilt"
+        assert loaded._load_file(reader), "a kill left an index that had to be rebuilt"
         meta = json.loads(loaded.meta_path.read_text())
         assert len(loaded) + len(meta["deleted"]) == 2000
+    reader.close()
 
 
 def test_the_watcher_beside_an_indexing_run(library: Library, tmp_path: Path) -> None:

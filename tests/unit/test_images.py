@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import struct
+import subprocess
+import sys
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
-from photoclip.core.errors import CorruptImageError, ImageTooLargeError, NotAnImageError
+from photoclip.core.errors import (
+    CorruptImageError,
+    ImageTooLargeError,
+    NotAnImageError,
+)
 from photoclip.core.images import is_photo_path, open_photo, to_rgb
 
 
@@ -120,3 +129,173 @@ def test_photo_extensions() -> None:
     assert is_photo_path("a.heic")
     assert not is_photo_path("/x/.hidden.jpg")
     assert not is_photo_path("/x/movie.mp4")
+
+
+# -- issue 13: what real libraries hold --------------------------------------------------
+
+
+def test_a_101_megapixel_jpeg_is_a_photo(tmp_path: Path) -> None:
+    # Pillow warns above MAX_IMAGE_PIXELS (89 MP) and refuses only above twice that:
+    # 100 MP cameras and stitched panoramas are photos, and draft mode keeps them cheap.
+    path = tmp_path / "pano.jpg"
+    Image.new("RGB", (11700, 8700), (200, 30, 30)).save(path, quality=80)
+    got = open_photo(path, min_side=224)
+    assert (got.width, got.height) == (11700, 8700)
+    assert min(got.image.size) >= 224
+    assert max(got.image.size) <= 1500
+
+
+def test_only_what_pillow_refuses_is_too_large(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    warned = tmp_path / "warned.png"     # 15,000 px: Pillow warns, and opens it
+    Image.new("RGB", (150, 100), "blue").save(warned)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert open_photo(warned).image.size == (150, 100)
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    refused = tmp_path / "refused.png"   # 90,000 px: more than twice the limit
+    Image.new("RGB", (300, 300)).save(refused)
+    with pytest.raises(ImageTooLargeError):
+        open_photo(refused)
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+@pytest.mark.parametrize("fmt", ["tif", "jpg"])
+def test_rotated_sizes_are_upright_for_tiff_and_jpeg(tmp_path: Path, orientation: int,
+                                                      fmt: str) -> None:
+    # Pillow's TIFF loader turns the image itself; the size must not be swapped twice.
+    img = Image.new("RGB", (200, 100), "blue")
+    img.paste((255, 0, 0), (0, 0, 50, 100))
+    path = tmp_path / f"o{orientation}.{fmt}"
+    img.save(path, exif=_exif(orientation), **({"quality": 95} if fmt == "jpg" else {}))
+    got = open_photo(path)
+    assert (got.width, got.height) == (100, 200)
+    assert got.image.size == (100, 200)
+    assert got.orientation == orientation
+    reference = ImageOps.exif_transpose(Image.open(tmp_path / f"o{orientation}.{fmt}"))
+    assert reference is not None
+    ref = np.asarray(reference.convert("RGB"), dtype=np.int16)
+    assert np.abs(np.asarray(got.image, dtype=np.int16) - ref).mean() < 8
+
+
+def test_png_whose_pixels_pillow_rejects_is_corrupt_even_with_exif(tmp_path: Path) -> None:
+    # The EXIF chunk comes after the damaged pixel data: reading EXIF made Pillow load the
+    # pixels, the error was swallowed there, and the photo was indexed as fine.
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    header = struct.pack(">IIBBBBB", 100, 100, 8, 2, 0, 0, 0)
+    broken = b"\x78\x9c" + bytes(range(7, 250)) * 2
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", broken) +
+                     chunk(b"eXIf", exif.tobytes()) + chunk(b"IEND", b""))
+    with pytest.raises(CorruptImageError):
+        open_photo(path)
+
+
+def _garbled_lzw_tiff(path: Path) -> None:
+    Image.effect_noise((300, 200), 50).convert("RGB").save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    for i in range(400, 2400, 37):  # the strip data, not the header
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_decoder_errors_are_in_words_and_libtiff_stays_quiet(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "garbled.tif"
+    _garbled_lzw_tiff(path)
+    with pytest.raises(CorruptImageError) as err:
+        open_photo(path)
+    reason = err.value.reason
+    assert "decoder error" not in reason or "damaged" in reason
+    assert reason.startswith("the image data is damaged")
+    _out, errs = capfd.readouterr()
+    assert "LZW" not in errs  # libtiff's messages became the reason, not stderr noise
+    assert "table" not in errs
+
+
+def test_odd_but_readable_files_print_no_warnings(tmp_path: Path) -> None:
+    # EXIF with a tag claiming more data than the file holds: Pillow warns (once per file,
+    # in the middle of indexing) and reads the rest. The photo is fine; the noise goes.
+    built = Image.Exif()
+    built[0x010E] = "x" * 100
+    built[0x0112] = 6
+    exif = bytearray(built.tobytes())
+    at = exif.find(struct.pack(">HH", 0x010E, 2))
+    struct.pack_into(">I", exif, at + 4, 100_000)
+    path = tmp_path / "odd-exif.jpg"
+    Image.new("RGB", (64, 48)).save(path, exif=bytes(exif))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = open_photo(path)
+    assert got.orientation == 6
+    assert got.image.size == (48, 64)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_empty_and_damaged_headers_are_told_apart(tmp_path: Path) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(NotAnImageError, match="empty"):
+        open_photo(tmp_path / "empty.jpg")
+    good = tmp_path / "good.png"
+    Image.new("RGB", (20, 20)).save(good)
+    data = bytearray(good.read_bytes())
+    data[16:24] = b"\xff" * 8   # IHDR damaged, signature intact
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    with pytest.raises(CorruptImageError, match="PNG file whose header is damaged"):
+        open_photo(tmp_path / "bad.png")
+
+
+def test_out_of_memory_is_too_large_not_corrupt(tmp_path: Path) -> None:
+    # A real MemoryError: a child process with little address space decodes a 144 MP PNG.
+    resource = pytest.importorskip("resource")
+    path = tmp_path / "huge.png"
+    Image.new("L", (12000, 12000)).save(path)
+    code = (
+        "import resource, sys\n"
+        "from photoclip.core.images import open_photo\n"
+        "from photoclip.core.errors import ImageDecodeError\n"
+        "import PIL.Image\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
+        "used = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (used + 150 * 2**20, hard))\n"
+        "try:\n"
+        f"    open_photo({str(path)!r})\n"
+        "except ImageDecodeError as exc:\n"
+        "    print(exc.kind, '|', exc.reason)\n"
+    )
+    if not Path("/proc/self/statm").exists():
+        pytest.skip("needs /proc to size the child's address space")
+    del resource
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "too large | not enough memory to decode it"
+
+
+def test_heic_without_its_plugin_says_what_is_missing(tmp_path: Path) -> None:
+    # In a child process where pillow-heif cannot be imported (absent from the install).
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    code = (
+        "import sys\n"
+        "sys.modules['pillow_heif'] = None\n"
+        "from photoclip.core.images import open_photo, decoders\n"
+        "from photoclip.core.errors import ImageDecodeError\n"
+        "try:\n"
+        f"    open_photo({str(path)!r})\n"
+        "except ImageDecodeError as exc:\n"
+        "    print(exc.kind, '|', exc.reason, '|', decoders())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    kind, reason, decoders = (part.strip() for part in out.stdout.split("|"))
+    assert kind == "unsupported"
+    assert reason == "HEIC support is not installed (pillow-heif)"
+    assert "pillow-heif" not in decoders

@@ -350,3 +350,90 @@ def test_tags_left_pending_by_a_crash_are_caught_up(library: Library, photo_dir:
     library.index()
     assert library.catalog.get_meta(TAGS_PENDING) == "0"
     assert library.all_tags() == before
+# -- issue 13: what real libraries hold --------------------------------------------------
+
+
+def test_a_model_that_does_not_load_is_not_remembered(library: Library, photo_dir: Path,
+                                                      tmp_path: Path) -> None:
+    from photoclip.core import ModelUnavailableError
+    from photoclip.core.embedder import Embedder
+
+    library.add_root(photo_dir)
+    library.index()
+    good = library.catalog.get_meta("model")
+    assert good == library.model_spec
+    library.set_model(Embedder(f"local-dir:{tmp_path / 'no-such-model'}"))
+    draw_photos(photo_dir / "new", 2, seed=80)  # something to embed, so it must load
+    with pytest.raises(ModelUnavailableError):
+        library.index()
+    assert library.catalog.get_meta("model") == good
+    folder, embedder = library.folder, good
+    library.close()
+    with Library.open(folder, readonly=True) as reader:  # the remembered model still works
+        assert reader.model_spec == embedder
+        assert len(reader.search("a shape", top=3)) == 3
+
+
+@pytest.mark.parametrize("leftover", ["lost+found", ".DS_Store", "@eaDir", "empty-folder"])
+def test_a_root_with_no_photos_left_is_offline_not_emptied(library: Library, photo_dir: Path,
+                                                           leftover: str) -> None:
+    library.add_root(photo_dir)
+    library.index()
+    shutil.rmtree(photo_dir)
+    photo_dir.mkdir()  # a mount point with only what a file system or an OS leaves there
+    if leftover.startswith("."):
+        (photo_dir / leftover).write_bytes(b"\0\0\0\1Bud1")
+    else:
+        (photo_dir / leftover).mkdir()
+        if leftover == "empty-folder":
+            (photo_dir / leftover / "notes.txt").write_text("not a photo")
+    run = library.index()
+    assert run.scan.offline_roots == [str(photo_dir)]
+    st = library.status()
+    assert (st.photos, st.missing, st.roots[0].online) == (40, 0, False)
+
+
+def test_system_folders_are_skipped_and_configurable(library: Library, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    draw_photos(photos, 3, seed=81)
+    system = ["@eaDir/IMG_1.JPG", ".thumbnails/normal", ".Trash-1000/files",
+              "$RECYCLE.BIN/S-1-5", ".AppleDouble", "Catalog Previews.lrdata/0/01",
+              "#recycle", "lost+found"]
+    for sub in system:
+        draw_photos(photos / sub, 1, seed=82)
+    draw_photos(photos / "Exports", 2, seed=83)
+    library.add_root(photos)
+    run = library.index()
+    assert run.scan.new == 5
+    assert all("Exports" in p.path or p.path.count(os.sep) == str(photos).count(os.sep) + 1
+               for p in library.photos())
+    # A file event inside a skipped folder (the watcher's path) is ignored too.
+    inside = next((photos / "@eaDir").rglob("*.jpg"))
+    assert library.apply_changes(files=[str(inside)]).scan.new == 0
+    # Configurable: skip the exports too; bring Lightroom's previews back.
+    patterns = library.skip_folders()
+    patterns.remove("*.lrdata")
+    library.set_skip_folders([*patterns, "Exports"])
+    run = library.index()
+    assert (run.scan.new, run.scan.missing) == (1, 2)
+    library.set_skip_folders(None)
+    assert "*.lrdata" in library.skip_folders()
+
+
+def test_failed_photos_are_retried_when_decoders_change(library: Library,
+                                                        photo_dir: Path) -> None:
+    from photoclip.core.images import decoders
+
+    (photo_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    library.add_root(photo_dir)
+    first = library.index()
+    assert len(first.index.failed) == 1
+    assert library.index().retried == 0  # same decoders: not tried again
+    with library.catalog.transaction() as db:  # as recorded by an older install
+        db.execute("UPDATE photos SET decoder = 'pillow 9.0' WHERE state = 'failed'")
+    again = library.index()
+    assert again.retried == 1
+    assert len(again.index.failed) == 1
+    stored = library.catalog._query("SELECT decoder FROM photos WHERE state = 'failed'")
+    assert stored == [(decoders(),)]
+    assert library.index(retry_failed=True).retried == 1

@@ -46,7 +46,7 @@ def test_built_from_catalog_saved_and_loaded(filled, tmp_path: Path) -> None:
     assert index.index_path.exists()
     assert index.meta_path.exists()
     again = VectorIndex(tmp_path, "m")
-    assert again._load_file()  # the saved file itself is usable, no rebuild
+    assert again._load_file(cat)  # the saved file itself is usable, no rebuild
     again.sync(cat)
     assert len(again) == 50
     assert _top(again, vecs[3]) == [ids[3]]
@@ -99,7 +99,7 @@ def test_deletes_are_honoured_and_survive_save(filled, tmp_path: Path) -> None:
     assert ids[4] not in _top(index, vecs[4], 10)
     index.save()
     loaded = VectorIndex(tmp_path, "m")
-    assert loaded._load_file()
+    assert loaded._load_file(cat)
     assert ids[4] not in _top(loaded, vecs[4], 10)
 
 
