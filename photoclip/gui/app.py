@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from photoclip import __version__, paths
 from photoclip.gui.dialogs import welcome
@@ -74,6 +75,55 @@ def start(window) -> None:  # type: ignore[no-untyped-def]
     controller.workers.start(task)
 
 
+def offer_repair(library_dir: Path, problem: Exception) -> bool:
+    """A damaged catalog at start: say so in words and offer to repair it (no traceback,
+    no command to type). Returns whether the library was repaired."""
+    import threading
+
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+    from photoclip.core.library import repair_library
+
+    box = QMessageBox(QMessageBox.Icon.Warning, "photoclip",
+                      "The library's catalog is damaged, so photoclip cannot open it.")
+    box.setInformativeText(
+        f"{str(problem).split(' Run ')[0].split('; run ')[0]}.\n\nphotoclip can repair "
+        "it: what is still readable goes into a new catalog, the newest backup fills in the "
+        "rest, and the damaged file is kept beside it. Your photos are not touched.")
+    repair = box.addButton("Repair", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is not repair:
+        return False
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(_repair(repair_library,
+                                                                    library_dir)))
+    worker.start()
+    wait = QProgressDialog("Repairing the catalog…", "", 0, 0)
+    wait.setCancelButton(None)
+    wait.setWindowTitle("photoclip")
+    wait.show()
+    while worker.is_alive():
+        QCoreApplication.processEvents()
+        worker.join(0.05)
+    wait.close()
+    result = outcome[0] if outcome else RuntimeError("the repair stopped")
+    if isinstance(result, Exception):
+        QMessageBox.critical(None, "photoclip", f"The catalog could not be repaired: {result}")
+        return False
+    summary = result.summary() if result is not None else "the catalog was sound after all"
+    QMessageBox.information(None, "photoclip", f"Repaired: {summary}.")
+    return True
+
+
+def _repair(repair: Any, folder: Path) -> Any:
+    try:
+        return repair(folder)
+    except Exception as exc:   # handed back and said in words, never a traceback
+        return exc
+
+
 def main(args: argparse.Namespace | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
@@ -91,14 +141,23 @@ def main(args: argparse.Namespace | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     settings = Settings.load()
     library_dir, library_note = resolve_library(args, settings)
-    try:
-        window = create_window(library_dir, resolve_model(args, settings), settings,
-                               library_note=library_note)
-    except PhotoclipError as exc:
-        # Most often: photoclip is already open on this library (single-instance guard).
-        QMessageBox.critical(None, "photoclip", str(exc))
-        print(f"photoclip: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
+    from photoclip.core.errors import CatalogDamagedError
+
+    window = None
+    for attempt in range(2):
+        try:
+            window = create_window(library_dir, resolve_model(args, settings), settings,
+                                   library_note=library_note)
+            break
+        except CatalogDamagedError as exc:
+            if attempt or not offer_repair(library_dir, exc):
+                return 2
+        except PhotoclipError as exc:
+            # Most often: photoclip is already open on this library (single-instance guard).
+            QMessageBox.critical(None, "photoclip", str(exc))
+            print(f"photoclip: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+    assert window is not None
     window.show()
     # Start loading after the first paint, so the window appears before any heavy work.
     QTimer.singleShot(0, lambda: start(window))

@@ -36,6 +36,7 @@ from photoclip.core.events import (
     RootsChanged,
     TagsChanged,
 )
+from photoclip.core.filenames import display_path
 from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
 from photoclip.core.watcher import Change, FolderWatcher
@@ -86,17 +87,18 @@ class View:
             n = len(self.similar_ids)
             what = f"Photos like the {n} selected" if n > 1 else "Photos like the selected one"
         elif self.similar_to:
-            what = f"Photos like {os.path.basename(self.similar_to)}"
+            what = f"Photos like {display_path(os.path.basename(self.similar_to))}"
         elif self.text.strip():
             what = f"Best matches for “{self.text.strip()}”"
         elif self.folder:
-            what = f"Photos in {os.path.basename(self.folder.rstrip(os.sep)) or self.folder}"
+            name = os.path.basename(self.folder.rstrip(os.sep)) or self.folder
+            what = f"Photos in {display_path(name)}"
         else:
             what = "All photos, newest first"
         if self.tag:
             what += f", tagged {self.tag.partition(':')[2] or self.tag}"
         if self.folder and (self.text.strip() or self.similar_to):
-            what += f", in {os.path.basename(self.folder.rstrip(os.sep))}"
+            what += f", in {display_path(os.path.basename(self.folder.rstrip(os.sep)))}"
         return what
 
     def to_json(self) -> dict[str, Any]:
@@ -138,6 +140,7 @@ class LibraryController(QObject):
     model_state = Signal(object, str)         # ModelState, message in words
     tags_changed = Signal(object, object)     # [(set, labels)], {(set, label): count}
     photo_tags = Signal(int, object)          # photo id, [Tag]
+    photo_files = Signal(int, object)         # photo id, [path]: a RAW+JPEG pair has two
     label_sets = Signal(object, object)       # [LabelSet], [error lines]
     preview_ready = Signal(object)            # label -> (count, [(photo, score)])
     failed_ready = Signal(object)             # [Photo]
@@ -584,8 +587,9 @@ class LibraryController(QObject):
         self._details_photo = photo_id
         if photo_id is None:
             return
-        self._run(lambda: self._library.tags(photo_id),
-                  on_result=lambda tags: self.photo_tags.emit(photo_id, tags))
+        self._run(lambda: (self._library.tags(photo_id), self._library.files_of(photo_id)),
+                  on_result=lambda found: (self.photo_tags.emit(photo_id, found[0]),
+                                           self.photo_files.emit(photo_id, found[1])))
 
     def request_failed(self) -> None:
         self._run(self._library.failed, on_result=self.failed_ready.emit)

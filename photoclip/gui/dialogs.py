@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.embedder import DEFAULT_MODEL
 from photoclip.gui.jobs import Job, JobState
+from photoclip.gui.names import shown
 from photoclip.settings import Settings
 
 
@@ -73,7 +74,7 @@ class ProblemsDialog(QDialog):
         tree.setHeaderLabels(["Photo", "Reason"])
         tree.setRootIsDecorated(False)
         for p in photos:
-            tree.addTopLevelItem(QTreeWidgetItem([p.path, p.error or ""]))
+            tree.addTopLevelItem(QTreeWidgetItem([shown(p.path), p.error or ""]))
         tree.resizeColumnToContents(0)
         self.tree = tree
         note = QLabel(f"{len(photos)} photos could not be read. They are retried when the "

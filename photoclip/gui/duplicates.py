@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job
+from photoclip.gui.names import shown, shown_name
 
 THUMB = 220
 
@@ -46,12 +47,12 @@ class _PhotoCard(QFrame):
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
         size = (f"{photo.size / 1e6:.1f} MB" if photo.size >= 1e6
                 else f"{photo.size / 1e3:.0f} KB")
-        facts = [os.path.basename(photo.path),
+        facts = [shown_name(photo.path),
                  f"{photo.width} × {photo.height}" if photo.width else "size unknown",
                  size, when + ("" if photo.taken_at else " (file time)"),
-                 os.path.basename(os.path.dirname(photo.path)) + os.sep]
+                 shown_name(os.path.dirname(photo.path)) + os.sep]
         info = QLabel("\n".join(facts), wordWrap=True)
-        info.setToolTip(photo.path)
+        info.setToolTip(shown(photo.path))
         info.setFixedWidth(THUMB)
         layout = QVBoxLayout(self)
         layout.addWidget(self.badge)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -62,6 +62,7 @@ from photoclip.gui.grid import PhotoGridView
 from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job, JobState
 from photoclip.gui.models import IdRole, PhotoListModel, PhotoRole, ScoreRole
+from photoclip.gui.names import copied, file_url, shown, shown_name
 from photoclip.gui.panels import (
     DetailsPanel,
     DropOverlay,
@@ -417,6 +418,7 @@ class MainWindow(QMainWindow):
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.tags_changed.connect(self.tag_browser.set_counts)
         c.photo_tags.connect(self._photo_tags)
+        c.photo_files.connect(self.details.show_files)
         c.tag_edited.connect(lambda e: self.undo_stack.push(TagEditCommand(c, e)))
         c.folder_removed.connect(self._folder_removed)
         c.trashed.connect(self._trashed)
@@ -463,11 +465,11 @@ class MainWindow(QMainWindow):
         if chosen is remove:
             self.confirm_remove(path)
         elif chosen is show:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            QDesktopServices.openUrl(file_url(path))
         elif chosen is browse:
             self._sidebar_clicked(item)
         elif chosen is rescan:
-            self.controller.index_now(f"Indexing {os.path.basename(path.rstrip(os.sep))}")
+            self.controller.index_now(f"Indexing {shown_name(path)}")
 
     def confirm_remove(self, path: str) -> None:
         """Ask (Cancel is the default) with what will be forgotten, then remove."""
@@ -477,12 +479,11 @@ class MainWindow(QMainWindow):
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Remove folder")
-        box.setText(f"Remove the folder “{os.path.basename(path.rstrip(os.sep)) or path}” "
-                    "from photoclip?")
+        box.setText(f"Remove the folder “{shown_name(path)}” from photoclip?")
         kept = (f" Your own tags on them ({own_tags:,}) are kept, and come back if you add "
                 "the folder again." if own_tags else "")
         box.setInformativeText(
-            f"photoclip forgets the {photos:,} photos it indexed in {path}. The files stay "
+            f"photoclip forgets the {photos:,} photos it indexed in {shown(path)}. The files stay "
             f"where they are, untouched.{kept} Edit → Undo brings the folder back as it was "
             "until you quit.")
         remove = box.addButton("Remove folder", QMessageBox.ButtonRole.DestructiveRole)
@@ -496,7 +497,7 @@ class MainWindow(QMainWindow):
     def _folder_removed(self, folder: str, n: int) -> None:
         self.undo_stack.push(RemoveFolderCommand(self.controller, folder))
         self.statusBar().showMessage(
-            f"Removed {folder} ({n:,} photos forgotten; files untouched). "
+            f"Removed {shown(folder)} ({n:,} photos forgotten; files untouched). "
             "Edit → Undo brings it back.", 10000)
 
     # -- drag and drop ---------------------------------------------------------------------
@@ -562,7 +563,7 @@ class MainWindow(QMainWindow):
         if view.tag:
             where.append(f"tagged {view.tag.partition(':')[2] or view.tag}")
         if view.folder:
-            where.append(f"in {os.path.basename(view.folder.rstrip(os.sep))}")
+            where.append(f"in {shown_name(view.folder)}")
         if view.date_from is not None or view.date_to is not None:
             where.append(_dates_text(view))
         self.search_field.setPlaceholderText(
@@ -571,8 +572,7 @@ class MainWindow(QMainWindow):
         self.tag_chip.setVisible(bool(view.tag))
         self.tag_chip.setText(f"{view.tag.partition(':')[2] or view.tag}  ✕" if view.tag else "")
         self.folder_chip.setVisible(bool(view.folder))
-        self.folder_chip.setText(f"{os.path.basename((view.folder or '').rstrip(os.sep))}  ✕"
-                                 if view.folder else "")
+        self.folder_chip.setText(f"{shown_name(view.folder)}  ✕" if view.folder else "")
         dated = view.date_from is not None or view.date_to is not None
         self.date_chip.setVisible(dated)
         self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
@@ -666,7 +666,7 @@ class MainWindow(QMainWindow):
     def _empty_folder_note(self, view: View) -> str:
         root = next((r for r in self._roots if r.path == view.folder), None)
         if root is not None and not root.online:
-            return (f"{root.path} is offline: its drive or share is not connected. Its "
+            return (f"{shown(root.path)} is offline: its drive or share is not connected. Its "
                     f"{root.photos:,} photos are kept and show again when it is back.")
         return "No photos here yet."
 
@@ -781,9 +781,9 @@ class MainWindow(QMainWindow):
         ids = [p.id for p in photos]
         if chosen is open_it:
             for p in photos:
-                QDesktopServices.openUrl(QUrl.fromLocalFile(p.path))
+                QDesktopServices.openUrl(file_url(p.path))
         elif chosen is show:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(photos[0].path)))
+            QDesktopServices.openUrl(file_url(os.path.dirname(photos[0].path)))
         elif chosen is copy:
             self.copy_paths()
         elif chosen is similar:
@@ -802,7 +802,7 @@ class MainWindow(QMainWindow):
     def copy_paths(self) -> None:
         photos = self._selected_photos()
         if photos:
-            QGuiApplication.clipboard().setText("\n".join(p.path for p in photos))
+            QGuiApplication.clipboard().setText(copied([p.path for p in photos]))
             self.statusBar().showMessage(f"Copied {len(photos):,} path"
                                          f"{'s' if len(photos) != 1 else ''}", 4000)
 
@@ -843,7 +843,7 @@ class MainWindow(QMainWindow):
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Move to trash")
         box.setText(f"Move {n:,} photo{'s' if n != 1 else ''} to the trash?"
-                    if n > 1 else f"Move “{os.path.basename(photos[0].path)}” to the trash?")
+                    if n > 1 else f"Move “{shown_name(photos[0].path)}” to the trash?")
         box.setInformativeText(
             "The files go to the system trash, where you can restore them; nothing is deleted. "
             "Edit → Undo puts them back (on Linux; elsewhere use the system's trash).")

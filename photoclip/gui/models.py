@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap
 
 from photoclip.core.catalog import Photo
+from photoclip.gui.names import shown, shown_name
 from photoclip.gui.thumbnails import ThumbnailCache
 
 PhotoRole = Qt.ItemDataRole.UserRole + 1
@@ -153,10 +153,12 @@ class PhotoListModel(QAbstractListModel):
                 return pix
             return self._placeholder(photo.path in self.thumbnails.failed)
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(photo.path)
+            return shown_name(photo.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             score = self._scores[index.row()]
-            return photo.path + (f"\nmatch {score:.3f}" if score is not None else "")
+            dated = "" if photo.taken_at is not None else "\n(dated by its file: no capture date)"
+            return shown(photo.path) + (f"\nmatch {score:.3f}" if score is not None
+                                        else "") + dated
         if role == Qt.ItemDataRole.SizeHintRole:
             return QSize(self.thumb_size + 16, self.thumb_size + 36)
         if role == PhotoRole:

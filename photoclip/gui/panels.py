@@ -9,7 +9,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QFont,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.gui.icons import icon
+from photoclip.gui.names import copied, file_url, shown, shown_name
 from photoclip.gui.tags import PhotoTags
 from photoclip.gui.thumbnails import ThumbnailCache
 
@@ -124,7 +125,7 @@ class DetailsPanel(QWidget):
         if not same:
             self.tags.show_tags([], loading=True)
         when = datetime.fromtimestamp(photo.date).strftime("%Y-%m-%d %H:%M")
-        lines = [os.path.basename(photo.path), photo.path, f"Date: {when}"
+        lines = [shown_name(photo.path), shown(photo.path), f"Date: {when}"
                  + ("" if photo.taken_at else " (file time)")]
         if photo.camera:
             lines.append(f"Camera: {photo.camera}")
@@ -157,17 +158,26 @@ class DetailsPanel(QWidget):
         if self.photo is not None and path == self.photo.path:
             self._update_preview()
 
+    def show_files(self, photo_id: int, files: list[str]) -> None:
+        """A RAW+JPEG pair is one photo with two files: both are listed."""
+        if self.photo is None or self.photo.id != photo_id or len(files) < 2:
+            return
+        text = self.info.text()
+        extra = "\n".join(f"Also: {shown_name(f)}" for f in files[1:])
+        if extra not in text:
+            self.info.setText(f"{text}\n{extra}")
+
     def open_photo(self) -> None:
         if self.photo:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.photo.path))
+            QDesktopServices.openUrl(file_url(self.photo.path))
 
     def show_in_folder(self) -> None:
         if self.photo:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(self.photo.path)))
+            QDesktopServices.openUrl(file_url(os.path.dirname(self.photo.path)))
 
     def copy_path(self) -> None:
         if self.photo:
-            QGuiApplication.clipboard().setText(self.photo.path)
+            QGuiApplication.clipboard().setText(copied([self.photo.path]))
 
 
 class _FolderDelegate(QStyledItemDelegate):
@@ -195,7 +205,7 @@ class _FolderDelegate(QStyledItemDelegate):
         ico = icon("folder" if status.online else "folder-offline")
         ico.paint(painter, QRect(rect.left(), rect.top() + 2, 22, 22))
         line = option.fontMetrics.height()
-        name = os.path.basename(status.path.rstrip(os.sep)) or status.path
+        name = shown_name(status.path)
         bold = QFont(option.font)
         bold.setBold(True)
         painter.save()
@@ -229,13 +239,12 @@ class FolderList(QListWidget):
     def set_roots(self, roots: list[Any], current: str | None) -> None:
         self.clear()
         for r in roots:
-            name = os.path.basename(r.path.rstrip(os.sep)) or r.path
-            item = QListWidgetItem(f"{name} — " + (f"{r.photos:,} photos" if r.online
-                                                    else "offline"))
+            item = QListWidgetItem(f"{shown_name(r.path)} — " + (f"{r.photos:,} photos"
+                                                                  if r.online else "offline"))
             item.setData(RootRole, r.path)
             item.setData(RootStatusRole, r)
-            item.setToolTip(r.path if r.online else
-                            f"{r.path}\nNot reachable now (an unplugged drive or a "
+            item.setToolTip(shown(r.path) if r.online else
+                            f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
                             f"disconnected share?). Its {r.photos:,} photos are kept and come "
                             "back with it.")
             self.addItem(item)

@@ -29,6 +29,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QWidget
 
 from photoclip.gui.models import PhotoListModel
+from photoclip.gui.names import shown, shown_name
 from photoclip.gui.thumbnails import decode_image
 from photoclip.gui.workers import lower_thread_priority
 
@@ -259,7 +260,7 @@ class PhotoViewer(QWidget):
         small = QFont(self.font())
         painter.setFont(small)
         n = self.model.rowCount()
-        status = f"{self.row + 1:,} / {n:,}   {os.path.basename(photo.path)}"
+        status = f"{self.row + 1:,} / {n:,}   {shown_name(photo.path)}"
         if self.zoom is not None:
             status += f"   {self.scale() * 100:.0f}%"
         if self.slideshow.isActive():
@@ -276,7 +277,7 @@ class PhotoViewer(QWidget):
 
     def _paint_info(self, painter: QPainter, photo: Any) -> None:
         when = datetime.fromtimestamp(photo.date).strftime("%A %d %B %Y, %H:%M")
-        lines = [os.path.basename(photo.path),
+        lines = [shown_name(photo.path),
                  when + ("" if photo.taken_at else " (file time: no capture date)")]
         if photo.camera:
             lines.append(photo.camera)
@@ -285,7 +286,7 @@ class PhotoViewer(QWidget):
             lines.append(f"{photo.width} × {photo.height} ({mp:.1f} MP)")
         lines.append(f"{photo.size / 1e6:.1f} MB" if photo.size >= 1e6
                      else f"{photo.size / 1e3:.0f} KB")
-        lines.append(os.path.dirname(photo.path))
+        lines.append(shown(os.path.dirname(photo.path)))
         height = 22 * len(lines) + 16
         box = QRectF(12, 12, min(520, self.width() - 24), height)
         painter.fillRect(box, QColor(0, 0, 0, 170))

@@ -284,3 +284,65 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=10000)
     assert window.controller.jobs.jobs[-1].state is JobState.DONE
     dialog.reject()
+
+
+def test_a_name_that_is_not_utf8_is_shown_readably_and_copied_exactly(
+        qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    folder = tmp_path / "p"
+    draw_photos(folder, 2, seed=67)
+    odd = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.jpg")   # Latin-1 "café"
+    os.rename(sorted(folder.glob("*.jpg"))[0], odd)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=2)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=10000)
+    row = next(r for r in range(2) if window.model.photo(r).path == odd)
+    index = window.model.index(row)
+    assert index.data(Qt.ItemDataRole.DisplayRole) == "caf\ufffd.jpg"
+    assert "caf\ufffd.jpg" in index.data(Qt.ItemDataRole.ToolTipRole)
+    window.grid.setCurrentIndex(index)
+    assert "caf\ufffd.jpg" in window.details.info.text()
+    window.details.copy_path()
+    assert QGuiApplication.clipboard().text().endswith("caf\\xe9.jpg'")
+
+
+def test_a_damaged_catalog_at_start_is_repaired_from_the_window(qtbot, app_env: Path,
+                                                               shapes_spec: str) -> None:
+    from photoclip.core import Library
+    from photoclip.gui.app import offer_repair
+
+    lib = app_env / "lib"
+    draw_photos(app_env / "p", 4, seed=68)
+    with Library.open(lib, model=shapes_spec) as library:
+        library.add_root(app_env / "p")
+        library.index()   # leaves a backup behind
+    (lib / "catalog.sqlite").write_bytes(b"")   # a sync tool cut it to nothing
+    from photoclip.core.errors import CatalogDamagedError
+
+    with pytest.raises(CatalogDamagedError) as damaged:
+        Library.open(lib, model=shapes_spec)
+    seen = _answer_next_dialog(qtbot, lambda box: next(
+        b for b in box.buttons() if b.text() == "Repair").click())
+    done: list[str] = []
+
+    def confirm() -> None:   # then a dialog says what was repaired: note it and close it
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box.text().startswith("Repaired"):
+            done.append(box.text())
+            box.accept()
+        else:
+            QTimer.singleShot(20, confirm)
+
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, confirm)
+    assert offer_repair(lib, damaged.value)
+    assert "damaged" in seen[0]["text"]
+    assert "photoclip repair" not in seen[0]["info"]
+    assert done
+    assert done[0].startswith("Repaired")
+    with Library.open(lib, model=shapes_spec, readonly=True) as library:
+        assert library.status().indexed == 4

@@ -1,0 +1,36 @@
+"""Paths as the window shows and hands them on: readable to people, exact for the system.
+
+A name that is not valid UTF-8 (old shares, ZIP extracts) cannot become a Qt string as it
+is: Qt would silently drop the odd bytes and name another file. People see it with U+FFFD
+where the bytes were (:func:`shown`); opening it goes through a URL of its exact bytes
+(:func:`file_url`); copying puts bash's ``$'…'`` quoting on the clipboard (:func:`copied`),
+which a shell turns back into the exact name.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from PySide6.QtCore import QUrl
+
+from photoclip.core.filenames import display_path, is_plain, quote_path
+
+
+def shown(path: str) -> str:
+    return display_path(path)
+
+
+def shown_name(path: str) -> str:
+    return display_path(os.path.basename(path.rstrip(os.sep)) or path)
+
+
+def file_url(path: str) -> QUrl:
+    """A file:// URL naming exactly ``path`` (its bytes), for the desktop to open."""
+    if is_plain(path):
+        return QUrl.fromLocalFile(path)
+    return QUrl.fromEncoded(b"file://" + quote(os.fsencode(path)).encode("ascii"))
+
+
+def copied(paths: list[str]) -> str:
+    return "\n".join(p if is_plain(p) else quote_path(p) for p in paths)
