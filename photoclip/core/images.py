@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from photoclip.core.errors import (
     CorruptImageError,
@@ -226,6 +226,42 @@ def _read_exif(img: Image.Image) -> tuple[float | None, str | None, int | None]:
     return taken, camera, orientation if isinstance(orientation, int) else None
 
 
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _raw_orientation(img: Image.Image) -> int | None:
+    """The orientation tag read straight from the EXIF block's first directory.
+
+    For when Pillow cannot parse the block at all (some Pillow versions give up on a whole
+    block when one tag claims more data than the file holds): the orientation sits in
+    the first directory and is still readable, and without it the photo would lie on its
+    side.
+    """
+    raw = img.info.get("exif")
+    if not isinstance(raw, bytes | bytearray):
+        return None
+    data = bytes(raw[6:]) if raw.startswith(b"Exif\x00\x00") else bytes(raw)
+    if len(data) < 8 or data[:2] not in (b"II", b"MM"):
+        return None
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (first,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, first)
+        for i in range(min(count, 512)):
+            tag, kind, n = struct.unpack_from(order + "HHI", data, first + 2 + 12 * i)
+            if tag == _EXIF_ORIENTATION and kind == 3 and n == 1:
+                (value,) = struct.unpack_from(order + "H", data, first + 2 + 12 * i + 8)
+                return value if 1 <= value <= 8 else None
+    except struct.error:
+        return None
+    return None
+
+
 def camera_name(make: object, model: object) -> str | None:
     """"Canon EOS R6", not "Canon Canon EOS R6"."""
     make = str(make or "").strip().strip("\x00").strip()
@@ -409,6 +445,9 @@ def _decode(img: Image.Image, min_side: int | None,
     img.load()
     if not exif_first:
         taken, camera, orientation = _read_exif(img)
+    raw_orientation = _raw_orientation(img) if orientation is None else None
+    if raw_orientation is not None:
+        orientation = raw_orientation
     # pillow-heif turns HEIC photos on decode and resets the EXIF tag to 1; it keeps what
     # the camera said here.
     shown_as = img.info.get("original_orientation")
@@ -420,12 +459,14 @@ def _decode(img: Image.Image, min_side: int | None,
         still_oriented = img.getexif().get(_EXIF_ORIENTATION) == orientation
     except Exception:  # a broken EXIF block: _read_exif found no orientation either
         still_oriented = orientation is None
+    if raw_orientation is not None:
+        still_oriented = True   # Pillow could not read the EXIF block: nothing turned it
     if isinstance(shown_as, int):
         still_oriented = False  # already turned by the decoder
     if orientation in (5, 6, 7, 8) and still_oriented:
         full_w, full_h = full_h, full_w
-    if orientation and orientation != 1 and still_oriented:
-        img = ImageOps.exif_transpose(img) or img
+    if orientation in _TRANSPOSE and still_oriented:
+        img = img.transpose(_TRANSPOSE[orientation])
     img = _reduce(to_rgb(img), min_side)
     return DecodedPhoto(img, full_w, full_h, taken, camera, orientation)
 

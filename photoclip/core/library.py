@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1129,14 +1130,17 @@ class Library:
         return [(pid, s, label, (score, "auto"), (score, "manual"))
                 for pid, s, label, score, _src in rows]
 
-    def write_xmp(self, photo_ids: list[int] | None = None) -> XmpReport:
+    def write_xmp(self, photo_ids: list[int] | None = None, *,
+                  progress: Callable[[int, int], None] | None = None,
+                  cancel: threading.Event | None = None) -> XmpReport:
         """Write tags to XMP sidecars (merged into existing ones): ``photo.jpg.xmp`` for
         photos, ``NAME.xmp`` for RAW files (see ``metadata.sidecar_paths``); a RAW+JPEG
         pair gets both.
 
         A sidecar that cannot be written (read-only folder, name too long, an existing
         sidecar that is not valid XMP) is reported in ``failed`` and the rest are still
-        written. The photos themselves are never modified.
+        written. The photos themselves are never modified. ``progress(done, total)`` is
+        told after each photo; ``cancel`` stops between photos (what is written stays).
         """
         from photoclip.core import metadata
 
@@ -1147,7 +1151,11 @@ class Library:
                 by_photo.setdefault(pid, []).append((s, label))
         photos = self.catalog.photos_by_ids(by_photo)
         report = XmpReport()
-        for pid, tags in by_photo.items():
+        for done, (pid, tags) in enumerate(by_photo.items()):
+            if cancel is not None and cancel.is_set():
+                break
+            if progress is not None:
+                progress(done, len(by_photo))
             photo = photos.get(pid)
             if photo is None or photo.state == "missing" or not os.path.exists(photo.path):
                 continue

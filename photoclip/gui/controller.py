@@ -746,20 +746,25 @@ class LibraryController(QObject):
     def write_xmp(self, photo_ids: list[int] | None = None) -> Job:
         library = self._library
 
-        def run(job: Job) -> list[str]:
+        def run(job: Job) -> Any:
             job.report(0, 0, "Writing sidecar files next to your photos…")
-            return library.write_xmp(photo_ids)
+            return library.write_xmp(photo_ids, progress=job.report, cancel=job.cancel_event)
 
         def done(job: Job) -> None:
-            if job.state is JobState.DONE:
-                job.outcome = (f"Wrote tags to {len(job.result):,} XMP sidecar files "
-                               "(photos untouched)")
+            if job.state in (JobState.DONE, JobState.CANCELLED) and job.result is not None:
+                report = job.result
+                failed = (f"; {len(report.failed):,} could not be written, e.g. "
+                          f"{display_path(report.failed[0][0])}: {report.failed[0][1]}"
+                          if report.failed else "")
+                stopped = "Stopped after writing" if job.cancelled else "Wrote"
+                job.outcome = (f"{stopped} tags to {len(report):,} XMP sidecar files "
+                               f"(photos untouched){failed}")
                 self.message.emit(job.outcome)
             elif job.state is JobState.FAILED:
                 job.outcome = describe_error(job.error)
                 self.error.emit(f"XMP export stopped: {job.outcome}")
 
-        job = Job("Writing tags to XMP sidecars", run, unit="files", pausable=False)
+        job = Job("Writing tags to XMP sidecars", run, unit="photos", pausable=False)
         job.finished.connect(done)
         return self._queue(job)
 
