@@ -29,20 +29,31 @@ def photoclip(*args: str, library: Path, env: dict[str, str] | None = None,
     return proc
 
 
-@pytest.fixture
-def indexed(tmp_path: Path) -> tuple[Path, Path, list]:
-    photos = tmp_path / "photos"
+def _index_drawings(folder: Path) -> tuple[Path, Path, list]:
+    photos = folder / "photos"
     drawn = draw_shapes_library(photos, 56, seed=11)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    lib = tmp_path / "lib"
+    lib = folder / "lib"
     out = photoclip("index", str(photos), library=lib)
     assert "indexed 60 photos" in out.stderr
     assert "broken.jpg" in out.stderr  # the failure is named in the summary
     return lib, photos, drawn
 
 
-def test_search_json_contract(indexed) -> None:
-    lib, _photos, drawn = indexed
+@pytest.fixture
+def indexed(tmp_path: Path) -> tuple[Path, Path, list]:
+    """A library of drawings of the test's own, to change as it likes."""
+    return _index_drawings(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def indexed_readonly(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list]:
+    """One library shared by the tests that only read it (indexing costs seconds each)."""
+    return _index_drawings(tmp_path_factory.mktemp("shared"))
+
+
+def test_search_json_contract(indexed_readonly) -> None:
+    lib, _photos, drawn = indexed_readonly
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}
     out = photoclip("search", "a red circle", "--top", "3", "--json", library=lib)
     results = json.loads(out.stdout)
@@ -65,8 +76,8 @@ def test_search_json_contract(indexed) -> None:
     assert not (lib.parent / "not-this-one").exists()
 
 
-def test_similar_and_status_json_contract(indexed) -> None:
-    lib, photos, drawn = indexed
+def test_similar_and_status_json_contract(indexed_readonly) -> None:
+    lib, photos, drawn = indexed_readonly
     query = str(drawn[0][0])
     results = json.loads(photoclip("similar", query, "--json", "--top", "5",
                                    library=lib).stdout)
@@ -106,8 +117,8 @@ def test_add_remove_and_env_library(tmp_path: Path) -> None:
     ["add", "/definitely/not/here"],            # missing folder
     ["similar", "/definitely/not/here.jpg"],    # missing file
 ])
-def test_bad_input_is_one_line_and_exit_2(indexed, args: list[str]) -> None:
-    lib, _, _ = indexed
+def test_bad_input_is_one_line_and_exit_2(indexed_readonly, args: list[str]) -> None:
+    lib, _, _ = indexed_readonly
     proc = photoclip(*args, library=lib, check=False)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
