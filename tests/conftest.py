@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
@@ -9,6 +10,7 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,30 @@ def allow_log(request: pytest.FixtureRequest):
     def allow(pattern: str) -> None:
         request.node._log_warnings.allowed.append(re.compile(pattern))
     return allow
+
+
+@pytest.fixture
+def home_trash(tmp_path: Path) -> Iterator[Path]:
+    """A temporary HOME whose XDG trash send2trash really uses; yields the trash folder."""
+    home = tmp_path / "home"
+    data = home / ".local" / "share"
+    data.mkdir(parents=True)
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_DATA_HOME")}
+    os.environ["HOME"], os.environ["XDG_DATA_HOME"] = str(home), str(data)
+    import send2trash
+    import send2trash.plat_other
+
+    try:
+        # send2trash reads XDG_DATA_HOME once, at import: read it again for this HOME.
+        importlib.reload(send2trash.plat_other)
+        if send2trash.send2trash.__module__ != "send2trash.plat_other":
+            pytest.skip("send2trash uses GIO here, which caches the user's data folder")
+        assert str(data / "Trash") == send2trash.plat_other.HOMETRASH
+        yield data / "Trash"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        importlib.reload(send2trash.plat_other)

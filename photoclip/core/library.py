@@ -208,15 +208,6 @@ class WriteLock:
         except OSError as exc:
             raise self._refused(exc) from exc
 
-    def _refused(self, exc: OSError) -> LibraryError:
-        error = library_os_error(exc, f"the library's lock file {self.path}")
-        if isinstance(error, ReadOnlyLibraryError):
-            return ReadOnlyLibraryError(
-                f"the library {self.path.parent} cannot be changed: it is on a read-only "
-                f"disk or folder ({describe_os_error(exc)}); status, search and similar "
-                "still work")
-        return error
-
     def release(self) -> None:
         self._lock.release()
 

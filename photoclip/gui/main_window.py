@@ -476,23 +476,28 @@ class MainWindow(QMainWindow):
         self.controller.folder_facts(path, lambda facts: self._ask_remove(path, *facts))
 
     def _ask_remove(self, path: str, photos: int, own_tags: int) -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Remove folder")
-        box.setText(f"Remove the folder “{shown_name(path)}” from photoclip?")
         kept = (f" Your own tags on them ({own_tags:,}) are kept, and come back if you add "
                 "the folder again." if own_tags else "")
-        box.setInformativeText(
-            f"photoclip forgets the {photos:,} photos it indexed in {shown(path)}. The files stay "
-            f"where they are, untouched.{kept} Edit → Undo brings the folder back as it was "
-            "until you quit.")
-        remove = box.addButton("Remove folder", QMessageBox.ButtonRole.DestructiveRole)
+        if self._confirm_destructive(
+                "Remove folder", f"Remove the folder “{shown_name(path)}” from photoclip?",
+                f"photoclip forgets the {photos:,} photos it indexed in {shown(path)}. The "
+                f"files stay where they are, untouched.{kept} Edit → Undo brings the folder "
+                "back as it was until you quit.", "Remove folder"):
+            self.controller.remove_folder(path)
+
+    def _confirm_destructive(self, title: str, text: str, info: str, action: str) -> bool:
+        """Ask before something hard to take back; Cancel is the default (Enter, Esc)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(title)
+        box.setText(text)
+        box.setInformativeText(info)
+        go = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(cancel)
         box.setEscapeButton(cancel)
         box.exec()
-        if box.clickedButton() is remove:
-            self.controller.remove_folder(path)
+        return box.clickedButton() is go
 
     def _folder_removed(self, folder: str, n: int) -> None:
         self.undo_stack.push(RemoveFolderCommand(self.controller, folder))
@@ -839,20 +844,12 @@ class MainWindow(QMainWindow):
         if not photos:
             return
         n = len(photos)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Move to trash")
-        box.setText(f"Move {n:,} photo{'s' if n != 1 else ''} to the trash?"
-                    if n > 1 else f"Move “{shown_name(photos[0].path)}” to the trash?")
-        box.setInformativeText(
-            "The files go to the system trash, where you can restore them; nothing is deleted. "
-            "Edit → Undo puts them back (on Linux; elsewhere use the system's trash).")
-        move = box.addButton("Move to trash", QMessageBox.ButtonRole.DestructiveRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
-        box.exec()
-        if box.clickedButton() is move:
+        if self._confirm_destructive(
+                "Move to trash", f"Move {n:,} photos to the trash?" if n > 1
+                else f"Move “{shown_name(photos[0].path)}” to the trash?",
+                "The files go to the system trash, where you can restore them; nothing is "
+                "deleted. Edit → Undo puts them back (on Linux; elsewhere use the system's "
+                "trash).", "Move to trash"):
             self.controller.trash([p.id for p in photos])
 
     def _trashed(self, result: Any) -> None:

@@ -3,10 +3,8 @@ viewer, duplicates review. The real window, offscreen, with the Library guard on
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -212,28 +210,6 @@ def test_viewer_moves_zooms_and_returns_to_the_same_photo(qtbot, window,
     assert window.stack.currentIndex() == 1
     assert window.grid.currentIndex().row() == 3
     assert window.details.photo.id == window.model.photo(3).id
-
-
-@pytest.fixture
-def home_trash(tmp_path: Path) -> Iterator[Path]:
-    """send2trash's real XDG trash, under a temporary HOME (never the user's own)."""
-    home = tmp_path / "home"
-    data = home / ".local" / "share"
-    data.mkdir(parents=True)
-    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_DATA_HOME")}
-    os.environ["HOME"], os.environ["XDG_DATA_HOME"] = str(home), str(data)
-    import send2trash.plat_other
-
-    try:
-        importlib.reload(send2trash.plat_other)   # it reads XDG_DATA_HOME once, at import
-        yield data / "Trash"
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        importlib.reload(send2trash.plat_other)
 
 
 def test_move_to_trash_asks_and_undo_puts_back(qtbot, window, tmp_path: Path,
