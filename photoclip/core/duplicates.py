@@ -184,6 +184,16 @@ def _same_moment(a: Photo, b: Photo, seconds: float) -> bool:
             and b.taken_at is not None and abs(a.taken_at - b.taken_at) <= seconds)
 
 
+def _resized_copy(a: Photo, b: Photo) -> bool:
+    """Same bytes, or the same frame at another resolution: an export that kept its EXIF
+    moment is a copy, not a burst (burst frames share one sensor size)."""
+    if a.hash == b.hash:
+        return True
+    if not (a.width and a.height and b.width and b.height) or a.width == b.width:
+        return False
+    return abs(a.width / a.height - b.width / b.height) <= 0.01 * (a.width / a.height)
+
+
 # -- the search ----------------------------------------------------------------------------
 
 class _Cancelled(Exception):
@@ -374,7 +384,9 @@ def find_duplicates(catalog: Catalog, vectors: VectorIndex, model: str, *,
                 if a is not None and b is not None and same_picture(a, b):
                     confirmed[p], kinds[p] = s, "copies"
                 elif p in moment:
-                    confirmed[p], kinds[p] = s, "burst"
+                    kind = ("copies" if _resized_copy(photos[p[0]], photos[p[1]])
+                            else "burst")
+                    confirmed[p], kinds[p] = s, kind
             pairs = confirmed
         report.confirmed_pairs = len(pairs)
         _check(cancel)

@@ -150,7 +150,7 @@ class DuplicatesDialog(QDialog):
         keep = self.keep.get(self.index, 0)
         for i, photo in enumerate(group.photos):
             self.cards_layout.addWidget(_PhotoCard(photo, self.thumbnails, i == keep))
-        kind = {"copies": "copies of one picture", "burst": "a burst (same camera, seconds "
+        kind = {"copies": "copies of one picture", "burst": "a burst (one camera, seconds "
                 "apart)", "similar": "very similar photos"}.get(group.kind, group.kind)
         state = " — done: the others are in the trash" if self.index in self.trashed_groups else ""
         self.heading.setText(f"Group {self.index + 1} of {len(self.groups)}: {kind}, "

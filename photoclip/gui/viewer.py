@@ -283,7 +283,8 @@ class PhotoViewer(QWidget):
             lines.append(photo.camera)
         if photo.width and photo.height:
             mp = photo.width * photo.height / 1e6
-            lines.append(f"{photo.width} × {photo.height} ({mp:.1f} MP)")
+            size = f"{photo.width} × {photo.height}"
+            lines.append(f"{size} ({mp:.1f} MP)" if mp >= 0.1 else size)
         lines.append(f"{photo.size / 1e6:.1f} MB" if photo.size >= 1e6
                      else f"{photo.size / 1e3:.0f} KB")
         lines.append(shown(os.path.dirname(photo.path)))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photoclip.core import Library
 from photoclip.core.catalog import PhotoMetadata
@@ -124,6 +125,23 @@ def test_burst_needs_same_camera_and_moment(library: Library, tmp_path: Path) ->
     for name in ("b/nodate", "c/slow"):
         assert sorted(str(photos / f"{name}-{i}.jpg") for i in range(3)) in loose_groups
     assert all(g.kind == "similar" for g in loose.groups)
+
+
+def test_export_with_the_originals_exif_is_a_copy(library: Library, tmp_path: Path) -> None:
+    # A smaller export that kept the camera and capture time is the same moment, but it is
+    # a copy of one frame, not a burst: the review must say so.
+    photos = tmp_path / "photos"
+    frame = burst_frames(1, "green", "purple")[0]
+    [original] = save_burst(photos, "frame", [frame], "Canon EOS R6")
+    small = photos / "frame-small.jpg"
+    with Image.open(original) as img:
+        img.resize((img.width // 2, img.height // 2)).save(small, quality=85,
+                                                           exif=img.getexif())
+    _index(library, photos)
+    [group] = library.find_duplicates().groups
+    assert sorted(p.path for p in group.photos) == sorted([str(original), str(small)])
+    assert group.kind == "copies"
+    assert group.keep.path == str(original)
 
 
 def test_complete_linkage_never_chains() -> None:
