@@ -737,6 +737,9 @@ class Catalog:
             "WHERE p.state = 'failed' AND r.removed_at IS NULL AND p.pair_of IS NULL "
             "ORDER BY p.path")]
 
+    def has_embeddings(self, model: str) -> bool:
+        return bool(self._query("SELECT 1 FROM embeddings WHERE model = ? LIMIT 1", (model,)))
+
     def searchable_ids(self, model: str, *, folder: str | None = None,
                        date_from: float | None = None, date_to: float | None = None) -> set[int]:
         """Ids that a search may return: embedded with ``model``, present, root online."""

@@ -653,6 +653,12 @@ class Library:
                 return RunSummary(scan_summary, IndexSummary())
             retried = self.catalog.retry_failed(None if retry_failed else decoders())
             self._ensure_vectors()
+            if not self.catalog.has_embeddings(self.embedder.signature):
+                # Nothing is tagged yet: record the sets as they are now, so the per-batch
+                # tagging of this first run counts as tagging the whole library (else the
+                # run would end by tagging everything a second time).
+                for ls in self.labelsets.sync().changed:
+                    self.labelsets.mark_tagged(ls)
             self._batches, self._untagged = 0, []
             summary = self.indexer.run(progress=progress, cancel=cancel, pause=pause,
                                        download=download)

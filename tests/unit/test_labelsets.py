@@ -32,6 +32,19 @@ def _labelled(library: Library, label: str) -> set[str]:
             if any(t.label == label for t in tags)}
 
 
+def test_the_first_index_tags_each_photo_once(library: Library, tmp_path: Path) -> None:
+    # A new library's sets are not "edited": the per-batch tagging covers every photo, and
+    # the run must not end by tagging the whole library again and saying it did.
+    drawn = draw_shapes_library(tmp_path / "shapes", 12, seed=5)
+    library.add_root(tmp_path / "shapes")
+    shutil.copyfile(SHAPES_SET, library.labelsets_dir / "shapes.toml")
+    run = library.index()
+    assert run.index.embedded == len(drawn)
+    assert run.retagged == []
+    assert set(library.all_tags("shapes")) == {str(p) for p, _ in drawn}
+    assert library.index().retagged == []
+
+
 def test_a_hand_edit_retags_the_whole_set_at_the_next_index(tagged) -> None:
     library, _truth = tagged
     stars = _labelled(library, "star")
