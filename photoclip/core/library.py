@@ -112,6 +112,8 @@ class RootStatus:
     online: bool
     photos: int
     polling: bool = False
+    # directory -> photos directly in it (only when asked for: the app's folder tree)
+    folders: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "online": self.online, "photos": self.photos,
@@ -598,10 +600,13 @@ class Library:
             self._emit(PhotosChanged(everything=True))
         return changed
 
-    def roots(self) -> list[RootStatus]:
+    def roots(self, *, folders: bool = False) -> list[RootStatus]:
+        """Each folder of the library with its photo count; ``folders``: also how many
+        photos each directory under it holds directly."""
         counts = self.catalog.root_counts()
-        return [RootStatus(r.path, r.online, counts.get(r.id, 0), r.polling)
-                for r in self.catalog.roots()]
+        inside = self.catalog.folder_counts() if folders else {}
+        return [RootStatus(r.path, r.online, counts.get(r.id, 0), r.polling,
+                           inside.get(r.id, {})) for r in self.catalog.roots()]
 
     # -- indexing --------------------------------------------------------------------------
 

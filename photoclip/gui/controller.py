@@ -570,7 +570,8 @@ class LibraryController(QObject):
             return
         stale, self._stale = self._stale, set()
         if "roots" in stale:
-            self._run(self._library.roots, on_result=self.roots_changed.emit)
+            self._run(lambda: self._library.roots(folders=True),
+                      on_result=self.roots_changed.emit)
         if "tags" in stale:
             self.refresh_tags()
         if "photo-tags" in stale and self._details_photo is not None:

@@ -33,7 +33,8 @@ class _Layout:
     cols: int = 1
     cell_w: int = 0
     cell_h: int = 0
-    step_x: float = 0.0          # cell width plus the gap that spreads cells over the width
+    box: int = 0                 # the square a thumbnail is fitted into
+    step_x: float = 0.0          # cell width plus the gap
     header_h: int = 0
     tops: list[int] | None = None     # y of each section's header
     starts: list[int] | None = None   # first row of each section
@@ -96,12 +97,14 @@ class PhotoGridView(QAbstractItemView):
     def _relayout(self) -> None:
         lay = _Layout()
         lay.width = max(1, self.viewport().width())
-        lay.cell_w = self.thumb_size + 2 * PAD
-        lay.cell_h = self.thumb_size + 2 * PAD + CAPTION
         usable = lay.width - 2 * MARGIN
-        lay.cols = max(1, (usable + GAP) // (lay.cell_w + GAP))
-        spare = usable - lay.cols * lay.cell_w
-        lay.step_x = lay.cell_w + (spare / (lay.cols - 1) if lay.cols > 1 else 0)
+        # Cells share the width evenly, as many as fit at about the chosen size: the
+        # thumbnails grow or shrink a little rather than leave wide empty gutters.
+        lay.cols = max(1, round((usable + GAP) / (self.thumb_size + 2 * PAD + GAP)))
+        lay.cell_w = max(2 * PAD + 16, (usable - (lay.cols - 1) * GAP) // lay.cols)
+        lay.box = lay.cell_w - 2 * PAD
+        lay.cell_h = lay.box + 2 * PAD + CAPTION
+        lay.step_x = lay.cell_w + GAP
         sections = self._sections()
         lay.sections = sections
         lay.rows = sum(s.count for s in sections)
@@ -419,13 +422,19 @@ class PhotoGridView(QAbstractItemView):
             painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
-        box = QRect(rect.left() + PAD, rect.top() + PAD, self.thumb_size, self.thumb_size)
+        side = self._layout.box or self.thumb_size
+        box = QRect(rect.left() + PAD, rect.top() + PAD, side, side)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         target = box
         if pixmap is not None and not pixmap.isNull():
             size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            # A thumbnail never grows: the small photo stays small and sharp.
-            if pixmap.width() <= box.width() and pixmap.height() <= box.height():
+            # A photo smaller than a thumbnail never grows: it stays small and sharp. A
+            # thumbnail of a larger photo follows the cell, up to a quarter larger.
+            grow = max(pixmap.width(), pixmap.height()) >= self.thumb_size - 1
+            limit = min(side, self.thumb_size * 5 // 4) if grow else 0
+            if pixmap.width() <= limit and pixmap.height() <= limit:
+                size = pixmap.size().scaled(limit, limit, Qt.AspectRatioMode.KeepAspectRatio)
+            elif pixmap.width() <= box.width() and pixmap.height() <= box.height():
                 size = pixmap.size()
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())

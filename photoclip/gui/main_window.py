@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QToolBar,
     QToolButton,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self.setMinimumSize(760, 520)
         self._roots: list[Any] = []
+        self._shown: tuple[View, int] | None = None   # the view on screen, its photo count
         self._closed = False
         self._open_problems = False
         self.undo_stack = QUndoStack(self)
@@ -133,7 +135,7 @@ class MainWindow(QMainWindow):
         # sidebar: folders, then tags
         self.sidebar = FolderList()
         self.sidebar.customContextMenuRequested.connect(self._sidebar_menu)
-        self.sidebar.itemClicked.connect(self._sidebar_clicked)
+        self.sidebar.itemClicked.connect(lambda item, _col: self._sidebar_clicked(item))
         add_btn = QPushButton(icon("folder-new"), "Add folder…")
         add_btn.clicked.connect(self.add_folder_dialog)
         side = QWidget()
@@ -446,23 +448,25 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.empty)
         self._show_view(self.controller.view)
 
-    def _sidebar_clicked(self, item: QListWidgetItem) -> None:
-        self.set_view(View(folder=item.data(RootRole), tag=self.controller.view.tag,
+    def _sidebar_clicked(self, item: QTreeWidgetItem) -> None:
+        self.set_view(View(folder=item.data(0, RootRole), tag=self.controller.view.tag,
                            group=self.controller.view.group))
 
     def _sidebar_menu(self, pos: Any) -> None:
         item = self.sidebar.itemAt(pos)
         if item is None:
             return
-        path = item.data(RootRole)
+        path = item.data(0, RootRole)
         menu = QMenu(self)
         browse = menu.addAction(icon("photos"), "Show its photos")
         show = menu.addAction(icon("folder-open"), "Open in file manager")
         rescan = menu.addAction(icon("view-refresh"), "Look for new photos now")
-        menu.addSeparator()
-        remove = menu.addAction(icon("user-trash"), "Remove from library…")
+        remove = None
+        if item.parent() is None:   # folders inside a root go with it
+            menu.addSeparator()
+            remove = menu.addAction(icon("user-trash"), "Remove from library…")
         chosen = menu.exec(self.sidebar.mapToGlobal(pos))
-        if chosen is remove:
+        if chosen is not None and chosen is remove:
             self.confirm_remove(path)
         elif chosen is show:
             QDesktopServices.openUrl(file_url(path))
@@ -578,6 +582,7 @@ class MainWindow(QMainWindow):
         self.tag_chip.setText(f"{view.tag.partition(':')[2] or view.tag}  ✕" if view.tag else "")
         self.folder_chip.setVisible(bool(view.folder))
         self.folder_chip.setText(f"{shown_name(view.folder)}  ✕" if view.folder else "")
+        self.sidebar.select_folder(view.folder)
         dated = view.date_from is not None or view.date_to is not None
         self.date_chip.setVisible(dated)
         self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
@@ -585,7 +590,15 @@ class MainWindow(QMainWindow):
         self.sort_box.setCurrentIndex(1 if view.by_date else 0)
         self.group_box.setVisible(not view.is_search or view.by_date)
         self.group_box.setCurrentIndex(max(0, self.group_box.findData(view.group)))
-        self.results_title.setText(view.title())
+        self.results_title.setText(self._title(view))
+
+    def _title(self, view: View) -> str:
+        """The view's title, with its count once results for it are on screen (a folder
+        list refresh redraws the header and must not drop the count)."""
+        if self._shown is None or self._shown[0] != view:
+            return view.title()
+        n = self._shown[1]
+        return f"{view.title()} — {n:,} photo{'s' if n != 1 else ''}"
 
     def run_search(self) -> None:
         self.search_timer.stop()
@@ -641,7 +654,8 @@ class MainWindow(QMainWindow):
         self.grid.set_sections(results.sections)
         self._fill_years(results)
         n = len(results.photos)
-        self.results_title.setText(f"{view.title()} — {n:,} photo{'s' if n != 1 else ''}")
+        self._shown = (view, n)
+        self.results_title.setText(self._title(view))
         note = ""
         if view.is_search and view.text.strip() and not results.clear:
             note = (f"No photo clearly matches “{view.text.strip()}”; these are the closest."
@@ -669,7 +683,9 @@ class MainWindow(QMainWindow):
             self.controller.request_photo_tags(None)
 
     def _empty_folder_note(self, view: View) -> str:
-        root = next((r for r in self._roots if r.path == view.folder), None)
+        folder = view.folder or ""
+        root = next((r for r in self._roots if folder == r.path
+                     or folder.startswith(r.path.rstrip(os.sep) + os.sep)), None)
         if root is not None and not root.online:
             return (f"{shown(root.path)} is offline: its drive or share is not connected. Its "
                     f"{root.photos:,} photos are kept and show again when it is back.")

@@ -6,6 +6,7 @@ Like the window, nothing here reads a file or calls the core.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,14 +21,15 @@ from PySide6.QtGui import (
     QUndoCommand,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -38,8 +40,9 @@ from photoclip.gui.names import copied, file_url, shown, shown_name
 from photoclip.gui.tags import PhotoTags
 from photoclip.gui.thumbnails import ThumbnailCache
 
-RootRole = Qt.ItemDataRole.UserRole
-RootStatusRole = Qt.ItemDataRole.UserRole + 1
+RootRole = Qt.ItemDataRole.UserRole            # the folder's path (a root or inside one)
+RootStatusRole = Qt.ItemDataRole.UserRole + 1  # a root's RootStatus
+FolderRole = Qt.ItemDataRole.UserRole + 2      # a folder inside a root: (photos, online)
 
 
 class ScaledPreview(QLabel):
@@ -180,11 +183,40 @@ class DetailsPanel(QWidget):
             QGuiApplication.clipboard().setText(copied([self.photo.path]))
 
 
+@dataclass
+class FolderNode:
+    """A folder inside a root, with the photos in it and in the folders below it."""
+    path: str
+    photos: int = 0
+    children: dict[str, FolderNode] = field(default_factory=dict)
+
+
+def folder_tree(root: str, folders: dict[str, int]) -> FolderNode:
+    """The folders under ``root`` that hold photos (``folders``: directory -> photos
+    directly in it), as a tree whose counts include everything below each folder."""
+    top = FolderNode(root)
+    for folder, n in folders.items():
+        top.photos += n
+        rel = os.path.relpath(folder, root)
+        if rel == os.curdir or rel.startswith(os.pardir):
+            continue
+        node = top
+        for part in rel.split(os.sep):
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = FolderNode(os.path.join(node.path, part))
+            child.photos += n
+            node = child
+    return top
+
+
 class _FolderDelegate(QStyledItemDelegate):
-    """One item per folder: its icon and name, and under them its count or why it is offline."""
+    """A root: its icon and name, and under them its count or why it is offline. A folder
+    inside it: one line, its name and count."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(option.rect.width(), option.fontMetrics.height() * 2 + 12)
+        lines = 2 if index.data(RootStatusRole) is not None else 1
+        return QSize(option.rect.width(), option.fontMetrics.height() * lines + 6 * lines)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex) -> None:
@@ -193,15 +225,16 @@ class _FolderDelegate(QStyledItemDelegate):
         if style is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
                                 option.widget)
-        if status is None:
-            return
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         pal = option.palette
         text = pal.color(QPalette.ColorRole.HighlightedText if selected
                          else QPalette.ColorRole.Text)
         dim = pal.color(QPalette.ColorRole.HighlightedText if selected
                         else QPalette.ColorRole.PlaceholderText)
-        rect = option.rect.adjusted(6, 4, -6, -4)
+        if status is None:
+            self._paint_inner(painter, option, index, text, dim)
+            return
+        rect = option.rect.adjusted(4, 4, -6, -4)
         ico = icon("folder" if status.online else "folder-offline")
         ico.paint(painter, QRect(rect.left(), rect.top() + 2, 22, 22))
         line = option.fontMetrics.height()
@@ -226,30 +259,134 @@ class _FolderDelegate(QStyledItemDelegate):
                                                        body.width()))
         painter.restore()
 
+    def _paint_inner(self, painter: QPainter, option: QStyleOptionViewItem,
+                     index: QModelIndex, text: Any, dim: Any) -> None:
+        photos, online = index.data(FolderRole) or (0, True)
+        fm = option.fontMetrics
+        rect = option.rect.adjusted(2, 0, -6, 0)
+        icon("folder").paint(painter, QRect(rect.left(), rect.center().y() - 8, 16, 16))
+        count = f"{photos:,}"
+        count_w = fm.horizontalAdvance(count) + 4
+        body = QRect(rect.left() + 22, rect.top(), rect.width() - 22 - count_w, rect.height())
+        painter.save()
+        painter.setPen(text if online else dim)
+        painter.drawText(body, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(shown_name(index.data(RootRole)),
+                                       Qt.TextElideMode.ElideMiddle, body.width()))
+        painter.setPen(dim)
+        painter.drawText(QRect(body.right(), rect.top(), count_w, rect.height()),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, count)
+        painter.restore()
 
-class FolderList(QListWidget):
-    """The library's folders, each one item: name, photo count, and state."""
+
+class FolderList(QTreeWidget):
+    """The library's folders (roots), and inside each the folders that hold photos.
+
+    Rebuilt from the controller's list at most once a second while indexing: when the
+    folders are the same ones, items are updated in place, so what the user opened,
+    selected or scrolled to stays put.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.setHeaderHidden(True)
         self.setItemDelegate(_FolderDelegate(self))
-        self.setUniformItemSizes(True)
+        self.setIndentation(14)
+        self.setRootIsDecorated(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self._shape: list[str] = []
+        self._collapsed_roots: set[str] = set()
+        self._expanded: set[str] = set()
+        self.itemExpanded.connect(lambda item: self._remember(item, True))
+        self.itemCollapsed.connect(lambda item: self._remember(item, False))
+
+    def _remember(self, item: QTreeWidgetItem, expanded: bool) -> None:
+        path = item.data(0, RootRole)
+        if item.parent() is None:
+            (self._collapsed_roots.discard if expanded else self._collapsed_roots.add)(path)
+        else:
+            (self._expanded.add if expanded else self._expanded.discard)(path)
 
     def set_roots(self, roots: list[Any], current: str | None) -> None:
+        trees = [folder_tree(r.path, r.folders) for r in roots]
+        shape: list[str] = []
+        for tree in trees:
+            stack = [tree]
+            while stack:
+                node = stack.pop()
+                shape.append(node.path)
+                stack.extend(node.children.values())
+        if shape == self._shape and self.topLevelItemCount() == len(roots):
+            for i, (r, tree) in enumerate(zip(roots, trees, strict=True)):
+                self._update(self.topLevelItem(i), r, tree)
+        else:
+            self._shape = shape
+            self._rebuild(roots, trees)
+        self.select_folder(current)
+
+    def _rebuild(self, roots: list[Any], trees: list[FolderNode]) -> None:
+        scroll = self.verticalScrollBar().value()
         self.clear()
-        for r in roots:
-            item = QListWidgetItem(f"{shown_name(r.path)} — " + (f"{r.photos:,} photos"
-                                                                  if r.online else "offline"))
-            item.setData(RootRole, r.path)
-            item.setData(RootStatusRole, r)
-            item.setToolTip(shown(r.path) if r.online else
-                            f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
-                            f"disconnected share?). Its {r.photos:,} photos are kept and come "
-                            "back with it.")
-            self.addItem(item)
-            if r.path == current:
+        for r, tree in zip(roots, trees, strict=True):
+            top = QTreeWidgetItem(self)
+            self._fill(top, tree, r.online)
+            self._update(top, r, tree)
+            top.setExpanded(r.path not in self._collapsed_roots)
+        self.verticalScrollBar().setValue(scroll)
+
+    def _fill(self, parent: QTreeWidgetItem, node: FolderNode, online: bool) -> None:
+        for name in sorted(node.children, key=lambda n: (n.casefold(), n)):
+            child = node.children[name]
+            item = QTreeWidgetItem(parent)
+            item.setData(0, RootRole, child.path)
+            self._fill(item, child, online)
+            item.setExpanded(child.path in self._expanded)
+
+    def _update(self, top: QTreeWidgetItem, r: Any, tree: FolderNode) -> None:
+        top.setText(0, f"{shown_name(r.path)} — " + (f"{r.photos:,} photos" if r.online
+                                                     else "offline"))
+        top.setData(0, RootRole, r.path)
+        top.setData(0, RootStatusRole, r)
+        top.setToolTip(0, shown(r.path) if r.online else
+                       f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
+                       f"disconnected share?). Its {r.photos:,} photos are kept and come "
+                       "back with it.")
+        nodes = {tree.path: tree}
+        stack = list(tree.children.values())
+        while stack:
+            node = stack.pop()
+            nodes[node.path] = node
+            stack.extend(node.children.values())
+        items = [top.child(i) for i in range(top.childCount())]
+        while items:
+            item = items.pop()
+            node = nodes.get(item.data(0, RootRole))
+            photos = node.photos if node else 0
+            item.setText(0, f"{shown_name(item.data(0, RootRole))} — {photos:,}")
+            item.setData(0, FolderRole, (photos, r.online))
+            item.setToolTip(0, f"{shown(item.data(0, RootRole))}\n{photos:,} photos here "
+                            "and in the folders inside it")
+            items.extend(item.child(i) for i in range(item.childCount()))
+
+    def select_folder(self, path: str | None) -> None:
+        """Select the item of ``path`` (opening its parents), or nothing."""
+        self.clearSelection()
+        if not path:
+            return
+        found = self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
+        for item in found:
+            if item.data(0, RootRole) == path:
+                parent = item.parent()
+                while parent is not None:
+                    parent.setExpanded(True)
+                    parent = parent.parent()
                 item.setSelected(True)
+                return
+
+    def folder_items(self) -> list[QTreeWidgetItem]:
+        """Every item, roots and the folders inside them, top to bottom."""
+        return self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
 
 
 class DropOverlay(QLabel):

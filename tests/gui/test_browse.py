@@ -321,3 +321,43 @@ def test_a_damaged_catalog_at_start_is_repaired_from_the_window(qtbot, app_env: 
     assert done[0].startswith("Repaired")
     with Library.open(lib, model=shapes_spec, readonly=True) as library:
         assert library.status().indexed == 4
+
+
+def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Path) -> None:
+    root = tmp_path / "Pictures"
+    draw_photos(root / "2024" / "Trip", 5, seed=61)
+    draw_photos(root / "2024" / "Home", 3, seed=62)
+    draw_photos(root / "2025", 2, seed=63)
+    draw_photos(root, 1, seed=64)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, root, expect=11)
+    tree = window.sidebar
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 1
+                    and tree.topLevelItem(0).childCount() == 2, timeout=10000)
+    top = tree.topLevelItem(0)
+    assert top.isExpanded()
+    # Each folder counts what is in it and below it; the years open to their albums.
+    children = {top.child(i).text(0): top.child(i) for i in range(top.childCount())}
+    assert set(children) == {"2024 — 8", "2025 — 2"}
+    year = children["2024 — 8"]
+    assert sorted(year.child(i).text(0) for i in range(year.childCount())) == [
+        "Home — 3", "Trip — 5"]
+    # A click on an album shows only its photos.
+    trip = next(year.child(i) for i in range(year.childCount())
+                if year.child(i).text(0).startswith("Trip"))
+    year.setExpanded(True)
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        tree.itemClicked.emit(trip, 0)
+    assert window.model.rowCount() == 5
+    assert all(os.path.dirname(p) == str(root / "2024" / "Trip") for p in window.model.paths())
+    assert window.results_title.text() == "Photos in Trip — 5 photos"
+    window._roots_changed(window._roots)   # a folder list refresh keeps the count
+    assert window.results_title.text() == "Photos in Trip — 5 photos"
+    assert trip.isSelected()
+    # A new photo updates the counts in place: what was open and selected stays so.
+    draw_photos(root / "2024" / "Trip", 1, seed=65, size=(150, 110))
+    window.controller.index_now("Indexing")
+    qtbot.waitUntil(lambda: trip.text(0) == "Trip — 6", timeout=30000)
+    assert year.isExpanded()
+    assert trip.isSelected()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=10000)

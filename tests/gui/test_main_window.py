@@ -112,10 +112,10 @@ def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) ->
     _index_by_drop(qtbot, window, a, b, expect=20)
     status = _status(window)
     assert (status.indexed, status.pending) == (20, 0)
-    qtbot.waitUntil(lambda: window.sidebar.count() == 2, timeout=10000)
-    assert {window.sidebar.item(i).toolTip().splitlines()[0]
-            for i in range(window.sidebar.count())} == {str(a), str(b)}
-    assert all("photos" in window.sidebar.item(i).text() for i in range(2))
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 2, timeout=10000)
+    assert {window.sidebar.topLevelItem(i).toolTip(0).splitlines()[0]
+            for i in range(window.sidebar.topLevelItemCount())} == {str(a), str(b)}
+    assert all("photos" in window.sidebar.topLevelItem(i).text(0) for i in range(2))
     # One job, with counted progress, that ended done.
     indexing = [p for p in progress if p[0] == "Indexing 2 folders"]
     assert indexing
@@ -258,7 +258,7 @@ def test_search_typed_before_the_model_is_ready_runs_when_it_is(qtbot, window,
     second.show()
     try:
         second.controller.start(load_model=False)
-        qtbot.waitUntil(lambda: second.sidebar.count() == 1, timeout=10000)
+        qtbot.waitUntil(lambda: second.sidebar.topLevelItemCount() == 1, timeout=10000)
         qtbot.keyClicks(second.search_field, "a red circle")
         qtbot.keyClick(second.search_field, Qt.Key.Key_Return)
         assert "model" in second.view_note.text()
@@ -394,14 +394,14 @@ def test_folder_moved_away_and_back_shows_offline_then_online(qtbot, window,
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, folder, expect=4)
     window.controller.start_watching()
-    qtbot.waitUntil(lambda: window.sidebar.count() == 1, timeout=10000)
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
     parked = tmp_path / "parked"
     folder.rename(parked)   # the drive is unplugged
-    qtbot.waitUntil(lambda: "offline" in window.sidebar.item(0).text(), timeout=10000)
+    qtbot.waitUntil(lambda: "offline" in window.sidebar.topLevelItem(0).text(0), timeout=10000)
     qtbot.waitUntil(lambda: window.model.rowCount() == 0, timeout=10000)
     t0 = time.monotonic()
     parked.rename(folder)   # and comes back
-    qtbot.waitUntil(lambda: "4 photos" in window.sidebar.item(0).text(), timeout=10000)
+    qtbot.waitUntil(lambda: "4 photos" in window.sidebar.topLevelItem(0).text(0), timeout=10000)
     assert time.monotonic() - t0 < 10
     qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10000)
 
@@ -552,13 +552,13 @@ def test_remove_folder_defaults_to_cancel_says_what_goes_and_undoes(qtbot, windo
         b for b in box.buttons() if b.text() == "Remove folder").click())
     window.confirm_remove(str(a))
     qtbot.waitUntil(lambda: _status(window).photos == 4, timeout=10000)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 4 and window.sidebar.count() == 1,
-                    timeout=10000)
+    qtbot.waitUntil(lambda: (window.model.rowCount() == 4
+                             and window.sidebar.topLevelItemCount() == 1), timeout=10000)
     qtbot.waitUntil(lambda: not _has(window.tag_browser, "my tags", "keeper"), timeout=10000)
     assert "Remove folder" in window.undo_action.text()
     window.undo_action.trigger()
-    qtbot.waitUntil(lambda: window.model.rowCount() == 10 and window.sidebar.count() == 2,
-                    timeout=10000)
+    qtbot.waitUntil(lambda: (window.model.rowCount() == 10
+                             and window.sidebar.topLevelItemCount() == 2), timeout=10000)
     qtbot.waitUntil(lambda: _has(window.tag_browser, "my tags", "keeper"), timeout=10000)
     assert _status(window).indexed == 10   # back with its embeddings: nothing re-indexed
 
@@ -631,12 +631,16 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
     _search(qtbot, window, "a red circle")
     job = window.controller.use_model(f"local-dir:{other}")
     assert job is not None
-    # While it runs, the old vectors answer.
+    # While it runs (held paused, so a fast machine cannot finish it first), the old
+    # vectors answer.
+    job.set_paused(True)
     answered: list = []
     window.controller.results.connect(lambda *_a: answered.append(job.state))
     window.set_view(View(text="a blue square"))
     qtbot.waitUntil(lambda: bool(answered), timeout=20000)
     assert not answered[0].finished, "the switch ended before the search was answered"
+    assert window.controller.model_spec != f"local-dir:{other}"
+    job.set_paused(False)
     qtbot.waitUntil(lambda: window.controller.model_spec == f"local-dir:{other}",
                     timeout=120000)
     assert job.state is JobState.DONE, job.outcome

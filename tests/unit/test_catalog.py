@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -111,3 +112,26 @@ def test_failed_transaction_leaves_nothing(catalog: Catalog, tmp_path: Path) -> 
     with pytest.raises(RuntimeError):
         crash_mid_write()
     assert catalog.counts("m")["photos"] == 0
+
+
+def test_folder_counts_cut_each_path_to_its_folder(catalog: Catalog, tmp_path: Path) -> None:
+    from photoclip.gui.panels import folder_tree  # the pure half of the app's folder tree
+
+    cat = catalog
+    root = tmp_path / "Pictures"
+    odd = os.fsdecode(b"caf\xe9")   # a Latin-1 folder name: stored as bytes
+    files = ["a.jpg", "2024/Trip/b.jpg", "2024/Trip/c.jpg", "2024/d.jpg",
+             f"{odd}/e.jpg", "2025/x/y/z/f.jpg"]
+    rid = cat.add_root(str(root)).id
+    with cat.transaction() as db:
+        for i, name in enumerate(files):
+            cat.insert_photo(db, rid, os.path.join(str(root), name), 10 + i, 1.0, f"h{i}")
+    counts = cat.folder_counts()[rid]
+    assert counts == {str(root): 1, str(root / "2024" / "Trip"): 2, str(root / "2024"): 1,
+                      os.path.join(str(root), odd): 1, str(root / "2025/x/y/z"): 1}
+    tree = folder_tree(str(root), counts)
+    assert tree.photos == 6
+    assert tree.children["2024"].photos == 3
+    assert tree.children["2024"].children["Trip"].photos == 2
+    assert tree.children[odd].path == os.path.join(str(root), odd)
+    assert tree.children["2025"].children["x"].children["y"].photos == 1
