@@ -1187,23 +1187,17 @@ class Catalog:
     def folder_counts(self) -> dict[int, dict[str, int]]:
         """root id -> {directory: photos directly in it}, for the folder tree.
 
-        The directory is cut in SQL (``rtrim`` by every character but the separator leaves
-        the path up to its last separator), so 100k photos come back as a few hundred rows.
-        Paths that are not UTF-8 (BLOBs) are cut here.
+        Cut in Python: SQLite has no dirname, and its ``rtrim`` idiom for one was 1.6-3x
+        slower (100k photos in 500 folders, 2-core AMD EPYC: 73-172 ms against 229-310 ms).
         """
         out: dict[int, dict[str, int]] = {}
-        visible = "state != 'missing' AND pair_of IS NULL"
-        for root_id, folder, n in self._query(
-                f"SELECT root_id, rtrim(path, replace(path, ?, '')), COUNT(*) FROM photos "
-                f"WHERE {visible} AND typeof(path) = 'text' GROUP BY 1, 2", (os.sep,)):
+        for root_id, path in self._query(
+                "SELECT root_id, path FROM photos WHERE state != 'missing' "
+                "AND pair_of IS NULL"):
+            folder = (path.rpartition(os.sep)[0] if isinstance(path, str)
+                      else os.path.dirname(os_path(path)))
             folders = out.setdefault(root_id, {})
-            key = folder.rstrip(os.sep) or os.sep
-            folders[key] = folders.get(key, 0) + n
-        for root_id, raw in self._query(
-                f"SELECT root_id, path FROM photos WHERE {visible} AND typeof(path) = 'blob'"):
-            folders = out.setdefault(root_id, {})
-            key = os.path.dirname(os_path(raw))
-            folders[key] = folders.get(key, 0) + 1
+            folders[folder] = folders.get(folder, 0) + 1
         return out
 
     def root_counts(self) -> dict[int, int]:
