@@ -54,10 +54,12 @@ class _PhotoCard(QFrame):
         info = QLabel("\n".join(facts), wordWrap=True)
         info.setToolTip(shown(photo.path))
         info.setFixedWidth(THUMB)
+        info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         layout = QVBoxLayout(self)
         layout.addWidget(self.badge)
         layout.addWidget(self.image)
         layout.addWidget(info)
+        layout.addStretch(1)   # a tall dialog leaves room below the facts, not between them
         self.set_keep(keep)
         thumbnails.ready.connect(self._ready)
         self._ready(photo.path)
