@@ -8,6 +8,7 @@ Tools -> Find duplicates has something to show. Then index it with the test mode
 
     PHOTOCLIP_MODEL=local-dir:tests/models/shapes-clip .venv/bin/photoclip \\
         --library /tmp/demo/lib index /tmp/demo/photos
+    .venv/bin/photoclip --library /tmp/demo/lib     # the app; the library keeps its model
 """
 
 from __future__ import annotations
