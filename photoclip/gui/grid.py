@@ -54,6 +54,7 @@ class PhotoGridView(QAbstractItemView):
         self._layout = _Layout()
         self._rubber: QRect | None = None
         self._press: QPoint | None = None
+        self._captions: dict[tuple[str, int], str] = {}
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -381,6 +382,7 @@ class PhotoGridView(QAbstractItemView):
         if model is None or not sections or model.rowCount() < lay.rows:
             return
         selection = self.selectionModel()
+        root = self.rootIndex()
         current = self.currentIndex().row() if self.currentIndex().isValid() else -1
         fm = QFontMetrics(self.font())
         tops = lay.tops or []
@@ -401,9 +403,9 @@ class PhotoGridView(QAbstractItemView):
                 for row in range(first, last + 1):
                     if row < s.start or row >= s.start + s.count:
                         continue
-                    index = model.index(row, 0)
-                    self._paint_cell(painter, self._cell_rect(row), index,
-                                     selection.isSelected(index), row == current, fm, pal)
+                    self._paint_cell(painter, self._cell_rect(row), row,
+                                     selection.isRowSelected(row, root), row == current, fm,
+                                     pal)
             i += 1
         if self._rubber is not None:
             color = pal.color(QPalette.ColorRole.Highlight)
@@ -413,7 +415,25 @@ class PhotoGridView(QAbstractItemView):
             painter.setBrush(fill)
             painter.drawRect(self._rubber)
 
-    def _paint_cell(self, painter: QPainter, rect: QRect, index: QModelIndex, selected: bool,
+    def _cell_data(self, row: int, size: int) -> tuple[Any, str, float | None]:
+        model = self.model()
+        if hasattr(model, "cell"):
+            return model.cell(row, size)
+        index = model.index(row, 0)
+        return (index.data(Qt.ItemDataRole.DecorationRole),
+                index.data(Qt.ItemDataRole.DisplayRole) or "", index.data(ScoreRole))
+
+    def _caption(self, text: str, width: int, fm: QFontMetrics) -> str:
+        key = (text, width)
+        elided = self._captions.get(key)
+        if elided is None:
+            elided = fm.elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+            if len(self._captions) >= 5000:
+                self._captions.clear()
+            self._captions[key] = elided
+        return elided
+
+    def _paint_cell(self, painter: QPainter, rect: QRect, row: int, selected: bool,
                     current: bool, fm: QFontMetrics, pal: QPalette) -> None:
         if selected:
             color = pal.color(QPalette.ColorRole.Highlight)
@@ -424,29 +444,26 @@ class PhotoGridView(QAbstractItemView):
             painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
         side = self._layout.box or self.thumb_size
         box = QRect(rect.left() + PAD, rect.top() + PAD, side, side)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        pixmap, text, score = self._cell_data(row, side)
         target = box
         if pixmap is not None and not pixmap.isNull():
-            size = pixmap.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            # A photo smaller than a thumbnail never grows: it stays small and sharp. A
-            # thumbnail of a larger photo follows the cell, up to a quarter larger.
-            grow = max(pixmap.width(), pixmap.height()) >= self.thumb_size - 1
-            limit = min(side, self.thumb_size * 5 // 4) if grow else 0
-            if pixmap.width() <= limit and pixmap.height() <= limit:
-                size = pixmap.size().scaled(limit, limit, Qt.AspectRatioMode.KeepAspectRatio)
-            elif pixmap.width() <= box.width() and pixmap.height() <= box.height():
-                size = pixmap.size()
+            # The model fits thumbnails to the box (a photo smaller than it stays small);
+            # anything larger is scaled down here.
+            size = pixmap.size()
+            if size.width() > side or size.height() > side:
+                size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
             target.moveBottom(box.bottom())   # every photo stands on the same line
-            painter.drawPixmap(target, pixmap)
-        caption = fm.elidedText(index.data(Qt.ItemDataRole.DisplayRole) or "",
-                                Qt.TextElideMode.ElideMiddle, rect.width() - 2 * PAD)
+            if size == pixmap.size():
+                painter.drawPixmap(target.topLeft(), pixmap)
+            else:
+                painter.drawPixmap(target, pixmap)
+        caption = self._caption(text, rect.width() - 2 * PAD, fm)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
         painter.drawText(QRect(rect.left() + PAD, box.bottom() + 2, rect.width() - 2 * PAD,
                                CAPTION), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                          caption)
-        score = index.data(ScoreRole)
         if self.show_scores and score is not None:
             text = f"{score:.2f}"
             badge = QRect(0, 0, fm.horizontalAdvance(text) + 8, fm.height())

@@ -34,7 +34,7 @@ class PhotoListModel(QAbstractListModel):
         self._photos: list[Photo] = []
         self._scores: list[float | None] = []
         self._row_of: dict[str, int] = {}
-        self._placeholders: dict[bool, QPixmap] = {}
+        self._placeholders: dict[tuple[bool, int], QPixmap] = {}
         thumbnails.ready.connect(self._thumbnail_ready)
 
     # -- contents --------------------------------------------------------------------------
@@ -126,10 +126,10 @@ class PhotoListModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._photos)
 
-    def _placeholder(self, broken: bool) -> QPixmap:
-        pix = self._placeholders.get(broken)
+    def _placeholder(self, broken: bool, size: int | None = None) -> QPixmap:
+        size = size or self.thumb_size
+        pix = self._placeholders.get((broken, size))
         if pix is None:
-            size = self.thumb_size
             pix = QPixmap(size, size * 3 // 4)
             pix.fill(QColor(128, 128, 128, 40 if broken else 60))
             if broken:
@@ -140,8 +140,20 @@ class PhotoListModel(QAbstractListModel):
                 painter.drawLine(0, 0, pix.width() - 1, pix.height() - 1)
                 painter.drawLine(0, pix.height() - 1, pix.width() - 1, 0)
                 painter.end()
-            self._placeholders[broken] = pix
+            if len(self._placeholders) > 16:   # one pair per cell size the window had
+                self._placeholders.clear()
+            self._placeholders[(broken, size)] = pix
         return pix
+
+    def cell(self, row: int, size: int) -> tuple[QPixmap, str, float | None]:
+        """(thumbnail fitted in ``size``, or a placeholder; caption; score) of a row: what
+        the grid paints, in one call instead of three ``QModelIndex.data`` trips through
+        Qt, and at the size of the grid's cells (which share the width)."""
+        photo = self._photos[row]
+        pix = self.thumbnails.get(photo.path, size)
+        if pix is None:
+            pix = self._placeholder(photo.path in self.thumbnails.failed, size)
+        return pix, shown_name(photo.path), self._scores[row]
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._photos):

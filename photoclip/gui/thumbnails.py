@@ -132,9 +132,14 @@ class ThumbnailCache(QObject):
             return pix
         image = self._images.get(path)
         if image is not None:
-            pix = QPixmap.fromImage(image.scaled(QSize(size, size),
-                                                 Qt.AspectRatioMode.KeepAspectRatio,
-                                                 Qt.TransformationMode.SmoothTransformation))
+            # A photo smaller than ``size`` is not blown up: it stays small and sharp.
+            # (An image of THUMB_SIZE is a larger photo's thumbnail: that one may grow.)
+            small = max(image.width(), image.height()) < THUMB_SIZE - 1
+            fits = image.width() <= size and image.height() <= size
+            if not (small and fits):
+                image = image.scaled(QSize(size, size), Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
+            pix = QPixmap.fromImage(image)
             self._pixmaps[key] = pix
             while len(self._pixmaps) > self.memory_items:
                 self._pixmaps.popitem(last=False)
