@@ -58,8 +58,6 @@ def test_four_examples_find_what_no_description_can(concept_lib) -> None:
     # Tags work as for any label: the examples are the user's own, the rest automatic.
     tagged = library.ids_with_tag(f"{SET}:{LABEL}")
     paths = {p.path for p in library.catalog.photos_by_ids(tagged).values()}
-    print(f"learned p@10 {learned_p10:.2f}; text {text_p10}; tagged {len(paths)}, "
-          f"{len(paths & concept)} of the {len(concept)} concept photos")
     assert len(paths & concept) >= 14
     assert len(paths & concept) / len(paths) >= 0.7
     assert {t.source for pid in tagged for t in library.tags(pid)
