@@ -133,6 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     lsh.add_argument("name", metavar="NAME")
     lr = lsub.add_parser("remove", help="remove a label set and its automatic tags")
     lr.add_argument("name", metavar="NAME")
+    ll = lsub.add_parser("learn", help="teach a label by example photos (at least 3 for a "
+                         "new label), then tag the library with it")
+    ll.add_argument("name", metavar="NAME", help="the label, e.g. 'our dog Rex'")
+    ll.add_argument("--set", dest="set_name", metavar="SET", required=True,
+                    help="the label set to keep it in (created if new)")
+    ll.add_argument("photos", nargs="*", metavar="PHOTO",
+                    help="photos of the library that show it")
+    ll.add_argument("--negative", nargs="+", action="extend", default=[], metavar="PHOTO",
+                    help="photos of the library that do not show it")
+    ll.add_argument("--prompt", action="append", default=[], metavar="TEXT",
+                    help="words that describe it too (optional; the examples decide how "
+                         "much they count)")
 
     t = sub.add_parser("tag", help="re-tag the library from its label sets and print the tags")
     t.add_argument("--set", dest="set_name", metavar="NAME", help="only this label set")
@@ -355,6 +367,25 @@ def _labels(lib: Any, args: argparse.Namespace) -> int:
         print("\n# photos per label")
         for label in ls.labels:
             print(f"#   {label}: {counts.get((ls.name, label), 0)}")
+        for label in ls.learned:
+            found = lib.learned_examples(ls.name, label)
+            gone = [c for _r, c, path, _e in found if path is None]
+            unindexed = [c for _r, c, path, embedded in found if path and not embedded]
+            print(f"# learned “{label}”: {sum(r == 'example' for r, *_ in found)} examples, "
+                  f"{sum(r == 'negative' for r, *_ in found)} negatives"
+                  + (f"; {len(gone)} no longer in the library" if gone else "")
+                  + (f"; {len(unindexed)} not indexed with this model" if unindexed else ""))
+            for role, _content, path, _embedded in found:
+                if path is not None:
+                    print(f"#   {role}: {quote_path(path)}")
+    elif action == "learn":
+        label = " ".join(args.name.split())
+        ls = lib.learn_label(label, args.set_name, args.photos, args.negative, args.prompt)
+        learned = ls.learned[label]
+        tagged = lib.tag_counts().get((ls.name, label), 0)
+        print(f"learned “{label}” in the set “{ls.name}” from {len(learned.examples)} "
+              f"example photos and {len(learned.negatives)} negatives; {tagged} photos carry "
+              "it", file=sys.stderr)
     elif action == "import":
         ls = lib.import_label_set(args.file)
         print(f"imported label set {ls.name!r} ({len(ls.labels)} labels) and re-tagged",
@@ -576,9 +607,22 @@ def _watch(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, except that photos given after ``--set SET`` in ``labels learn
+    NAME --set SET PHOTO...`` are its photos: argparse gives a ``*`` positional nothing once
+    an option comes between it and the name."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "labels_command", None) == "learn" and not any(
+            e.startswith("-") for e in extra):
+        args.photos = [*args.photos, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     # Messages are one line in words; the logger's name is for those who asked (-v).
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s" if args.verbose

@@ -688,6 +688,23 @@ class Catalog:
                            "ORDER BY state != 'missing', id", (size, digest))
         return [_photo(r) for r in rows]
 
+    def content_rows(self, model: str, keys: Iterable[tuple[int, str]]
+                     ) -> dict[tuple[int, str], tuple[int, str, bool]]:
+        """(size, hash) -> (photo id, path, embedded with ``model``) of the best row holding
+        that content: one with an embedding first, then a present one. Content not in the
+        catalog is left out. (How learned labels find their example photos after a move.)"""
+        out: dict[tuple[int, str], tuple[int, str, bool]] = {}
+        for size, digest in dict.fromkeys(keys):
+            rows = self._query(
+                "SELECT p.id, p.path, EXISTS(SELECT 1 FROM embeddings e WHERE "
+                "e.photo_id = p.id AND e.model = ?) AS embedded FROM photos p "
+                "WHERE p.size = ? AND p.hash = ? "
+                "ORDER BY embedded DESC, p.state = 'missing', p.id LIMIT 1",
+                (model, size, digest))
+            if rows:
+                out[(size, digest)] = (rows[0][0], os_path(rows[0][1]), bool(rows[0][2]))
+        return out
+
     def photos_missing_embedding(self, model: str, limit: int | None = None) -> list[Photo]:
         """Photos present on online roots that have no embedding for ``model`` yet."""
         sql = (f"SELECT {_P_COLUMNS} "

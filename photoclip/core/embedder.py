@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -129,8 +130,34 @@ def model_is_local(spec: str, cache_dir: str | None = None) -> bool:
         repo = (cfg or {}).get("hf_hub", "").rstrip("/")
     if not repo:
         return False
-    return any(isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str)
-               for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+    weights = any(isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str)
+                  for name in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"))
+    text_model = hf_text_model(spec) if parsed.kind == "pretrained" else None
+    if weights and text_model:
+        # A multilingual tower also needs its Hugging Face tokenizer and config.
+        return all(isinstance(try_to_load_from_cache(text_model, name, cache_dir=cache_dir),
+                              str) for name in ("config.json", "tokenizer.json"))
+    return weights
+
+
+def hf_text_model(spec: str) -> str | None:
+    """The Hugging Face text model a spec's text tower is (a multilingual tower such as
+    ``xlm-roberta-base``), or None for a CLIP text transformer. Reads configs only."""
+    parsed = ModelSpec.parse(spec)
+    cfg: dict[str, Any] | None = None
+    if parsed.kind == "local-dir":
+        with contextlib.suppress(OSError, ValueError):
+            raw = json.loads((Path(parsed.name) / "open_clip_config.json").read_text())
+            cfg = raw.get("model_cfg", raw)
+    elif parsed.kind == "pretrained":
+        try:
+            import open_clip
+        except ImportError:
+            return None
+        cfg = open_clip.get_model_config(parsed.name)
+    text = (cfg or {}).get("text_cfg", {})
+    name = text.get("hf_model_name") if isinstance(text, dict) else None
+    return str(name) if name else None
 
 
 def model_signature(spec: str) -> str:
@@ -392,6 +419,13 @@ class Embedder:
                     raise ModelUnavailableError(f"{folder} has a config but no weights file")
             else:
                 self._fetch_weights(progress)
+            if hf_text_model(str(self.spec)) and importlib.util.find_spec("transformers") is None:
+                raise ModelUnavailableError(
+                    f"model {self.spec} has a multilingual text tower, which needs the "
+                    "'transformers' package: pip install 'photoclip[multilingual]'",
+                    reason=f"The model {self.spec} searches in many languages with a text "
+                           "encoder that needs an add-on which is not installed (the Python "
+                           "package “transformers”).")
             import open_clip
 
             try:
@@ -738,6 +772,9 @@ class Embedder:
 
         tower = _text_tower(self._model)
         tok = self._tokenizer
+        if hf_text_model(str(self.spec)):
+            return ("the text tower is a Hugging Face transformer (a multilingual model), "
+                    "which the export does not implement")
         if tower is None or type(tok).__name__ != "SimpleTokenizer":
             return "the text tower or its tokenizer is not a standard CLIP one"
         if getattr(tok, "reduction_fn", None) is not None or tok.clean_fn is not getattr(

@@ -19,8 +19,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.concepts import Example, Learned
 from photoclip.core.errors import LabelSetError
 from photoclip.core.tagging import (
     LabelSet,
@@ -255,4 +257,48 @@ def _update_toml(original: str, label_set: LabelSet) -> str:
                     table[k] = v
     elif "prompts" in doc:
         del doc["prompts"]
+    _update_learned(doc, label_set)
     return tomlkit.dumps(doc)
+
+
+def _update_learned(doc: Any, label_set: LabelSet) -> None:
+    """``[learned.LABEL]`` tables put in line with the set; a label's table that did not
+    change is left exactly as the user wrote it."""
+    import tomlkit
+
+    def photos(items: tuple[Example, ...]) -> Any:
+        arr = tomlkit.array()
+        for e in items:
+            entry = tomlkit.inline_table()
+            entry.update({"content": e.content, "path": e.path})
+            arr.append(entry)
+        arr.multiline(True)
+        return arr
+
+    def current(raw: Any) -> Learned | None:
+        try:
+            return Learned(*(tuple(Example(str(i["content"]), str(i.get("path", "")))
+                                   for i in raw.get(key, []))
+                             for key in ("examples", "negatives")))
+        except (AttributeError, KeyError, TypeError):
+            return None
+
+    wanted = label_set.learned
+    if not wanted:
+        if "learned" in doc:
+            del doc["learned"]
+        return
+    table = doc.get("learned")
+    if table is None:
+        table = tomlkit.table(is_super_table=True)
+        doc["learned"] = table
+    for label in [k for k in table if k not in wanted]:
+        del table[label]
+    for label, learned in wanted.items():
+        if label in table and current(table[label]) == learned:
+            continue
+        sub = tomlkit.table()
+        sub["examples"] = photos(learned.examples)
+        if learned.negatives:
+            sub["negatives"] = photos(learned.negatives)
+        table[label] = sub

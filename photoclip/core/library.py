@@ -19,19 +19,30 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from photoclip import paths
 from photoclip.core import duplicates, relevance, scanner, trash
 from photoclip.core.catalog import Catalog, Photo, Root, list_backups
+from photoclip.core.concepts import (
+    LEARNED_THRESHOLD,
+    MIN_EXAMPLES,
+    ConceptData,
+    Example,
+    Learned,
+    content_key,
+    parse_content,
+    sample_ids,
+)
 from photoclip.core.embedder import DEFAULT_MODEL, DownloadProgress, Embedder
 from photoclip.core.errors import (
     CatalogDamagedError,
     FolderError,
+    LabelSetError,
     LibraryError,
     LibraryLockedError,
     ModelUnavailableError,
@@ -48,6 +59,7 @@ from photoclip.core.events import (
     RootsChanged,
     TagsChanged,
 )
+from photoclip.core.filenames import display_path
 from photoclip.core.images import decoders, open_photo
 from photoclip.core.indexer import Indexer, IndexSummary, ProgressCallback
 from photoclip.core.labelsets import LabelSetStore
@@ -57,6 +69,7 @@ from photoclip.core.tagging import (
     Scorer,
     Tag,
     choose_tags,
+    parse_label_set,
     read_label_set,
 )
 from photoclip.core.vectors import VectorIndex
@@ -248,7 +261,8 @@ class Library:
         self.labelsets = label_sets or LabelSetStore(self.folder / "labelsets", catalog,
                                                      readonly=readonly)
         self._prompt_cache = prompt_cache or default_prompt_cache()
-        self._scorer = Scorer(embedder, catalog, self._prompt_cache)
+        self._scorer = Scorer(embedder, catalog, self._prompt_cache,
+                              concept_data=self._concept_data)
         self._listeners: list[Listener] = []
         self._untagged: list[int] = []     # committed in this run, waiting for prompts
         self._batches = 0
@@ -453,7 +467,8 @@ class Library:
         self.vectors = vectors
         self.indexer = self._make_indexer(embedder, vectors, self.indexer.batch_size,
                                           self.indexer.decode_threads)
-        self._scorer = Scorer(embedder, self.catalog, self._prompt_cache)
+        self._scorer = Scorer(embedder, self.catalog, self._prompt_cache,
+                              concept_data=self._concept_data)
 
     def switch_model(self, embedder: Embedder, *, progress: ProgressCallback | None = None,
                      cancel: threading.Event | None = None, pause: threading.Event | None = None,
@@ -1018,6 +1033,8 @@ class Library:
         if not sets:
             return 0
         model = self.embedder.signature
+        if ids is None:
+            self._scorer.forget_concepts()   # learned labels: calibrate on the library now
         # Given ids are a batch the indexer just embedded: no need to list the whole library
         # (this runs once per batch).
         photo_ids, vecs = self.catalog.all_embeddings(
@@ -1080,16 +1097,19 @@ class Library:
         return out
 
     def add_tag(self, photo_id: int, label_set: str, label: str) -> None:
-        """The user says this photo has this label (confirm or add): never auto-replaced."""
-        self._require_writable()
-        self.catalog.set_tag(photo_id, label_set, label, "manual")
-        self._emit(TagsChanged(frozenset({photo_id})))
+        """The user says this photo has this label (confirm or add): never auto-replaced.
+
+        For a learned label the photo also becomes one of its examples (see
+        :meth:`edit_tags`).
+        """
+        self.edit_tags([photo_id], label_set, label, "manual")
 
     def reject_tag(self, photo_id: int, label_set: str, label: str) -> None:
-        """The user removed this tag: remembered, so auto-tagging never brings it back."""
-        self._require_writable()
-        self.catalog.set_tag(photo_id, label_set, label, "rejected")
-        self._emit(TagsChanged(frozenset({photo_id})))
+        """The user removed this tag: remembered, so auto-tagging never brings it back.
+
+        For a learned label the photo also becomes one of its negatives.
+        """
+        self.edit_tags([photo_id], label_set, label, "rejected")
 
     def tag_state(self, photo_id: int, label_set: str, label: str
                   ) -> tuple[float | None, str] | None:
@@ -1101,11 +1121,24 @@ class Library:
         """Put one tag back as :meth:`tag_state` saw it (undo of an edit)."""
         self.restore_tags([(photo_id, label_set, label, state)])
 
-    def restore_tags(self, entries: list[tuple[int, str, str, tuple[float | None, str] | None]]
-                     ) -> None:
-        """Put many tags back as they were, in one transaction (undo of a bulk edit)."""
+    def restore_tags(self, entries: list[tuple[int, str, str, Any]]) -> None:
+        """Put many tags back as they were, in one transaction (undo of a bulk edit).
+
+        A state is what :meth:`tag_state` or :meth:`edit_tags` gave: ``(score, source)``,
+        None (no tag), or for a learned label a :class:`LearnedTagState`, whose role is put
+        back too (the photo is an example, a negative, or neither again; the label is
+        re-scored).
+        """
         self._require_writable()
-        self.catalog.restore_tags(entries)
+        plain = [(pid, s, label, st.tag if isinstance(st, LearnedTagState) else st)
+                 for pid, s, label, st in entries]
+        self.catalog.restore_tags(plain)
+        roles: dict[tuple[str, str], dict[int, str | None]] = {}
+        for pid, s, label, st in entries:
+            if isinstance(st, LearnedTagState):
+                roles.setdefault((s, label), {})[pid] = st.role
+        for (s, label), by_photo in roles.items():
+            self._set_roles(s, label, by_photo)
         self._emit(TagsChanged(frozenset(e[0] for e in entries)))
 
     def edit_tags(self, photo_ids: list[int], label_set: str, label: str, source: str
@@ -1114,23 +1147,243 @@ class Library:
         """Set one tag on many photos (``manual``: has it; ``rejected``: has it not).
 
         Returns (photo, set, label, before, after) per photo, which is what undo needs.
+
+        For a learned label (core/concepts.py) the decision also teaches it: a confirmed
+        photo becomes one of its examples, a removed one a negative; the set's file is
+        updated and the set re-scored from stored embeddings. The states returned are then
+        :class:`LearnedTagState`, so undo (:meth:`restore_tags`) puts the examples back too.
         """
         self._require_writable()
-        before = [self.catalog.tag_state(pid, label_set, label) for pid in photo_ids]
+        learned = self._learned_label(label_set, label)
+        before = self._states(photo_ids, label_set, label, learned)
+        if learned is not None:   # first: a refused change (no example left) changes nothing
+            role = "example" if source == "manual" else "negative"
+            self._set_roles(label_set, label, dict.fromkeys(photo_ids, role))
         self.catalog.set_tags([(pid, label_set, label) for pid in photo_ids], source)
-        after = [self.catalog.tag_state(pid, label_set, label) for pid in photo_ids]
+        after = self._states(photo_ids, label_set, label,
+                             self._learned_label(label_set, label))
         self._emit(TagsChanged(frozenset(photo_ids)))
         return [(pid, label_set, label, b, a)
                 for pid, b, a in zip(photo_ids, before, after, strict=True)]
 
     def confirm_tags(self, photo_ids: list[int]) -> list[tuple[int, str, str, Any, Any]]:
-        """Make every automatic tag of these photos the user's own (undo entries back)."""
+        """Make every automatic tag of these photos the user's own (undo entries back).
+
+        Confirmed tags of learned labels make the photos examples of those labels.
+        """
         self._require_writable()
         rows = [r for r in self.catalog.tag_rows(photo_ids) if r[4] == "auto"]
+        learned_keys = {(s, label) for _pid, s, label, _sc, _src in rows
+                        if self._learned_label(s, label) is not None}
+        befores = {(pid, s, label): self._states([pid], s, label,
+                                                 self._learned_label(s, label))[0]
+                   for pid, s, label, _sc, _src in rows if (s, label) in learned_keys}
+        for s, label in learned_keys:
+            self._set_roles(s, label, {pid: "example" for pid, s2, l2, _sc, _src in rows
+                                       if (s2, l2) == (s, label)})
         self.catalog.set_tags([(pid, s, label) for pid, s, label, _sc, _src in rows], "manual")
+        entries: list[tuple[int, str, str, Any, Any]] = []
+        for pid, s, label, score, _src in rows:
+            if (s, label) in learned_keys:
+                after = self._states([pid], s, label, self._learned_label(s, label))[0]
+                entries.append((pid, s, label, befores[(pid, s, label)], after))
+            else:
+                entries.append((pid, s, label, (score, "auto"), (score, "manual")))
         self._emit(TagsChanged(frozenset(photo_ids)))
-        return [(pid, s, label, (score, "auto"), (score, "manual"))
-                for pid, s, label, score, _src in rows]
+        return entries
+
+    # -- learned labels (issue 18: labels taught by example photos) --------------------------
+
+    def _learned_label(self, set_name: str, label: str) -> Learned | None:
+        """The definition of a learned label, or None for a word label or an unknown set."""
+        try:
+            return self.labelsets.get(set_name).learned.get(label)
+        except LabelSetError:
+            return None
+
+    def _contents(self, photo_ids: list[int]) -> dict[int, tuple[str, str]]:
+        """photo id -> (content key, path as shown) for the photos of the catalog."""
+        photos = self.catalog.photos_by_ids(photo_ids)
+        return {pid: (content_key(p.size, p.hash), display_path(p.path))
+                for pid, p in photos.items()}
+
+    def _states(self, photo_ids: list[int], set_name: str, label: str,
+                learned: Learned | None) -> list[Any]:
+        tags = [self.catalog.tag_state(pid, set_name, label) for pid in photo_ids]
+        if learned is None:
+            return tags
+        contents = self._contents(photo_ids)
+        return [LearnedTagState(tag, learned.role(contents[pid][0]) if pid in contents
+                                else None) for pid, tag in zip(photo_ids, tags, strict=True)]
+
+    def _set_roles(self, set_name: str, label: str, roles: dict[int, str | None]) -> None:
+        """Make photos examples / negatives / neither of a learned label, keep the set's file
+        in step (last known paths refreshed) and re-score the set from stored embeddings."""
+        ls = self.labelsets.get(set_name)
+        learned = ls.learned.get(label)
+        if learned is None:
+            return
+        updated = learned
+        for pid, (content, path) in self._contents(list(roles)).items():
+            updated = updated.with_role(content, path, roles[pid])
+        updated = updated.with_paths(self._current_paths(updated))
+        if updated == learned:
+            return
+        if not updated.examples:
+            raise LabelSetError(f"“{label}” needs at least one example photo; it was not "
+                                "changed (remove the label in the label-set editor instead)")
+        self.save_label_set(replace(ls, source="", learned={**ls.learned, label: updated}))
+
+    def _current_paths(self, learned: Learned) -> dict[str, str]:
+        keys = {e.content: parse_content(e.content)
+                for e in (*learned.examples, *learned.negatives)}
+        rows = self.catalog.content_rows(self.embedder.signature,
+                                         [k for k in keys.values() if k is not None])
+        return {content: display_path(rows[key][1]) for content, key in keys.items()
+                if key is not None and key in rows}
+
+    def _concept_data(self, learned: Learned) -> ConceptData:
+        """A learned label's photos, as stored embeddings of the model in use, and a sample
+        of the library to calibrate against (core/concepts.py)."""
+        model = self.embedder.signature
+
+        def vectors(items: tuple[Example, ...]) -> tuple[list[int], list[str]]:
+            keys = {e.content: parse_content(e.content) for e in items}
+            rows = self.catalog.content_rows(model, [k for k in keys.values() if k])
+            ids, missing = [], []
+            for content, key in keys.items():
+                row = rows.get(key) if key else None
+                if row is not None and row[2]:
+                    ids.append(row[0])
+                else:
+                    missing.append(content)
+            return ids, missing
+
+        pos_ids, pos_missing = vectors(learned.examples)
+        neg_ids, neg_missing = vectors(learned.negatives)
+        taken = set(pos_ids) | set(neg_ids)
+        sample = [i for i in sample_ids(list(self.catalog.searchable_ids(model)))
+                  if i not in taken]
+
+        def load(ids: list[int]) -> np.ndarray:
+            _got, vecs = self.catalog.all_embeddings(model, ids) if ids else (None, None)
+            return vecs if vecs is not None and vecs.size else np.zeros((0, 0), np.float32)
+
+        pos, neg, bg = load(pos_ids), load(neg_ids), load(sample)
+        width = max(a.shape[1] for a in (pos, neg, bg))
+        pos, neg, bg = (a if a.size else np.zeros((0, width), np.float32)
+                        for a in (pos, neg, bg))
+        return ConceptData(pos, neg, bg, tuple(pos_missing + neg_missing))
+
+    def learn_label(self, label: str, set_name: str, examples: list[int | str],
+                    negatives: list[int | str] = (),  # type: ignore[assignment]
+                    prompts: list[str] | None = None) -> LabelSet:
+        """Create (or teach more) a label defined by example photos, and tag the library.
+
+        ``examples`` and ``negatives`` are photo ids or paths of photos in the library,
+        embedded with the current model. A new label needs at least
+        :data:`~photoclip.core.concepts.MIN_EXAMPLES` examples; an existing learned label
+        gets these added. The set is created (threshold
+        :data:`~photoclip.core.concepts.LEARNED_THRESHOLD`) if it does not exist. The
+        examples become the user's own tags of the label, the negatives rejected ones, and
+        the set is saved (examples by content with their last known path) and re-scored.
+        Raises LabelSetError / FolderError with the reason, changing nothing.
+        """
+        self._require_writable()
+        label = " ".join(label.split())
+        if not label:
+            raise LabelSetError("the label needs a name")
+        pos = [self._resolve_photo(ref) for ref in examples]
+        neg = [self._resolve_photo(ref) for ref in negatives]
+        both = {p.id for p in pos} & {p.id for p in neg}
+        if both:
+            raise LabelSetError(f"{display_path(self.catalog.photo(min(both)).path)} is "  # type: ignore[union-attr]
+                                "given both as an example and as a negative")
+        try:
+            ls: LabelSet | None = self.labelsets.get(set_name)
+        except LabelSetError:
+            ls = None
+        if ls is not None and label in ls.labels and label not in ls.learned:
+            raise LabelSetError(f"“{label}” in the set “{set_name}” is a label described by "
+                                "words; give the learned label another name")
+        learned = (ls.learned.get(label) if ls is not None else None) or Learned()
+        for photos, role in ((pos, "example"), (neg, "negative")):
+            for p in photos:
+                learned = learned.with_role(content_key(p.size, p.hash), display_path(p.path),
+                                            role)
+        if len(learned.examples) < MIN_EXAMPLES:
+            raise LabelSetError(f"a learned label needs at least {MIN_EXAMPLES} example "
+                                f"photos (“{label}” would have {len(learned.examples)})")
+        extra = tuple(p.strip() for p in (prompts or ()) if p.strip())
+        if ls is None:
+            draft = LabelSet(set_name, (label,), None, LEARNED_THRESHOLD,
+                             learned={label: learned},
+                             prompts={label: extra} if extra else {})
+            parse_label_set(draft.to_toml(), set_name)   # the set's name, checked
+        else:
+            prompts_now = dict(ls.prompts)
+            if extra:
+                prompts_now[label] = tuple(dict.fromkeys((*prompts_now.get(label, ()),
+                                                          *extra)))
+            draft = replace(ls, source="", labels=tuple(dict.fromkeys((*ls.labels, label))),
+                            prompts=prompts_now, learned={**ls.learned, label: learned})
+        saved = self.save_label_set(draft)
+        self.catalog.set_tags([(p.id, set_name, label) for p in pos], "manual")
+        self.catalog.set_tags([(p.id, set_name, label) for p in neg], "rejected")
+        self._emit(TagsChanged(frozenset(p.id for p in (*pos, *neg)),
+                               frozenset({set_name})))
+        return saved
+
+    def label_ranking(self, set_name: str, label: str, top: int | None = None
+                      ) -> list[SearchResult]:
+        """Every searchable photo ranked by its score for one label of a set (best first),
+        whatever the threshold: what a learned label would suggest next. Stored embeddings
+        only."""
+        ls = self.labelsets.get(set_name)
+        if label not in ls.labels:
+            raise LabelSetError(f"the set “{set_name}” has no label “{label}”")
+        model = self.embedder.signature
+        ids, vecs = self.catalog.all_embeddings(model, self.catalog.searchable_ids(model))
+        if not len(ids):
+            return []
+        scores = self._scorer.scores(ls, vecs)[:, ls.labels.index(label)]
+        order = np.argsort(-scores, kind="stable")[:top]
+        return self._results([(int(ids[i]), float(scores[i])) for i in order])
+
+    def _resolve_photo(self, ref: int | str) -> Photo:
+        """A photo of the library with an embedding for the model in use, by id or path."""
+        if isinstance(ref, int):
+            photo = self.catalog.photo(ref)
+            where = f"photo #{ref}"
+        else:
+            path = str(Path(ref).expanduser().resolve())
+            photo = self.catalog.photo_by_path(path)
+            where = path
+        if photo is None:
+            raise FolderError(f"{display_path(where)} is not in the library (add its folder "
+                              "and index it first)")
+        if self.catalog.embedding(photo.id, self.embedder.signature) is None:
+            raise FolderError(f"{display_path(photo.path)} is not indexed yet with the "
+                              "current model (run photoclip index, or wait for the app)")
+        return photo
+
+    def learned_examples(self, set_name: str, label: str
+                         ) -> list[tuple[str, str, str | None, bool]]:
+        """A learned label's photos as they are now: (role, content, current path or None
+        when no photo of the library has that content, embedded with the current model)."""
+        learned = self.labelsets.get(set_name).learned.get(label)
+        if learned is None:
+            raise LabelSetError(f"“{label}” in “{set_name}” is not a learned label")
+        items = [("example", e) for e in learned.examples] + [
+            ("negative", e) for e in learned.negatives]
+        keys = [parse_content(e.content) for _r, e in items]
+        rows = self.catalog.content_rows(self.embedder.signature, [k for k in keys if k])
+        out = []
+        for (role, e), key in zip(items, keys, strict=True):
+            row = rows.get(key) if key else None
+            out.append((role, e.content, row[1] if row else None,
+                        bool(row and row[2])))
+        return out
 
     def write_xmp(self, photo_ids: list[int] | None = None, *,
                   progress: Callable[[int, int], None] | None = None,
@@ -1337,6 +1590,14 @@ class Library:
         if added:
             self._emit(TagsChanged(frozenset({to_id})))
         return added
+
+
+class LearnedTagState(NamedTuple):
+    """A learned label's tag on one photo as it was, for undo: the tag row's state and
+    what the photo was to the label's definition ("example", "negative" or None)."""
+
+    tag: tuple[float | None, str] | None
+    role: str | None
 
 
 def _reason_of(exc: Exception, path: str) -> str:

@@ -18,6 +18,10 @@ probabilities that sum to at most 1 over a set); the neutral class lets "none of
 win, so a screenshot is not forced to be a "beach" just because beach is the least bad
 scene. A threshold therefore means the same thing in every set.
 
+Learned labels (``[learned.LABEL]``: example photos by content, see core/concepts.py) are
+scored from the examples instead of words, against the neutral class alone (see
+:meth:`Scorer.scores`).
+
 Everything works on stored image embeddings: re-tagging after an edit never decodes an
 image, it is one matrix product (100,000 photos in well under a second).
 """
@@ -29,13 +33,15 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from photoclip.core import concepts
+from photoclip.core.concepts import Example, Learned
 from photoclip.core.errors import LabelSetError
 
 if sys.version_info >= (3, 11):
@@ -70,10 +76,19 @@ class LabelSet:
     top_k: int | None = None
     prompts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = ""
+    # Labels learned from photos: label -> its examples and negatives (core/concepts.py).
+    learned: dict[str, Learned] = field(default_factory=dict)
 
     def prompts_for(self, label: str) -> list[str]:
+        """The texts a label is described by. A learned label has only the prompts written
+        for it: its name ("Rex") is a name, not a description."""
+        if label in self.learned:
+            return list(self.prompts.get(label, ()))
         templates = self.templates or DEFAULT_TEMPLATES
         return [t.format(label) for t in templates] + list(self.prompts.get(label, ()))
+
+    def is_learned(self, label: str) -> bool:
+        return label in self.learned
 
     def to_toml(self) -> str:
         def q(s: str) -> str:
@@ -90,12 +105,25 @@ class LabelSet:
             lines.append("\n[prompts]")
             lines += [f"{q(k)} = [" + ", ".join(q(p) for p in v) + "]"
                       for k, v in self.prompts.items()]
+        for label, learned in self.learned.items():
+            lines.append(f"\n[learned.{q(label)}]")
+            for key, items in (("examples", learned.examples),
+                               ("negatives", learned.negatives)):
+                if not items and key == "negatives":
+                    continue
+                lines.append(f"{key} = [")
+                # the layout tomlkit gives them when the app edits the file
+                lines += [f"    {{content = {q(e.content)}, path = {q(e.path)}}},"
+                          for e in items]
+                lines.append("]")
         return "\n".join(lines) + "\n"
 
 
 def _line_of(text: str, key: str) -> int:
+    k = re.escape(key)
     for i, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        # key = …, "key" = …, or a table header naming it ([learned."key"])
+        if re.match(rf'\s*"?{k}"?\s*=', line) or re.match(rf'\s*\[[^\]]*"?{k}"?\s*\]', line):
             return i
     return 1
 
@@ -147,12 +175,50 @@ def parse_label_set(text: str, filename: str = "<label set>") -> LabelSet:
         if not isinstance(extra, list) or not all(isinstance(p, str) for p in extra):
             raise fail(label, f"prompts for {label!r} must be a list of texts")
         prompts[label] = tuple(extra)
-    unknown = set(data) - {"name", "labels", "templates", "threshold", "top_k", "prompts"}
+    learned = _parse_learned(data.get("learned", {}), labels, fail)
+    unknown = set(data) - {"name", "labels", "templates", "threshold", "top_k", "prompts",
+                           "learned"}
     if unknown:
         key = sorted(unknown)[0]
         raise fail(key, f"unknown setting {key!r}")
     return LabelSet(name, tuple(labels), tuple(templates) if templates else None,
-                    float(threshold), top_k, prompts, text)
+                    float(threshold), top_k, prompts, text, learned)
+
+
+def _parse_learned(raw: Any, labels: list[str], fail: Any) -> dict[str, Learned]:
+    """``[learned.LABEL]`` tables: ``examples`` (and ``negatives``), each a list of
+    ``{ content = "size:hash", path = "…" }``."""
+    if not isinstance(raw, dict):
+        raise fail("learned", "[learned] must hold one table per learned label")
+    out: dict[str, Learned] = {}
+    for label, table in raw.items():
+        if label not in labels:
+            raise fail(label, f"[learned.{label}] names {label!r}, which is not in 'labels'")
+        if not isinstance(table, dict):
+            raise fail(label, f"[learned.{label}] must be a table with 'examples'")
+        unknown = set(table) - {"examples", "negatives"}
+        if unknown:
+            raise fail(sorted(unknown)[0], f"[learned.{label}] has an unknown setting "
+                       f"{sorted(unknown)[0]!r}")
+        parts: dict[str, tuple[Example, ...]] = {}
+        for key in ("examples", "negatives"):
+            items = table.get(key, [])
+            if not isinstance(items, list):
+                raise fail(key, f"'{key}' of {label!r} must be a list of photos")
+            found = []
+            for item in items:
+                content = item.get("content") if isinstance(item, dict) else None
+                path = item.get("path", "") if isinstance(item, dict) else None
+                if (not isinstance(content, str) or concepts.parse_content(content) is None
+                        or not isinstance(path, str)):
+                    raise fail(key, f"each of the {key} of {label!r} must be "
+                               '{ content = "SIZE:HASH", path = "…" }')
+                found.append(Example(content.strip(), path))
+            parts[key] = tuple(found)
+        if not parts["examples"]:
+            raise fail(label, f"the learned label {label!r} needs at least one example photo")
+        out[label] = Learned(parts["examples"], parts["negatives"])
+    return out
 
 
 def read_label_set(path: Path) -> LabelSet:
@@ -239,11 +305,17 @@ class Scorer:
     """
 
     def __init__(self, embedder: Any, text_cache: Any = None,
-                 shared: PromptCache | None = None) -> None:
+                 shared: PromptCache | None = None,
+                 concept_data: Callable[[Learned], concepts.ConceptData] | None = None
+                 ) -> None:
         self.embedder = embedder
         self.text_cache = text_cache   # Catalog: persistent text embeddings per model
         self.shared = shared
+        # Learned labels: the stored embeddings of a definition's photos and a library
+        # sample (the Library provides them; without it learned labels tag nothing).
+        self.concept_data = concept_data
         self._known: dict[str, np.ndarray] = {}
+        self._concepts: dict[tuple, concepts.Concept | None] = {}
         self._lock = threading.Lock()
 
     def _lookup(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -294,14 +366,24 @@ class Scorer:
                 list(NEUTRAL_PROMPTS)]
 
     def _ensemble(self, prompts: Sequence[Sequence[str]]) -> np.ndarray:
+        """One unit vector per group of prompts; a zero row for an empty group (a learned
+        label described by no words)."""
         flat = [p for group in prompts for p in group]
-        vecs = self._encode(flat)
+        vecs = self._encode(flat) if flat else None
         out, start = [], 0
+        width = None if vecs is None else vecs.shape[1]
         for group in prompts:
+            if not group:
+                out.append(None)
+                continue
+            assert vecs is not None
             mean = vecs[start:start + len(group)].mean(0)
             out.append(mean / (np.linalg.norm(mean) + 1e-12))
             start += len(group)
-        return np.stack(out).astype(np.float32)
+        if width is None:   # nothing but empty groups cannot happen: the neutral class
+            raise ValueError("no prompts to embed")
+        return np.stack([v if v is not None else np.zeros(width, np.float32)
+                         for v in out]).astype(np.float32)
 
     def neutral(self, encode: Any = None) -> np.ndarray:
         """The neutral class ("a photo.", …) as one unit vector: what any photo is.
@@ -325,14 +407,74 @@ class Scorer:
         return self._ensemble(self._groups(label_set))
 
     def scores(self, label_set: LabelSet, image_vecs: np.ndarray) -> np.ndarray:
-        """(N, labels) probabilities: softmax over the set's labels and the neutral class."""
+        """(N, labels) probabilities: softmax over the set's word labels and the neutral class.
+
+        A learned label is scored against the neutral class alone: the softmax of its logit
+        (the neutral class's plus its log-odds, core/concepts.py) and the neutral logit,
+        which is ``sigmoid(log-odds)``. It is not in competition with the set's word labels:
+        a personal label usually refines one of them ("Rex" is a "dog"), and sharing their
+        softmax was measured to push its own photos down its ranking.
+        """
+        n = len(label_set.labels)
         if not len(image_vecs):
-            return np.zeros((0, len(label_set.labels)), dtype=np.float32)
+            return np.zeros((0, n), dtype=np.float32)
         logits = self.embedder.logit_scale * (image_vecs @ self.label_matrix(label_set).T)
+        neutral = logits[:, -1].copy()
+        learned: dict[int, np.ndarray] = {}
+        for col, label in enumerate(label_set.labels):
+            if label not in label_set.learned:
+                continue
+            concept = self.concept(label_set, label)
+            if concept is None:   # nothing to learn from yet: never tagged
+                learned[col] = np.zeros(len(image_vecs), np.float32)
+            else:
+                text = logits[:, col] - neutral if label_set.prompts.get(label) else None
+                odds = np.clip(concept.log_odds(image_vecs, text), -60, 60)
+                learned[col] = (1.0 / (1.0 + np.exp(-odds))).astype(np.float32)
+            logits[:, col] = -np.inf
         logits -= logits.max(1, keepdims=True)
         e = np.exp(logits)
-        probs = e / e.sum(1, keepdims=True)
-        return probs[:, :-1]
+        probs = (e / e.sum(1, keepdims=True))[:, :-1]
+        for col, p in learned.items():
+            probs[:, col] = p
+        return probs.astype(np.float32)
+
+    def concept(self, label_set: LabelSet, label: str) -> concepts.Concept | None:
+        """A learned label fitted on the library (cached until its definition, its prompts
+        or the model change, or :meth:`forget_concepts`)."""
+        learned = label_set.learned[label]
+        prompts = tuple(label_set.prompts.get(label, ()))
+        key = (self.embedder.signature, learned, prompts)
+        with self._lock:
+            if key in self._concepts:
+                return self._concepts[key]
+        if self.concept_data is None:
+            return None
+        data = self.concept_data(learned)
+        if prompts and len(data.examples):
+            text_vec = self._ensemble([list(prompts), list(NEUTRAL_PROMPTS)])
+            scale = self.embedder.logit_scale
+
+            def text_odds(vecs: np.ndarray) -> np.ndarray:
+                if not len(vecs):
+                    return np.zeros(0, np.float32)
+                t = vecs @ text_vec.T
+                return (scale * (t[:, 0] - t[:, 1])).astype(np.float32)
+
+            data = concepts.ConceptData(data.examples, data.negatives, data.background,
+                                        data.missing, (text_odds(data.examples),
+                                                       text_odds(data.negatives),
+                                                       text_odds(data.background)))
+        fitted = concepts.fit(data)
+        with self._lock:
+            self._concepts[key] = fitted
+        return fitted
+
+    def forget_concepts(self) -> None:
+        """Fit learned labels afresh on next use (the library they are calibrated on
+        changed a lot: a whole re-tag)."""
+        with self._lock:
+            self._concepts.clear()
 
 
 def choose_tags(label_set: LabelSet, ids: np.ndarray, scores: np.ndarray

@@ -27,7 +27,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from photoclip.core import Library, ModelUnavailableError, PhotoclipError
+from photoclip.core import Library, ModelUnavailableError, PhotoclipError, models
 from photoclip.core.embedder import Embedder
 from photoclip.core.events import (
     LibraryEvent,
@@ -151,6 +151,8 @@ class LibraryController(QObject):
     about = Signal(str)                       # the About box's text
     trash_history = Signal(object)            # [TrashResult], newest first
     xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
+    label_learned = Signal(str, str)          # set, label: a label learned from photos
+    model_catalog = Signal(object)            # [(KnownModel or None, state, Speed or None)]
     message = Signal(str)                     # for the status bar
     error = Signal(str)                       # something the user must see, in words
     _event = Signal(object)                   # a core event, from any thread
@@ -766,6 +768,86 @@ class LibraryController(QObject):
                 self.error.emit(f"XMP export stopped: {job.outcome}")
 
         job = Job("Writing tags to XMP sidecars", run, unit="photos", pausable=False)
+        job.finished.connect(done)
+        return self._queue(job)
+
+    # -- learned labels and the model picker (issue 18) --------------------------------------
+
+    def learn_label(self, label: str, set_name: str, photo_ids: list[int],
+                    prompts: list[str] | None = None) -> Job | None:
+        """Create a label from example photos (a job: the library is re-scored from stored
+        embeddings). ``label_learned`` says when it is there; refusals come by ``error``."""
+        if not self.model_ready:
+            self.error.emit("Learning a label needs the model, which is not ready yet.")
+            return None
+        library = self._library
+
+        def run(job: Job) -> Any:
+            job.report(0, 0, "Learning from the examples and scoring every photo…")
+            ls = library.learn_label(label, set_name, list(photo_ids), prompts=prompts)
+            return ls, library.tag_counts().get((ls.name, label), 0)
+
+        def done(job: Job) -> None:
+            if job.state is JobState.DONE:
+                ls, count = job.result
+                job.outcome = (f"“{label}” learned from {len(photo_ids):,} photos; "
+                               f"{count:,} photo{'s' if count != 1 else ''} carry it")
+                self.message.emit(job.outcome)
+                self.label_learned.emit(ls.name, label)
+            elif job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+                self.error.emit(f"The label was not created: {job.outcome}")
+
+        job = Job(f"Learning “{label}”", run, pausable=False, cancellable=False)
+        job.finished.connect(done)
+        return self._queue(job)
+
+    def request_model_catalog(self) -> None:
+        """The models photoclip knows, whether each is here, and the speeds measured here
+        (answered by ``model_catalog``: [(KnownModel, state in words, Speed or None)])."""
+        current = self.model_spec
+
+        def load() -> list[tuple[Any, str, Any]]:
+            speeds = models.SpeedCache().all()
+            rows = [(m, models.availability(m), speeds.get(m.spec))
+                    for m in models.KNOWN_MODELS]
+            if models.known(current) is None:   # a folder or a spec of the user's own
+                rows.insert(0, (None, "in use", speeds.get(current)))
+            return rows
+
+        self._run(load, on_result=self.model_catalog.emit)
+
+    def measure_model_speeds(self) -> Job:
+        """Time every known model whose weights are here, and the one in use (a job: each
+        model is loaded in turn; nothing is downloaded). Results by ``model_catalog``."""
+        library = self._library
+        current = self.model_spec
+
+        def run(job: Job) -> list[str]:
+            todo = [m.spec for m in models.KNOWN_MODELS
+                    if m.spec != current and models.availability(m) == "ready"]
+            todo.insert(0, current)
+            cache, failed = models.SpeedCache(), []
+            for done, spec in enumerate(todo):
+                if job.cancel_event.is_set():
+                    break
+                job.report(done, len(todo), f"Timing {short_model_name(spec)}…")
+                try:
+                    cache.put(models.measure_speed(
+                        spec, embedder=library.embedder if spec == current else None))
+                except PhotoclipError as exc:
+                    failed.append(f"{short_model_name(spec)}: {describe_error(exc)}")
+            return failed
+
+        def done(job: Job) -> None:
+            failed = job.result if job.state is JobState.DONE else []
+            job.outcome = ("Model speeds measured" if not failed else
+                           "Some models could not be timed: " + "; ".join(failed))
+            if job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+            self.request_model_catalog()
+
+        job = Job("Timing the models on this computer", run, unit="models", pausable=False)
         job.finished.connect(done)
         return self._queue(job)
 

@@ -7,7 +7,9 @@ from typing import Any
 from PySide6.QtCore import (
     QDate,
     QDateTime,
+    Qt,
     QTime,
+    Signal,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -91,7 +93,8 @@ class SettingsDialog(QDialog):
     """Settings that apply at once (model, thumbnails) and those that wait for a restart."""
 
     def __init__(self, settings: Settings, current_model: str, library_folder: str,
-                 library_note: str = "", parent: QWidget | None = None) -> None:
+                 library_note: str = "", parent: QWidget | None = None,
+                 controller: Any = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setMinimumWidth(640)
@@ -144,6 +147,12 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        self.models: ModelTable | None = None
+        if controller is not None:
+            self.models = ModelTable(controller, current_model)
+            self.models.chosen.connect(self.model.setCurrentText)
+            layout.addWidget(self.models, 1)
+            self.setMinimumWidth(900)
         layout.addWidget(note)
         layout.addWidget(buttons)
 
@@ -352,3 +361,78 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(tree)
         layout.addWidget(buttons)
+
+
+class ModelTable(QWidget):
+    """The models photoclip knows, with their published numbers and the speed measured on
+    this computer; choosing a row chooses the model (applied when Settings is saved, as a
+    re-embedding job while the current model keeps answering)."""
+
+    chosen = Signal(str)   # a model spec
+
+    HEADERS = ("Model", "ImageNet", "COCO R@1", "Download", "Licence", "Searches in",
+               "On this computer")
+
+    def __init__(self, controller: Any, current_model: str) -> None:
+        super().__init__()
+        self.controller = controller
+        self.current_model = current_model
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(self.HEADERS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setColumnWidth(0, 300)
+        self.tree.itemClicked.connect(self._clicked)
+        self.measure = QPushButton("Measure speed on this computer")
+        self.measure.setToolTip("Times each model whose weights are here on a few generated "
+                                "photos (a job; nothing is downloaded)")
+        self.measure.clicked.connect(self._measure)
+        source = QLabel("ImageNet: zero-shot top-1 accuracy; COCO R@1: how often the right "
+                        "photo comes first for a caption, among 5,000. Both published by "
+                        "OpenCLIP (its results tables); speed: measured here, model only.")
+        source.setWordWrap(True)
+        source.setStyleSheet("color: palette(mid);")
+        row = QHBoxLayout()
+        row.addWidget(source, 1)
+        row.addWidget(self.measure)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Models"))
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(row)
+        controller.model_catalog.connect(self.show_catalog)
+        controller.request_model_catalog()
+
+    def show_catalog(self, rows: list[tuple[Any, str, Any]]) -> None:
+        self.tree.clear()
+        for model, state, speed in rows:
+            if model is None:
+                spec = self.current_model
+                cells = [spec, "", "", "", "", "", ""]
+            else:
+                spec = model.spec
+                cells = [model.title, f"{model.imagenet:.1f}%", f"{model.coco_r1:.1f}%",
+                         f"{model.download_mb:,} MB", model.licence, model.languages, ""]
+            if speed is not None:
+                cells[-1] = speed.describe()
+            elif state == "ready" or model is None:
+                cells[-1] = "not timed yet"
+            else:
+                cells[-1] = state
+            if spec == self.current_model:
+                cells[0] += "  (in use)"
+            item = QTreeWidgetItem(cells)
+            item.setData(0, Qt.ItemDataRole.UserRole, spec)
+            tip = spec + (f"\n{model.note}" if model is not None and model.note else "")
+            for col in range(len(cells)):
+                item.setToolTip(col, tip if col == 0 else cells[col])
+            self.tree.addTopLevelItem(item)
+
+    def _clicked(self, item: QTreeWidgetItem) -> None:
+        spec = item.data(0, Qt.ItemDataRole.UserRole)
+        if spec:
+            self.chosen.emit(spec)
+
+    def _measure(self) -> None:
+        self.measure.setEnabled(False)
+        job = self.controller.measure_model_speeds()
+        job.finished.connect(lambda _j: self.measure.setEnabled(True))

@@ -50,6 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.catalog import Photo
+from photoclip.core.concepts import MIN_EXAMPLES
 from photoclip.gui.controller import LibraryController, ModelState, Results, View
 from photoclip.gui.dialogs import (
     DatesDialog,
@@ -73,7 +74,7 @@ from photoclip.gui.panels import (
     TagEditCommand,
     TrashCommand,
 )
-from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, TagBrowser
+from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, LearnLabelDialog, TagBrowser
 from photoclip.gui.thumbnails import ThumbnailCache
 from photoclip.gui.viewer import PhotoViewer
 from photoclip.settings import Settings
@@ -419,6 +420,7 @@ class MainWindow(QMainWindow):
         c.model_state.connect(self._model_state)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.tags_changed.connect(self.tag_browser.set_counts)
+        c.label_learned.connect(self._label_learned)
         c.photo_tags.connect(self._photo_tags)
         c.photo_files.connect(self.details.show_files)
         c.tag_edited.connect(lambda e: self.undo_stack.push(TagEditCommand(c, e)))
@@ -795,6 +797,10 @@ class MainWindow(QMainWindow):
         add_tag = menu.addAction(icon("tag"), f"Add a tag to the {some}…")
         remove_tag = menu.addAction(f"Remove a tag from the {some}…")
         confirm = menu.addAction(f"Confirm the automatic tags of the {some}")
+        learn = menu.addAction(icon("tag"), "Create label from these…")
+        learn.setEnabled(n >= MIN_EXAMPLES)
+        learn.setToolTip(f"Select at least {MIN_EXAMPLES} photos that show what the label "
+                         "means" if n < MIN_EXAMPLES else "A label learned from these photos")
         xmp = menu.addAction("Write tags to XMP sidecars")
         menu.addSeparator()
         trash = menu.addAction(icon("user-trash"), f"Move the {some} to the trash…")
@@ -815,6 +821,8 @@ class MainWindow(QMainWindow):
             self.remove_tag_from_selection()
         elif chosen is confirm:
             self.controller.confirm_tags(ids)
+        elif chosen is learn:
+            self.create_label_from_selection()
         elif chosen is xmp:
             self.controller.write_xmp(ids)
         elif chosen is trash:
@@ -854,6 +862,19 @@ class MainWindow(QMainWindow):
                                  f"{'s' if len(ids) != 1 else ''}", self.tag_browser.known)
         if chosen is not None:
             self.controller.edit_tags(ids, chosen[0], chosen[1], "reject")
+
+    def create_label_from_selection(self) -> None:
+        """"Create label from these…": the selected photos are the new label's examples."""
+        ids = self.selected_ids()
+        if len(ids) < MIN_EXAMPLES:
+            self.statusBar().showMessage(f"Select at least {MIN_EXAMPLES} photos that show "
+                                         "what the label means", 8000)
+            return
+        LearnLabelDialog(self.controller, ids, self).exec()
+
+    def _label_learned(self, set_name: str, label: str) -> None:
+        """Show what the new label took, so its suggestions can be confirmed or removed."""
+        self.filter_by_tag(f"{set_name}:{label}")
 
     def trash_selection(self) -> None:
         photos = self._selected_photos()
@@ -1061,7 +1082,8 @@ class MainWindow(QMainWindow):
 
     def show_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self.controller.model_spec,
-                                self.controller.library_folder, self.library_note, self)
+                                self.controller.library_folder, self.library_note, self,
+                                controller=self.controller)
         if dialog.exec():
             self.settings.save()
             self.model.set_thumb_size(self.settings.thumb_size)

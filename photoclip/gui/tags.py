@@ -31,6 +31,7 @@ from photoclip.core.errors import LabelSetError
 from photoclip.core.tagging import LabelSet, parse_label_set
 
 MANUAL_SET = "my tags"   # where tags typed by hand go
+PERSONAL_SET = "personal"   # where labels learned from photos go unless the user says
 
 
 class TagBrowser(QTreeWidget):
@@ -276,9 +277,13 @@ class LabelSetEditor(QDialog):
         labels = [self.labels.item(i).text().strip() for i in range(self.labels.count())]
         prompts = {k: v for k, v in (previous.prompts if previous else {}).items()
                    if k in labels}
+        # Labels learned from photos keep their examples (renaming one makes it a new,
+        # word label: its examples belong to the old name).
+        learned = {k: v for k, v in (previous.learned if previous else {}).items()
+                   if k in labels}
         draft = LabelSet(self.name.text().strip(), tuple(labels),
                          tuple(templates) or None, round(self.threshold.value(), 3),
-                         self.top_k.value() or None, prompts)
+                         self.top_k.value() or None, prompts, learned=learned)
         return parse_label_set(draft.to_toml(), "this set")
 
     def _changed(self) -> None:
@@ -337,3 +342,90 @@ class LabelSetEditor(QDialog):
         if self.chooser.findText(ls.name) < 0:
             self.chooser.addItem(ls.name)
         self.error.setText("Saved; re-tagging the library (see Jobs)…")
+
+
+class LearnLabelDialog(QDialog):
+    """"Create label from these…": a name, a set, optional words; the photos are its examples.
+
+    The sets to choose from come from the controller (``label_sets``); nothing here reads a
+    file. On OK the controller learns the label as a job.
+    """
+
+    def __init__(self, controller: Any, photo_ids: list[int],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Create a label from these photos")
+        self.setMinimumWidth(460)
+        self.controller = controller
+        self.photo_ids = list(photo_ids)
+        self.name = QLineEdit(placeholderText="e.g. our dog Rex, grandma's kitchen")
+        self.set_box = QComboBox(editable=True)
+        self.set_box.addItem(PERSONAL_SET)
+        self.set_box.setToolTip("The label set it is kept in (a file you can edit). A set of "
+                                "its own tags it on its own; in a set with word labels it "
+                                "is still scored on its own, against “a photo”.")
+        self.words = QLineEdit(placeholderText="optional: words that describe it too "
+                                               "(several: separate with ;)")
+        self.words.setToolTip("Only if they describe the whole thing; your examples decide "
+                              "how much the words count.")
+        note = QLabel(f"The {len(self.photo_ids):,} selected photos become its examples. "
+                      "photoclip then suggests it for photos like them; confirming or "
+                      "removing a suggestion teaches it more.")
+        note.setWordWrap(True)
+        self.error = QLabel(wordWrap=True)
+        self.error.setStyleSheet("color: #c0392b;")
+        form = QFormLayout()
+        form.addRow("Label", self.name)
+        form.addRow("Label set", self.set_box)
+        form.addRow("Words", self.words)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
+                                        QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create label")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.name.textChanged.connect(lambda _t: self._check())
+        self.set_box.editTextChanged.connect(lambda _t: self._check())
+        controller.label_sets.connect(self._sets_loaded)
+        controller.request_label_sets()
+        self._check()
+
+    def _sets_loaded(self, sets: list[LabelSet], _problems: list[str]) -> None:
+        chosen = self.set_box.currentText()
+        names = sorted({ls.name for ls in sets} | {PERSONAL_SET})
+        self.set_box.blockSignals(True)
+        self.set_box.clear()
+        self.set_box.addItems(names)
+        self.set_box.setCurrentText(chosen)
+        self.set_box.blockSignals(False)
+
+    def _check(self) -> bool:
+        label = " ".join(self.name.text().split())
+        set_name = self.set_box.currentText().strip()
+        problem = ""
+        if not label:
+            problem = "Give the label a name."
+        elif not set_name:
+            problem = "Choose or type the label set to keep it in."
+        else:
+            try:
+                parse_label_set(LabelSet(set_name, (label,)).to_toml(), "this set")
+            except LabelSetError:
+                problem = ("A label set's name is short: letters, digits, spaces and "
+                           "- _ . only.")
+        self.error.setText(problem)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
+        return not problem
+
+    def accept(self) -> None:
+        if not self._check():
+            return
+        words = [w.strip() for w in self.words.text().split(";") if w.strip()]
+        self.controller.learn_label(" ".join(self.name.text().split()),
+                                    self.set_box.currentText().strip(), self.photo_ids,
+                                    words or None)
+        super().accept()
