@@ -63,7 +63,7 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel("xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k",
                "ViT-B/32 + XLM-RoBERTa base, LAION-5B (multilingual)",
                62.36, 37.78, 366.1, 1460, "MIT",
-               "about 100 languages (XLM-RoBERTa's); best in widely written ones",
+               "~100 languages",
                needs=("transformers",),
                note="searches and label sets in your own language; text tower runs in torch"),
 )

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -380,7 +381,15 @@ class ModelTable(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(self.HEADERS))
         self.tree.setRootIsDecorated(False)
-        self.tree.setColumnWidth(0, 300)
+        self.tree.setAllColumnsShowFocus(True)
+        # The model's name gives way (middle elided, whole in the tooltip) so that the
+        # numbers and the speed measured here are never scrolled out of sight.
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(self.HEADERS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemClicked.connect(self._clicked)
         self.measure = QPushButton("Measure speed on this computer")
         self.measure.setToolTip("Times each model whose weights are here on a few generated "
