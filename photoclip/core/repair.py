@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 # Parents before children, so foreign keys hold as rows go in.
 TABLES = ("meta", "roots", "photos", "embeddings", "label_sets", "tags", "text_embeddings")
 # What the report counts, in words.
-_COUNTED = {"photos": "photos", "embeddings": "embeddings", "tags": "tags",
-            "label_sets": "label sets", "roots": "folders"}
+_COUNTED = {"photos": ("photo", "photos"), "embeddings": ("embedding", "embeddings"),
+            "tags": ("tag", "tags"), "label_sets": ("label set", "label sets"),
+            "roots": ("folder", "folders")}
 # Meta rows that describe the file itself, not the library: the new catalog keeps its own.
 _OWN_META = {"catalog_id"}
 
@@ -52,8 +53,8 @@ class RepairReport:
     def summary(self) -> str:
         """One line for the user."""
         def counts(by_table: dict[str, int]) -> str:
-            parts = [f"{by_table.get(t, 0):,} {word}" for t, word in _COUNTED.items()
-                     if by_table.get(t)]
+            parts = [f"{n:,} {one if n == 1 else many}" for t, (one, many) in _COUNTED.items()
+                     if (n := by_table.get(t, 0))]
             return ", ".join(parts) or "nothing"
 
         total = sum(self.salvaged.values()) + sum(self.from_backup.values())
@@ -72,7 +73,8 @@ class RepairReport:
             if self.unreadable:
                 line += " (some rows could not be read)"
             if self.recreated_roots:
-                line += (f"; {len(self.recreated_roots)} folders named again from their "
+                n = len(self.recreated_roots)
+                line += (f"; {n} folder{'s' if n != 1 else ''} named again from their "
                          "photos' paths (check them with photoclip status)")
             if self.backup_used is not None:
                 line += (f"; from the backup {self.backup_used.name}: "
