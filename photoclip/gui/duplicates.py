@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -129,6 +130,17 @@ class DuplicatesDialog(QDialog):
         layout.addLayout(buttons)
         for b in (self.prev_btn, self.swap_btn, self.trash_btn, self.next_btn):
             b.setEnabled(False)
+        # Shortcuts, not keyPressEvent: a focused button or the scroll area would take the
+        # arrows (focus moves, scrolling) and Space (clicking whichever button has focus).
+        keys: list[tuple[tuple[Qt.Key, ...], Any]] = [
+            ((Qt.Key.Key_Right, Qt.Key.Key_N), lambda: self.show_group(self.index + 1)),
+            ((Qt.Key.Key_Left, Qt.Key.Key_P), lambda: self.show_group(self.index - 1)),
+            ((Qt.Key.Key_Space,), self.swap_keep),
+            ((Qt.Key.Key_Return, Qt.Key.Key_Enter), self.trash_others),
+        ]
+        for key_list, act in keys:
+            for key in key_list:
+                QShortcut(QKeySequence(key), self, act)
         controller.duplicates_found.connect(self._found)
         self.finished.connect(self._closed)
         self.job: Job = controller.find_duplicates()
@@ -202,19 +214,6 @@ class DuplicatesDialog(QDialog):
 
     def show_history(self) -> None:
         TrashHistoryDialog(self.controller, self).exec()
-
-    def keyPressEvent(self, event: Any) -> None:
-        key = event.key()
-        if key in (Qt.Key.Key_Right, Qt.Key.Key_N):
-            self.show_group(self.index + 1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_P):
-            self.show_group(self.index - 1)
-        elif key == Qt.Key.Key_Space:
-            self.swap_keep()
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.trash_others()
-        else:
-            super().keyPressEvent(event)
 
     def _closed(self) -> None:
         if not self.job.state.finished:   # closed before the search ended: stop it

@@ -252,7 +252,16 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     assert {p.path for p in group.photos} == {str(original), str(folder / "copy-small.jpg")}
     assert group.keep.path == str(original)        # the larger one is suggested
     assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
-    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    # The keys do what the buttons say whichever widget has focus: Space on a focused
+    # "trash" button swaps the keeper (it does not click that button).
+    dialog.trash_btn.setFocus()
+    qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Space)
+    assert "KEEP" in dialog.cards_layout.itemAt(1).widget().badge.text()
+    assert (folder / "copy-small.jpg").exists()
+    assert original.exists()
+    qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Space)
+    assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
+    qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not (folder / "copy-small.jpg").exists(), timeout=20000)
     assert original.exists()
     _idle(qtbot, window)
