@@ -37,6 +37,13 @@ FULL_SIZE_CAP = 8192    # longest side decoded for 100%: a 100 MP panorama stays
 SLIDESHOW_MS = 4000
 
 
+
+# From the whole list down to the one key a person must know, for narrower windows.
+KEY_HINTS = ("← → move · wheel zoom · 1 100% · 0 fit · I info · S slideshow · "
+             "F11 full screen · Esc back",
+             "← → move · I info · S slideshow · Esc back",
+             "Esc back")
+
 class _Signals(QObject):
     loaded = Signal(str, int, QImage)   # path, size asked, image
 
@@ -266,12 +273,16 @@ class PhotoViewer(QWidget):
         if self.slideshow.isActive():
             status += "   slideshow (S stops)"
         painter.fillRect(QRectF(0, self.height() - 26, self.width(), 26), QColor(0, 0, 0, 150))
-        painter.drawText(QRectF(10, self.height() - 26, self.width() - 20, 26),
+        # The key hints shrink before the name does, and the two never overlap.
+        fm = painter.fontMetrics()
+        room = self.width() - 20
+        hint = next((h for h in KEY_HINTS if fm.horizontalAdvance(h) <= room // 2), "")
+        hint_w = fm.horizontalAdvance(hint) + (24 if hint else 0)
+        status = fm.elidedText(status, Qt.TextElideMode.ElideMiddle, room - hint_w)
+        painter.drawText(QRectF(10, self.height() - 26, room - hint_w, 26),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, status)
-        painter.drawText(QRectF(10, self.height() - 26, self.width() - 20, 26),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                         "← → move · wheel zoom · 1 100% · 0 fit · I info · S slideshow · "
-                         "F11 full screen · Esc back")
+        painter.drawText(QRectF(10, self.height() - 26, room, 26),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, hint)
         if self.info:
             self._paint_info(painter, photo)
 
