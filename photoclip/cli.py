@@ -408,7 +408,8 @@ def _tag(lib: Any, args: argparse.Namespace) -> int:
     else:
         for path, ts in sorted(tags.items()):
             print(f"{quote_path(path)}: " + ", ".join(f"{t.label_set}:{t.label}" for t in ts))
-    print(f"{n} automatic tags on {len(tags)} photos", file=sys.stderr)
+    print(f"{n} automatic tag{'s' if n != 1 else ''} on {len(tags)} "
+          f"photo{'s' if len(tags) != 1 else ''}", file=sys.stderr)
     if args.write_xmp:
         report = lib.write_xmp()
         failed = f", {len(report.failed)} could not be written" if report.failed else ""
@@ -432,7 +433,8 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
             return 0
     if cmd == "remove":
         n = lib.remove_root(args.folder)
-        print(f"removed {args.folder} ({n} photos forgotten; files untouched)", file=sys.stderr)
+        print(f"removed {args.folder} ({n} photo{'s' if n != 1 else ''} forgotten; "
+              "files untouched)", file=sys.stderr)
         return 0
     if cmd == "index":
         if not lib.catalog.roots():

@@ -1147,6 +1147,18 @@ class Catalog:
             params.append(label_set)
         return {r[0] for r in self._query(sql, params)}
 
+    def tag_scores(self, label: str, label_set: str | None = None) -> dict[int, float | None]:
+        """Photo id -> score of a tag it has (the best over sets); ``None`` where the user
+        gave it (manual tags carry no score)."""
+        sql = ("SELECT photo_id, MAX(CASE WHEN source = 'manual' THEN NULL ELSE score END), "
+               "MAX(source = 'manual') FROM tags WHERE label = ? AND source != 'rejected'")
+        params: list = [label]
+        if label_set is not None:
+            sql += " AND label_set = ?"
+            params.append(label_set)
+        return {r[0]: (None if r[2] else r[1])
+                for r in self._query(sql + " GROUP BY photo_id", params)}
+
     # -- duplicate review: content signatures and trash history ------------------------------
 
     def content_signatures(self, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], bytes]:

@@ -1431,6 +1431,11 @@ class Library:
         set_name, _, label = tag.rpartition(":")
         return self.catalog.ids_with_tag(label, set_name or None)
 
+    def tag_scores(self, tag: str) -> dict[int, float | None]:
+        """Photo id -> the tag's score (``None`` for tags the user gave): ``set:label``."""
+        set_name, _, label = tag.rpartition(":")
+        return self.catalog.tag_scores(label, set_name or None)
+
     def failed(self) -> list[Photo]:
         return self.catalog.failed_photos()
 

@@ -41,6 +41,7 @@ from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
 from photoclip.core.watcher import Change, FolderWatcher
 from photoclip.gui.jobs import Job, JobQueue, JobState
+from photoclip.gui.names import counted
 from photoclip.gui.timeline import GROUPINGS, Section, sections_for
 from photoclip.gui.workers import Task, Workers
 
@@ -73,6 +74,7 @@ class View:
     group: str = "month"           # the timeline's sections: day, month, year, none
     by_date: bool = False          # search results in date order instead of relevance
     weaker: bool = False           # search results past the relevance cut
+    by_score: bool = False         # a tag's photos by its score (yours first), not by date
 
     @property
     def needs_model(self) -> bool:
@@ -81,6 +83,13 @@ class View:
     @property
     def is_search(self) -> bool:
         return self.needs_model
+
+    @property
+    def ranked(self) -> bool:
+        """Best first rather than newest first (no date sections)."""
+        if self.is_search:
+            return not self.by_date
+        return bool(self.tag) and self.by_score
 
     def title(self) -> str:
         if self.similar_ids:
@@ -93,6 +102,8 @@ class View:
         elif self.folder:
             name = os.path.basename(self.folder.rstrip(os.sep)) or self.folder
             what = f"Photos in {display_path(name)}"
+        elif self.tag and self.by_score:
+            return f"Photos tagged {self.tag.partition(':')[2] or self.tag}, best match first"
         else:
             what = "All photos, newest first"
         if self.tag:
@@ -113,10 +124,10 @@ class View:
         if not isinstance(raw, dict):
             return cls()
         kinds = {"text": str, "tag": str, "folder": str, "date_from": float, "date_to": float,
-                 "group": str, "by_date": bool}
+                 "group": str, "by_date": bool, "by_score": bool}
         values = {k: raw[k] for k, kind in kinds.items()
-                  if k in raw and (isinstance(raw[k], kind) or (raw[k] is None and
-                                                                k not in ("group", "by_date")))}
+                  if k in raw and (isinstance(raw[k], kind) or (
+                      raw[k] is None and k not in ("group", "by_date", "by_score")))}
         if values.get("group") not in GROUPINGS:
             values.pop("group", None)
         return cls(**values)
@@ -153,6 +164,7 @@ class LibraryController(QObject):
     xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
     label_learned = Signal(str, str)          # set, label: a label learned from photos
     model_catalog = Signal(object)            # [(KnownModel or None, state, Speed or None)]
+    model_not_changed = Signal(str, str)      # the model asked for, why not (in words)
     message = Signal(str)                     # for the status bar
     error = Signal(str)                       # something the user must see, in words
     _event = Signal(object)                   # a core event, from any thread
@@ -304,7 +316,9 @@ class LibraryController(QObject):
             job = Job("Choosing the model", swap, pausable=False, cancellable=False)
             job.finished.connect(lambda j: (self._model_swapped(spec)
                                             if j.state is JobState.DONE else
-                                            self._report(j.error or RuntimeError("cancelled"))))
+                                            self.model_not_changed.emit(
+                                                spec, describe_error(j.error or RuntimeError(
+                                                    "cancelled")))))
             return self._queue(job)
         library = self._library
 
@@ -316,19 +330,18 @@ class LibraryController(QObject):
                                         cancel=job.cancel_event, pause=job.pause_event,
                                         download=download)
 
-        job = Job(f"Switching to the model {spec}", run)
-        job.finished.connect(self._model_switched)
+        job = Job(f"Switching to the model {short_model_name(spec)}", run)
+        job.finished.connect(lambda j: self._model_switched(j, spec))
         return self._queue(job)
 
     def _model_swapped(self, spec: str) -> None:
         self.model_spec = spec
         self.load_model()
 
-    @Slot(object)
-    def _model_switched(self, job: Job) -> None:
+    def _model_switched(self, job: Job, spec: str) -> None:
         if job.state is JobState.FAILED:
             job.outcome = describe_error(job.error)
-            self.error.emit(f"The model was not changed: {job.outcome}")
+            self.model_not_changed.emit(spec, job.outcome)
         elif job.state is JobState.CANCELLED:
             job.outcome = "Cancelled; the current model stays, and a new try resumes"
         else:
@@ -338,20 +351,28 @@ class LibraryController(QObject):
 
     def add_folders(self, folders: list[str]) -> None:
         def add() -> list[str]:
-            added, problems = [], []
+            added, problems, covered = [], [], []
             for folder in folders:
                 try:
-                    added.append(self._library.add_root(folder).path)
+                    before = {r.path for r in self._library.roots()}
+                    root = self._library.add_root(folder)
                 except PhotoclipError as exc:
                     problems.append(describe_error(exc))
-            for p in problems:
+                    continue
+                if root.path in before:
+                    covered.append(f"{display_path(folder)} is already in the library"
+                                   + ("" if os.path.realpath(folder) == root.path else
+                                      f" (inside {display_path(root.path)})"))
+                else:
+                    added.append(root.path)
+            for p in problems + covered:
                 self.error.emit(p)
             return added
 
         def done(added: list[str]) -> None:
             if not added:
                 return
-            self.message.emit("Added " + ", ".join(added))
+            self.message.emit("Added " + ", ".join(display_path(a) for a in added))
             if self.watcher is not None:
                 self.watcher.request_root_sync()
             title = (f"Indexing {os.path.basename(added[0]) or added[0]}" if len(added) == 1
@@ -520,6 +541,14 @@ class LibraryController(QObject):
                 found = library.search_matches(view.text, weaker=view.weaker,
                                                limit=SEARCH_TOP, **filters)
                 hits, clear, weaker = found.results, found.clear, found.weaker
+            elif view.ranked:
+                photos = library.photos(**filters)
+                scores = library.tag_scores(view.tag or "")
+                # The user's own photos of the label first, then suggestions best first.
+                photos.sort(key=lambda p: _tag_rank(scores.get(p.id, float("-inf"))))
+                photos = photos[:BROWSE_LIMIT]
+                return Results(photos, [scores.get(p.id) for p in photos],
+                               sections_for(photos, "none"))
             else:
                 photos = library.photos(limit=BROWSE_LIMIT, **filters)
                 return Results(photos, None, sections_for(photos, view.group))
@@ -648,7 +677,7 @@ class LibraryController(QObject):
                 return
             result = job.result
             failed = f"; {len(result.failed)} could not be moved" if result.failed else ""
-            job.outcome = f"Moved {len(result.trashed):,} photos to the trash{failed}"
+            job.outcome = f"Moved {counted(len(result.trashed), 'photo')} to the trash{failed}"
             if result.failed:
                 self.error.emit(job.outcome + ": " + result.failed[0].reason)
             if result.trashed:
@@ -703,7 +732,7 @@ class LibraryController(QObject):
                 self.error.emit(f"{len(out.failed)} could not be put back: "
                                 f"{out.failed[0].reason}")
             if out.restored:
-                self.message.emit(f"Put {len(out.restored):,} photos back from the trash")
+                self.message.emit(f"Put {counted(len(out.restored), 'photo')} back from the trash")
 
         self._run(lambda: self._library.restore_from_trash(result), on_result=done, write=True)
 
@@ -910,6 +939,10 @@ def _index_outcome(job: Job) -> str:
     if s.touched:
         return f"{s.new} new, {s.moved} moved, {s.missing} gone"
     return ""
+
+
+def _tag_rank(score: float | None) -> tuple[int, float]:
+    return (0, 0.0) if score is None else (1, -score)
 
 
 def short_model_name(spec: str) -> str:

@@ -103,6 +103,7 @@ class SettingsDialog(QDialog):
         self.current_model = current_model
         self.default_model = DEFAULT_MODEL
         self.model_changed = False
+        self.chosen_model = current_model
         self.needs_restart = False
         self.model = QComboBox(editable=True)
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -171,7 +172,8 @@ class SettingsDialog(QDialog):
         model = self.model.currentText().strip()
         self.model_changed = bool(model) and model != self.current_model
         if self.model_changed:
-            self.settings.model = model
+            # Remembered by the window once the switch has worked, not here.
+            self.chosen_model = model
         self.needs_restart = (self.threads.value() != self.settings.threads
                               or self.library_field.text().strip() != self.settings.library)
         self.settings.threads = self.threads.value()
@@ -186,13 +188,20 @@ class JobsDialog(QDialog):
     def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Jobs")
-        self.resize(640, 360)
+        self.resize(760, 380)
         self.controller = controller
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Job", "Progress", ""])
         self.tree.setRootIsDecorated(False)
         self.tree.setColumnWidth(0, 260)
-        self.tree.setColumnWidth(1, 220)
+        # A finished job's outcome (an error, say) wraps in a column that takes the room
+        # left, rather than ending in "…" with the reason cut off.
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        head = self.tree.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        head.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self._items: dict[int, tuple[QTreeWidgetItem, QProgressBar, QWidget]] = {}
         clear = QPushButton("Clear finished")
         clear.clicked.connect(controller.jobs.clear_finished)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -51,7 +51,13 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.core.concepts import MIN_EXAMPLES
-from photoclip.gui.controller import LibraryController, ModelState, Results, View
+from photoclip.gui.controller import (
+    LibraryController,
+    ModelState,
+    Results,
+    View,
+    short_model_name,
+)
 from photoclip.gui.dialogs import (
     DatesDialog,
     JobsDialog,
@@ -64,10 +70,11 @@ from photoclip.gui.grid import PhotoGridView
 from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job, JobState
 from photoclip.gui.models import IdRole, PhotoListModel, PhotoRole, ScoreRole
-from photoclip.gui.names import copied, file_url, shown, shown_name
+from photoclip.gui.names import copied, counted, file_url, shown, shown_name
 from photoclip.gui.panels import (
     DetailsPanel,
     DropOverlay,
+    ElidedLabel,
     FolderList,
     RemoveFolderCommand,
     RootRole,
@@ -101,9 +108,11 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self.setMinimumSize(760, 520)
         self._roots: list[Any] = []
-        self._shown: tuple[View, int] | None = None   # the view on screen, its photo count
+        # The view on screen, its photo count, whether a search found clear matches.
+        self._shown: tuple[View, int, bool] | None = None
         self._closed = False
         self._open_problems = False
+        self._wanted_model: str | None = None     # asked for; remembered once it works
         self.undo_stack = QUndoStack(self)
 
         # search field + debounce, and what else narrows the view
@@ -115,6 +124,7 @@ class MainWindow(QMainWindow):
         self.search_field.textEdited.connect(lambda _t: self.search_timer.start())
         self.search_field.returnPressed.connect(self.run_search)
         self.search_field.textChanged.connect(self._search_text_changed)
+        self.search_field.installEventFilter(self)
         self.dates_btn = QToolButton(text="Dates…", icon=icon("x-office-calendar"))
         self.dates_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.dates_btn.clicked.connect(self.choose_dates)
@@ -140,6 +150,7 @@ class MainWindow(QMainWindow):
         add_btn = QPushButton(icon("folder-new"), "Add folder…")
         add_btn.clicked.connect(self.add_folder_dialog)
         side = QWidget()
+        side.setMinimumWidth(170)   # a long header must not squeeze folder names to "20…"
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(QLabel("Folders"))
@@ -169,7 +180,7 @@ class MainWindow(QMainWindow):
         self.years.itemClicked.connect(self._year_clicked)
 
         # header: what is shown, the filters that apply (each can be taken off), the order
-        self.results_title = QLabel()
+        self.results_title = ElidedLabel()
         self.results_title.setStyleSheet("font-weight: bold;")
         self.folder_chip = QToolButton(icon=icon("folder"))
         self.folder_chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -187,8 +198,7 @@ class MainWindow(QMainWindow):
         self.date_chip.setToolTip("Show photos of any date")
         self.sort_box = QComboBox()
         self.sort_box.addItems(["Best match first", "Newest first"])
-        self.sort_box.activated.connect(lambda i: self.set_view(
-            replace(self.controller.view, by_date=i == 1)))
+        self.sort_box.activated.connect(self._sort_chosen)
         self.group_box = QComboBox()
         for key, name in GROUP_NAMES.items():
             self.group_box.addItem(name, key)
@@ -382,7 +392,11 @@ class MainWindow(QMainWindow):
                                  lambda: self.controller.write_xmp(self.selected_ids()))
         xmp_all = self._action("Write tags to XMP sidecars for the whole &library…",
                                lambda: self.controller.count_xmp(None))
-        tags.addActions([edit_sets, clear_filter])
+        learn_label = self._action("C&reate label from the selected photos…",
+                                   self.create_label_from_selection)
+        learn_label.setStatusTip(f"Select {MIN_EXAMPLES} or more photos that show what the "
+                                 "label means; photoclip finds the others")
+        tags.addActions([edit_sets, learn_label, clear_filter])
         tags.addSeparator()
         tags.addActions([xmp_photo, xmp_all])
 
@@ -429,6 +443,7 @@ class MainWindow(QMainWindow):
         c.xmp_candidates.connect(self._confirm_xmp)
         c.failed_ready.connect(self._failed_ready)
         c.error.connect(self._error)
+        c.model_not_changed.connect(self._model_not_changed)
         c.about.connect(lambda text: QMessageBox.about(self, "About photoclip", text))
         c.jobs.added.connect(lambda _j: self._update_jobs())
         c.jobs.changed.connect(self._job_changed)
@@ -508,7 +523,7 @@ class MainWindow(QMainWindow):
     def _folder_removed(self, folder: str, n: int) -> None:
         self.undo_stack.push(RemoveFolderCommand(self.controller, folder))
         self.statusBar().showMessage(
-            f"Removed {shown(folder)} ({n:,} photos forgotten; files untouched). "
+            f"Removed {shown(folder)} ({counted(n, 'photo')} forgotten; files untouched). "
             "Edit → Undo brings it back.", 10000)
 
     # -- drag and drop ---------------------------------------------------------------------
@@ -581,26 +596,34 @@ class MainWindow(QMainWindow):
             "Describe a photo… (Enter to search" + (", " + ", ".join(where) if where else "")
             + ")")
         self.tag_chip.setVisible(bool(view.tag))
-        self.tag_chip.setText(f"{view.tag.partition(':')[2] or view.tag}  ✕" if view.tag else "")
+        self.tag_chip.setText(self._chip(view.tag.partition(':')[2] or view.tag)
+                              if view.tag else "")
         self.folder_chip.setVisible(bool(view.folder))
-        self.folder_chip.setText(f"{shown_name(view.folder)}  ✕" if view.folder else "")
+        self.folder_chip.setText(self._chip(shown_name(view.folder)) if view.folder else "")
         self.sidebar.select_folder(view.folder)
         dated = view.date_from is not None or view.date_to is not None
         self.date_chip.setVisible(dated)
         self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
-        self.sort_box.setVisible(view.is_search)
-        self.sort_box.setCurrentIndex(1 if view.by_date else 0)
-        self.group_box.setVisible(not view.is_search or view.by_date)
+        self.sort_box.setVisible(view.is_search or bool(view.tag))
+        self.sort_box.setCurrentIndex(0 if view.ranked else 1)
+        self.group_box.setVisible(not view.ranked)
         self.group_box.setCurrentIndex(max(0, self.group_box.findData(view.group)))
         self.results_title.setText(self._title(view))
+
+    def _chip(self, text: str) -> str:
+        """A filter chip's text, shortened so a long name cannot push the panes apart."""
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, 160) + "  ✕"
 
     def _title(self, view: View) -> str:
         """The view's title, with its count once results for it are on screen (a folder
         list refresh redraws the header and must not drop the count)."""
         if self._shown is None or self._shown[0] != view:
             return view.title()
-        n = self._shown[1]
-        return f"{view.title()} — {n:,} photo{'s' if n != 1 else ''}"
+        _view, n, clear = self._shown
+        title = view.title()
+        if view.text.strip() and not clear:
+            title = title.replace("Best matches for", "Closest to", 1)
+        return f"{title} — {n:,} photo{'s' if n != 1 else ''}"
 
     def run_search(self) -> None:
         self.search_timer.stop()
@@ -616,6 +639,23 @@ class MainWindow(QMainWindow):
     def _search_text_changed(self, text: str) -> None:
         if not text and self.controller.view.text:
             self.run_search()   # the clear button: back to browsing at once
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Z in the search box undoes typing not yet searched for; once the search has
+        run it is Edit → Undo's (the last tag or trash action), as everywhere else."""
+        if (watched is self.search_field and event.type() == QEvent.Type.ShortcutOverride
+                and (event.matches(QKeySequence.StandardKey.Undo)    # type: ignore[attr-defined]
+                     or event.matches(QKeySequence.StandardKey.Redo))  # type: ignore[attr-defined]
+                and self.search_field.text().strip() == self.controller.view.text.strip()):
+            return True   # not accepted: the window's shortcut takes the key
+        return super().eventFilter(watched, event)
+
+    def _sort_chosen(self, index: int) -> None:
+        view = self.controller.view
+        if view.is_search:
+            self.set_view(replace(view, by_date=index == 1))
+        else:
+            self.set_view(replace(view, by_score=index == 0))
 
     def filter_by_tag(self, tag: str | None) -> None:
         """Show photos with ``tag``; combined with the text query when there is one."""
@@ -656,7 +696,7 @@ class MainWindow(QMainWindow):
         self.grid.set_sections(results.sections)
         self._fill_years(results)
         n = len(results.photos)
-        self._shown = (view, n)
+        self._shown = (view, n, results.clear)
         self.results_title.setText(self._title(view))
         note = ""
         if view.is_search and view.text.strip() and not results.clear:
@@ -797,10 +837,10 @@ class MainWindow(QMainWindow):
         add_tag = menu.addAction(icon("tag"), f"Add a tag to the {some}…")
         remove_tag = menu.addAction(f"Remove a tag from the {some}…")
         confirm = menu.addAction(f"Confirm the automatic tags of the {some}")
-        learn = menu.addAction(icon("tag"), "Create label from these…")
+        # A disabled menu entry shows no tooltip, so the entry itself says what it needs.
+        learn = menu.addAction(icon("tag"), "Create label from these…" if n >= MIN_EXAMPLES
+                               else f"Create label (select {MIN_EXAMPLES} or more photos)")
         learn.setEnabled(n >= MIN_EXAMPLES)
-        learn.setToolTip(f"Select at least {MIN_EXAMPLES} photos that show what the label "
-                         "means" if n < MIN_EXAMPLES else "A label learned from these photos")
         xmp = menu.addAction("Write tags to XMP sidecars")
         menu.addSeparator()
         trash = menu.addAction(icon("user-trash"), f"Move the {some} to the trash…")
@@ -835,12 +875,21 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Copied {len(photos):,} path"
                                          f"{'s' if len(photos) != 1 else ''}", 4000)
 
-    def _ask_label(self, title: str, offer: list[tuple[str, str]]) -> tuple[str, str] | None:
+    def _ask_label(self, title: str, question: str, offer: list[tuple[str, str]]
+                   ) -> tuple[str, str] | None:
+        """A tag to add or remove: picked from the known ones or typed. Nothing is chosen
+        beforehand, so Enter on its own applies no tag by accident."""
         names = [f"{label}  ({s})" for s, label in offer]
-        text, ok = QInputDialog.getItem(self, title, "Tag (pick one or type a new one):",
-                                        names, 0, True)
-        if not ok or not text.strip():
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(question)
+        dialog.setComboBoxItems(names)
+        dialog.setComboBoxEditable(True)
+        dialog.setTextValue("")
+        dialog.setMinimumWidth(440)
+        if not dialog.exec() or not dialog.textValue().strip():
             return None
+        text = dialog.textValue()
         if text in names:
             return offer[names.index(text)]
         return MANUAL_SET, text.strip()
@@ -849,8 +898,8 @@ class MainWindow(QMainWindow):
         ids = self.selected_ids()
         if not ids:
             return
-        chosen = self._ask_label(f"Add a tag to {len(ids):,} photo{'s' if len(ids) != 1 else ''}",
-                                 self.tag_browser.known)
+        chosen = self._ask_label("Add a tag", f"Add a tag to {counted(len(ids), 'photo')} "
+                                 "(pick one or type a new one):", self.tag_browser.known)
         if chosen is not None:
             self.controller.edit_tags(ids, chosen[0], chosen[1], "confirm")
 
@@ -858,8 +907,8 @@ class MainWindow(QMainWindow):
         ids = self.selected_ids()
         if not ids:
             return
-        chosen = self._ask_label(f"Remove a tag from {len(ids):,} photo"
-                                 f"{'s' if len(ids) != 1 else ''}", self.tag_browser.known)
+        chosen = self._ask_label("Remove a tag", f"Remove a tag from "
+                                 f"{counted(len(ids), 'photo')}:", self.tag_browser.known)
         if chosen is not None:
             self.controller.edit_tags(ids, chosen[0], chosen[1], "reject")
 
@@ -874,7 +923,8 @@ class MainWindow(QMainWindow):
 
     def _label_learned(self, set_name: str, label: str) -> None:
         """Show what the new label took, so its suggestions can be confirmed or removed."""
-        self.filter_by_tag(f"{set_name}:{label}")
+        self.set_view(replace(self.controller.view, tag=f"{set_name}:{label}", by_score=True,
+                              weaker=False))
 
     def trash_selection(self) -> None:
         photos = self._selected_photos()
@@ -969,6 +1019,10 @@ class MainWindow(QMainWindow):
     # -- model state and jobs --------------------------------------------------------------
 
     def _model_state(self, state: ModelState, message: str) -> None:
+        if (state is ModelState.READY and self._wanted_model is not None
+                and self.controller.model_spec == self._wanted_model):
+            self.settings.model, self._wanted_model = self._wanted_model, None
+            self.settings.save()
         if state is ModelState.UNAVAILABLE:
             self.banner_label.setText(
                 f"{message}\n\nBrowsing works without it; searching and tagging need it.")
@@ -990,10 +1044,30 @@ class MainWindow(QMainWindow):
         folder = QFileDialog.getExistingDirectory(
             self, "Choose an OpenCLIP model folder (open_clip_config.json + weights)")
         if folder:
-            self.settings.model = f"local-dir:{folder}"
-            self.settings.save()
             self.banner.hide()
-            self.controller.use_model(self.settings.model)
+            self.request_model(f"local-dir:{folder}")
+
+    def request_model(self, spec: str) -> None:
+        """Switch to ``spec``; it becomes the remembered model only once it works, so a
+        model that cannot be loaded (not downloaded, offline) never replaces a working one
+        for the next start."""
+        self._wanted_model = spec
+        self.controller.use_model(spec)
+
+    def _model_not_changed(self, spec: str, why: str) -> None:
+        if spec != self._wanted_model:
+            return
+        self._wanted_model = None
+        keep = short_model_name(self.controller.model_spec)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Model not changed",
+                          f"photoclip could not switch to {short_model_name(spec)}: {why}.",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(
+            f"Searches keep using {keep}, and it stays the model for the next start.\n\n"
+            "To use the new model, try again when this computer is online, or, if you have "
+            "the model's files (open_clip_config.json and the weights), choose their folder "
+            "in Settings → Model → Folder….")
+        box.exec()
 
     def _job_changed(self, job: Job) -> None:
         self._update_jobs()
@@ -1090,7 +1164,7 @@ class MainWindow(QMainWindow):
             self.grid.set_thumb_size(self.settings.thumb_size)
             notes = []
             if dialog.model_changed:
-                self.controller.use_model(self.settings.model or dialog.default_model)
+                self.request_model(dialog.chosen_model)
                 notes.append("switching the model in the background (see Jobs)")
             if dialog.needs_restart:
                 notes.append("the library location and decode threads apply when photoclip "

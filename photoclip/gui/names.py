@@ -17,6 +17,11 @@ from PySide6.QtCore import QUrl
 from photoclip.core.filenames import display_path, is_plain, quote_path
 
 
+def counted(n: int, word: str) -> str:
+    """``1 photo``, ``2 photos``, ``1,204 photos``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def shown(path: str) -> str:
     return display_path(path)
 

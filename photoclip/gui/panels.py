@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.gui.icons import icon
-from photoclip.gui.names import copied, file_url, shown, shown_name
+from photoclip.gui.names import copied, counted, file_url, shown, shown_name
 from photoclip.gui.tags import PhotoTags
 from photoclip.gui.thumbnails import ThumbnailCache
 
@@ -79,6 +79,37 @@ class ScaledPreview(QLabel):
 
     def sizeHint(self) -> QSize:
         return QSize(256, 200)
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when the pane is narrow, instead of widening the pane and
+    squeezing the others; the whole text is in the tooltip. ``text()`` is the whole text."""
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                              max(self.width(), 20))
+        super().setText(shown)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(40, super().minimumSizeHint().height())
 
 
 class DetailsPanel(QWidget):
@@ -344,7 +375,7 @@ class FolderList(QTreeWidget):
             item.setExpanded(child.path in self._expanded)
 
     def _update(self, top: QTreeWidgetItem, r: Any, tree: FolderNode) -> None:
-        top.setText(0, f"{shown_name(r.path)} — " + (f"{r.photos:,} photos" if r.online
+        top.setText(0, f"{shown_name(r.path)} — " + (counted(r.photos, "photo") if r.online
                                                      else "offline"))
         top.setData(0, RootRole, r.path)
         top.setData(0, RootStatusRole, r)

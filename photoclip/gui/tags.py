@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.errors import LabelSetError
 from photoclip.core.tagging import LabelSet, parse_label_set
+from photoclip.gui.names import counted
 
 MANUAL_SET = "my tags"   # where tags typed by hand go
 PERSONAL_SET = "personal"   # where labels learned from photos go unless the user says
@@ -93,6 +94,7 @@ class PhotoTags(QWidget):
         confirm.clicked.connect(lambda: self._confirm_item(self.list.currentItem()))
         self.remove_btn = remove = QPushButton("Remove")
         remove.clicked.connect(self._remove)
+        self.list.currentItemChanged.connect(lambda *_a: self._update_buttons())
         buttons = QHBoxLayout()
         buttons.addWidget(confirm)
         buttons.addWidget(remove)
@@ -106,16 +108,31 @@ class PhotoTags(QWidget):
     def show_tags(self, tags: list[Any] | None, *, loading: bool = False) -> None:
         """A photo's tags; ``None``: no photo selected (nothing to show, nothing to edit)."""
         self.list.clear()
-        for w in (self.confirm_btn, self.remove_btn, self.new):
-            w.setEnabled(tags is not None and not loading)
-        if tags is None or loading:
-            return
-        for t in tags:
-            how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
-                   "manual": "✓ yours"}.get(t.source, t.source)
-            item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
-            item.setData(Qt.ItemDataRole.UserRole, (t.label_set, t.label))
-            self.list.addItem(item)
+        self.new.setEnabled(tags is not None and not loading)
+        if tags is not None and not loading:
+            for t in tags:
+                how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
+                       "manual": "✓ yours"}.get(t.source, t.source)
+                item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
+                item.setData(Qt.ItemDataRole.UserRole, (t.label_set, t.label))
+                item.setData(Qt.ItemDataRole.UserRole + 1, t.source)
+                self.list.addItem(item)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        """Confirm and Remove act on the tag selected in the list: without one they are off
+        and say so, rather than doing nothing when clicked."""
+        item = self.list.currentItem()
+        source = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else None
+        self.confirm_btn.setEnabled(source == "auto")
+        self.remove_btn.setEnabled(item is not None)
+        hint = "Select a tag in the list first" if self.list.count() else ""
+        self.confirm_btn.setToolTip(
+            "Keep this tag as yours: re-tagging never takes it away" if source == "auto"
+            else "This tag is already yours" if source == "manual" else hint)
+        self.remove_btn.setToolTip(
+            "Remove this tag from the photo (re-tagging does not bring it back)"
+            if item is not None else hint)
 
     def _confirm_item(self, item: QListWidgetItem | None) -> None:
         if item is not None:
@@ -319,7 +336,7 @@ class LabelSetEditor(QDialog):
                                       "Select a label to see which photos it would take.")
             return
         count, photos = self._preview[item.text()]
-        self.preview_note.setText(f"“{item.text()}” would tag {count} photos"
+        self.preview_note.setText(f"“{item.text()}” would tag {counted(count, 'photo')}"
                                   + (f" (best {len(photos)} shown)" if count > len(photos)
                                      else ""))
         for photo, score in photos:

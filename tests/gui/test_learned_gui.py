@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QMenu
 from photoclip.core import Library
 from photoclip.gui.dialogs import SettingsDialog
 from photoclip.gui.jobs import JobState
+from photoclip.gui.models import ScoreRole
 from tests.concepts import draw_concept_library
 from tests.conftest import SHAPES_SPEC
 from tests.gui.test_browse import _select_rows
@@ -67,16 +68,31 @@ def test_create_a_label_from_photos_and_teach_it(qtbot, window, tmp_path: Path) 
         window._photo_menu(window.grid.visualRect(window.model.index(rows[0])).center())
     assert "Create label from these…" in offered
     # The window shows what the label took: the user's examples and the suggestions.
-    qtbot.waitUntil(lambda: LABEL in window.results_title.text(), timeout=20000)
+    qtbot.waitUntil(lambda: LABEL in window.results_title.text()
+                    and "photos" in window.results_title.text(), timeout=20000)
     _idle(qtbot, window)
-    shown = set(window.model.paths())
-    assert {window.model.photo(r).path for r in rows} <= shown or len(shown) >= 4
     learned, count = _learned(window)
     assert len(learned.examples) == 4
     assert count >= 10
+    # Best match first: the user's four examples (no score badge), then the suggestions by
+    # their score, highest first; the sort box says so and can go back to dates.
+    examples = {e.path for e in learned.examples}
+    shown = window.model.paths()
+    assert set(shown[:4]) == examples
+    scores = [window.model.index(r).data(ScoreRole) for r in range(len(shown))]
+    assert scores[:4] == [None] * 4
+    assert scores[4:] == sorted(scores[4:], reverse=True)
+    assert not window.sort_box.isHidden()
+    assert window.sort_box.currentText() == "Best match first"
+    assert "best match first" in window.results_title.text()
+    window._sort_chosen(1)
+    qtbot.waitUntil(lambda: not window.controller.view.by_score, timeout=5000)
+    qtbot.waitUntil(lambda: "newest first" in window.results_title.text(), timeout=20000)
+    window._sort_chosen(0)
+    qtbot.waitUntil(lambda: "best match first" in window.results_title.text(), timeout=20000)
+    _idle(qtbot, window)
 
     # Removing a suggestion (the details panel's Remove) teaches it; undo takes it back.
-    examples = {e.path for e in learned.examples}
     other = next(p for p in map(window.model.photo, range(window.model.rowCount()))
                  if p is not None and p.path not in examples)
     window.details.show_photo(other)

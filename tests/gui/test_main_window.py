@@ -125,6 +125,14 @@ def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) ->
     assert [p[1] for p in counted] == sorted(p[1] for p in counted)
     # The grid shows the whole library once indexing ends.
     qtbot.waitUntil(lambda: window.model.rowCount() == 20, timeout=10000)
+    # A folder inside one already there is covered: said so, and no indexing job starts.
+    (a / "sub").mkdir()
+    jobs = len(window.controller.jobs.jobs)
+    window.controller.add_folders([str(a / "sub")])
+    qtbot.waitUntil(lambda: "already in the library" in window.statusBar().currentMessage(),
+                    timeout=10000)
+    assert "inside" in window.statusBar().currentMessage()
+    assert len(window.controller.jobs.jobs) == jobs
 
 
 def test_dropping_anything_else_is_refused_visibly(qtbot, window, tmp_path: Path) -> None:
@@ -468,8 +476,14 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     circle_item = next(tags.list.item(i) for i in range(tags.list.count())
                        if tags.list.item(i).data(Qt.ItemDataRole.UserRole) ==
                        ("shapes", "circle"))
+    # Confirm and Remove act on a selected tag line: off (with a hint) until there is one.
+    assert not tags.remove_btn.isEnabled()
+    assert not tags.confirm_btn.isEnabled()
+    assert "Select a tag" in tags.remove_btn.toolTip()
     tags.list.setCurrentItem(circle_item)
-    tags._remove()
+    assert tags.remove_btn.isEnabled()
+    assert tags.confirm_btn.isEnabled()   # an automatic tag can be made yours
+    tags.remove_btn.click()
     qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=5000)
     qtbot.waitUntil(lambda: ("shapes", "circle") not in labels_shown(), timeout=5000)
     qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "circle") == n - 1, timeout=10000)
@@ -596,6 +610,7 @@ def test_layout_thumbnails_and_last_view_are_remembered(qtbot, make_window,
     first.splitter.setSizes([200, 300, 240])
     first.zoom(+1)
     first.set_view(View(text="a blue square"))
+    qtbot.wait(100)   # the panes settle (the side pane has a minimum width)
     sizes = first.splitter.sizes()
     first.close()
     saved = Settings.load()
@@ -649,3 +664,73 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
     with Library.open(window.controller.library_folder, readonly=True) as lib:
         assert lib.model_spec == f"local-dir:{other}"
         assert lib.status().indexed == 114
+
+
+def test_a_model_that_cannot_load_is_not_remembered_and_the_one_in_use_stays(
+        qtbot, window, tmp_path: Path) -> None:
+    from photoclip.settings import Settings
+
+    _model_ready(qtbot, window)
+    before = window.controller.model_spec
+    window.settings.save()
+    # Not downloaded, and downloads are off (HF_HUB_OFFLINE=1): the switch fails.
+    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    window.request_model("ViT-B-16:datacomp_xl_s13b_b90k")
+    qtbot.waitUntil(lambda: bool(seen), timeout=60000)
+    _idle(qtbot, window)
+    assert seen[0]["title"] == "Model not changed"
+    assert "not downloaded yet" in seen[0]["text"]
+    assert "Folder…" in seen[0]["info"]
+    assert window.controller.model_spec == before
+    assert window.controller.model_ready
+    assert Settings.load().model == window.settings.model != "ViT-B-16:datacomp_xl_s13b_b90k"
+    # A model that works is remembered for the next start once it answers searches.
+    other = tmp_path / "other-model"
+    shutil.copytree(Path(SHAPES_SPEC.removeprefix("local-dir:")), other)
+    window.request_model(f"local-dir:{other}")
+    qtbot.waitUntil(lambda: Settings.load().model == f"local-dir:{other}", timeout=120000)
+    assert window.controller.model_spec == f"local-dir:{other}"
+    _idle(qtbot, window)
+
+
+def test_ctrl_z_in_the_search_box_is_the_windows_undo_once_the_search_ran(
+        qtbot, window) -> None:
+    from PySide6.QtGui import QUndoCommand
+
+    undone: list[str] = []
+
+    class Noted(QUndoCommand):
+        def undo(self) -> None:
+            undone.append("undo")
+
+    window.activateWindow()
+    window.search_field.setFocus()
+    window.undo_stack.push(Noted("Remove tag"))
+    qtbot.keyClicks(window.search_field, "red")
+    # Typing not yet searched for: Ctrl+Z takes back typing, as in any text field.
+    qtbot.keyClick(window.search_field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.search_field.text() != "red"
+    assert not undone
+    window.search_field.setText("red")
+    window.run_search()
+    qtbot.waitUntil(lambda: window.controller.view.text == "red", timeout=10000)
+    # Searched: the same keys undo the last action, and the search text stays.
+    qtbot.keyClick(window.search_field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert undone == ["undo"]
+    assert window.search_field.text() == "red"
+    _idle(qtbot, window)
+
+
+def test_the_add_a_tag_box_applies_nothing_on_a_bare_enter(qtbot, window) -> None:
+    offer = [("shapes", "circle"), ("shapes", "square")]
+    seen = _answer_next_dialog(qtbot, lambda box: qtbot.keyClick(box, Qt.Key.Key_Return))
+    assert window._ask_label("Add a tag", "Add a tag to 3 photos:", offer) is None
+    assert seen[0]["title"] == "Add a tag"
+
+    def pick(box) -> None:  # type: ignore[no-untyped-def]
+        box.setTextValue("circle  (shapes)")
+        box.accept()
+
+    _answer_next_dialog(qtbot, pick)
+    assert window._ask_label("Add a tag", "Add a tag to 3 photos:", offer) == ("shapes",
+                                                                            "circle")
