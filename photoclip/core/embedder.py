@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photoclip.core.errors import ModelUnavailableError
+from photoclip.core.errors import ModelUnavailableError, PhotoclipError
 from photoclip.core.precision import (
     CALIBRATION_IMAGES,
     PRECISIONS,
@@ -199,6 +199,13 @@ class Preprocessor:
     def min_side(self) -> int:
         return max(self.size)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Preprocessor) and (
+            (self.size, self.mode, self.resample, self.fill)
+            == (other.size, other.mode, other.resample, other.fill))
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __call__(self, img: Image.Image) -> np.ndarray:
         """RGB image -> (H, W, 3) uint8 pixels of the model's input size."""
         th, tw = self.size
@@ -240,19 +247,16 @@ def _generated_images(pre: Preprocessor, n: int, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
-def _quantize_int8(torch: Any, visual: Any) -> Any | None:
-    """An int8 copy of an image tower (torch dynamic quantization of its linear layers).
+def _int8_layers(torch: Any, visual: Any) -> set[str]:
+    """The linear layers of an image tower that int8 applies to (none: it does not apply).
 
-    None when int8 does not apply: torch without eager quantization, or a tower whose
-    linear layers are all read as raw weights (a ResNet's attention pool). Measured on
-    ViT-B-32-256 (benchmarks/bench_embed.py): quantizing the MLPs only is faster than
-    also routing attention through quantized projections, which loses torch's fused
-    attention kernel.
+    Empty for a torch without eager quantization, or a tower whose linear layers are all
+    read as raw weights (a ResNet's attention pool). Cheap: the tower is not copied.
     """
     try:
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import quantize_dynamic  # noqa: F401
     except ImportError:
-        return None
+        return set()
     modules = dict(visual.named_modules())
     names = set()
     for name, mod in modules.items():
@@ -262,17 +266,36 @@ def _quantize_int8(torch: Any, visual: Any) -> Any | None:
         if parent is not None and "AttentionPool" in type(parent).__name__:
             continue   # reads q_proj.weight directly
         names.add(name)
+    return names
+
+
+def _quantize_int8(torch: Any, visual: Any) -> Any | None:
+    """An int8 copy of an image tower (torch dynamic quantization of its linear layers),
+    or None where int8 does not apply (:func:`_int8_layers`). Measured on ViT-B-32-256
+    (benchmarks/bench_embed.py): quantizing the MLPs only is faster than also routing
+    attention through quantized projections, which loses torch's fused attention kernel.
+    """
+    names = _int8_layers(torch, visual)
     if not names:
         return None
     import copy
+    import itertools
     import warnings
 
+    from torch.ao.quantization import quantize_dynamic
+
+    # The copy shares every fp32 tensor with the tower (nothing here changes a tensor in
+    # place): the linear layers are swapped for int8 ones and the rest is reused, so the
+    # int8 tower costs its int8 weights, not a second fp32 tower (about 350 MB for
+    # ViT-B/32, measured as peak RSS with benchmarks/bench_cli_index.py).
+    shared = {id(t): t for t in itertools.chain(visual.parameters(), visual.buffers())}
     with warnings.catch_warnings():
         # torch.ao.quantization announces its move to torchao; it still works, and a
         # torch without it falls back to fp32 above.
         warnings.simplefilter("ignore")
         try:
-            return quantize_dynamic(copy.deepcopy(visual), names, dtype=torch.qint8)
+            return quantize_dynamic(copy.deepcopy(visual, shared), names, dtype=torch.qint8,
+                                    inplace=True)
         except Exception as exc:   # an engine this CPU lacks: fp32 it is
             log.info("int8 image tower unavailable: %s", _first_line(exc))
             return None
@@ -280,12 +303,20 @@ def _quantize_int8(torch: Any, visual: Any) -> Any | None:
 
 class _Trial:
     """A faster image tower on probation: it runs beside fp32 on the first photos embedded,
-    and is trusted once enough of them agree (see core/precision.py)."""
+    and is trusted once enough of them agree (see core/precision.py).
 
-    def __init__(self, precision: str, tower: Any, key: str) -> None:
+    The tower is built only when the second batch comes (``tower`` is None until then), and
+    the first batch's input waits in ``waiting`` for it: building an int8 tower takes about
+    a second, which the first photos of a library should not wait for. ``known`` is a
+    verdict remembered from an earlier check: the tower is then installed without one.
+    """
+
+    def __init__(self, precision: str, key: str, known: Check | None = None) -> None:
         self.precision = precision
-        self.tower = tower
         self.key = key
+        self.known = known
+        self.tower: Any | None = None
+        self.waiting: list[Any] = []
         self.ref: list[np.ndarray] = []
         self.got: list[np.ndarray] = []
         self.own = 0
@@ -330,6 +361,7 @@ class Embedder:
         self._visual: Any = None          # the image tower in use
         self._trial: _Trial | None = None
         self._untried: list[str] = []
+        self._rejected: list[str] = []
         self._trim_text = False
         self.device = "cpu"
         self.precision = "fp32"
@@ -441,6 +473,7 @@ class Embedder:
             model.eval()
             model.requires_grad_(False)
             self._preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
+            self._remember_preprocess_cfg()
             self.device = self._pick_device(torch)
             model.to(self.device)
             self._tokenizer = tokenizer
@@ -564,22 +597,79 @@ class Embedder:
                 self._record(known)
                 rejected.append(known.describe())
                 continue
-            tower = self._build_tower(torch, precision)
-            if tower is None:
+            if not self._applies(torch, precision):
                 rejected.append(f"{precision} does not apply to this model")
                 continue
+            self._trial = _Trial(precision, self._verdict_key(torch, precision), known)
+            self._untried = ladder
+            self._rejected = rejected
             if known is not None:
                 self._record(known)
-                self._install(precision, tower)
-                self.precision_reason = (f"{precision}: the fastest faithful path on {where} "
-                                         f"(checked {_when(known.at)}: {known.describe()})")
-                return
-            self._trial = _Trial(precision, tower, self._verdict_key(torch, precision))
-            self._untried = ladder
-            self.precision_reason = (f"fp32 while {precision} is checked against it on the "
-                                     "first photos embedded")
+                self.precision_reason = (f"fp32 for the first photos, then {precision}: the "
+                                         f"fastest faithful path on {where} (checked "
+                                         f"{_when(known.at)}: {known.describe()})")
+            else:
+                self.precision_reason = (f"fp32 while {precision} is checked against it on "
+                                         "the first photos embedded")
             return
         self.precision_reason = f"fp32 on {where}: " + "; ".join(rejected)
+
+    def _applies(self, torch: Any, precision: str) -> bool:
+        """Whether a tower in ``precision`` can be built for this model here (without
+        building it: that waits for the second batch)."""
+        if precision == "int8":
+            return self.device == "cpu" and bool(_int8_layers(torch, self._model.visual))
+        return precision == "bf16"
+
+    def _where(self) -> str:
+        return (f"this {self.cpu_class} CPU" if self.device == "cpu"
+                else f"this {self.device.upper()} device")
+
+    def _catch_up(self, torch: Any) -> None:
+        """Build the trial's tower and run it on the input that waited for it; a tower
+        remembered as faithful is installed at once. Ends in a decision when it can."""
+        while self._trial is not None and self._trial.tower is None:
+            trial = self._trial
+            tower = self._build_tower(torch, trial.precision)
+            if tower is None:
+                self._rejected.append(f"{trial.precision} does not apply to this model")
+                self._next_trial(torch, "; ".join(self._rejected))
+                continue
+            trial.tower = tower
+            if trial.known is not None:
+                self._trial = None
+                self._install(trial.precision, tower)
+                self.precision_reason = (f"{trial.precision}: the fastest faithful path on "
+                                         f"{self._where()} (checked {_when(trial.known.at)}: "
+                                         f"{trial.known.describe()})")
+                return
+        trial = self._trial
+        if trial is None:
+            return
+        for x in trial.waiting:
+            trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
+                             .cpu().numpy())
+        trial.waiting = []
+        if trial.images >= CALIBRATION_IMAGES:
+            self._decide(torch)
+
+    def _next_trial(self, torch: Any, why: str) -> None:
+        """The next candidate of the ladder on trial (with a remembered verdict, installed
+        at the next catch-up), or fp32 for good."""
+        self._trial = None
+        while self._untried:
+            precision = self._untried.pop(0)
+            known = self._verdicts().get(self._verdict_key(torch, precision))
+            if known is not None and not known.accepted:
+                self._rejected.append(known.describe())
+                continue
+            if not self._applies(torch, precision):
+                self._rejected.append(f"{precision} does not apply to this model")
+                continue
+            self._trial = _Trial(precision, self._verdict_key(torch, precision), known)
+            self.precision_reason = f"fp32 while {precision} is checked ({why})"
+            return
+        self.precision_reason = f"fp32 on {self._where()}: {why}"
 
     def _record(self, check: Check) -> None:
         self.precision_check = check
@@ -604,14 +694,8 @@ class Embedder:
             log.info("image tower now in %s: %s", trial.precision, check.describe())
             return
         log.info("%s rejected for %s: %s", trial.precision, self.spec, check.describe())
-        while self._untried:
-            precision = self._untried.pop(0)
-            tower = self._build_tower(torch, precision)
-            if tower is not None:
-                self._trial = _Trial(precision, tower, self._verdict_key(torch, precision))
-                self.precision_reason = (f"fp32 while {precision} is checked ({check.describe()})")
-                return
-        self.precision_reason = f"fp32 on {where}: {check.describe()}"
+        self._rejected.append(check.describe())
+        self._next_trial(torch, check.describe())
 
     def finish_check(self) -> None:
         """Decide a check still waiting for photos, topping it up with generated images.
@@ -619,13 +703,16 @@ class Embedder:
         The indexer calls this at the end of a run, so a library of a handful of photos
         does not stay in fp32 for ever (and the verdict is remembered).
         """
-        if self._trial is None:
-            return
+        if self._trial is None or self._trial.known is not None:
+            return   # nothing to decide: a remembered verdict is installed when photos come
         import torch
 
         with self._lock, torch.inference_mode():
             while self._trial is not None:
+                self._catch_up(torch)
                 trial = self._trial
+                if trial is None:
+                    break
                 missing = max(0, CALIBRATION_IMAGES - trial.images)
                 if missing:
                     x = self.model_input(_generated_images(self.preprocessor(), missing))
@@ -663,6 +750,54 @@ class Embedder:
     def preprocessor(self) -> Preprocessor:
         return Preprocessor(self.preprocess_cfg)
 
+    def early_preprocessor(self) -> Preprocessor | None:
+        """The model's resize and crop without loading it (None when not known yet), so
+        photos can be decoded while torch is imported and the weights load.
+
+        Known from the last load of this model on this computer (user cache), or read
+        from a model folder's open_clip_config.json. A guess, checked against
+        :meth:`preprocessor` once the model is loaded.
+        """
+        if self._preprocess_cfg is not None:
+            return self.preprocessor()
+        try:
+            cfg = self._preprocess_cache().get(self.signature)
+            if cfg is None and self.spec.kind == "local-dir":
+                raw = json.loads((Path(self.spec.name) / "open_clip_config.json").read_text())
+                size = raw["model_cfg"]["vision_cfg"]["image_size"]
+                cfg = {"size": size, **raw.get("preprocess_cfg", {})}
+            return Preprocessor(cfg) if isinstance(cfg, dict) else None
+        except (OSError, ValueError, KeyError, TypeError, PhotoclipError):
+            return None
+
+    def _preprocess_cache(self) -> dict[str, Any]:
+        from photoclip import paths
+
+        try:
+            raw = json.loads((paths.cache_dir() / "preprocess.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
+    def _remember_preprocess_cfg(self) -> None:
+        """For :meth:`early_preprocessor` next time; the cache is only a hint."""
+        from photoclip import paths
+
+        cfg = {k: v for k, v in (self._preprocess_cfg or {}).items()
+               if k in ("size", "resize_mode", "interpolation", "fill_color")}
+        try:
+            known = self._preprocess_cache()
+            if known.get(self.signature) == json.loads(json.dumps(cfg)):
+                return
+            known[self.signature] = cfg
+            folder = paths.cache_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f"preprocess.json.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, folder / "preprocess.json")
+        except (OSError, TypeError, ValueError) as exc:
+            log.debug("preprocess config not remembered: %s", exc)
+
     def model_input(self, pixels: np.ndarray) -> Any:
         """(N, H, W, 3) uint8 pixels from :meth:`preprocessor` -> the normalised
         (N, 3, H, W) float32 tensor the image tower takes, on its device."""
@@ -688,16 +823,21 @@ class Embedder:
 
         with self._lock, torch.inference_mode():
             x = self.model_input(pixels)
+            if self._trial is not None and self._trial.images:
+                self._catch_up(torch)   # the tower is built from the second batch on
             trial = self._trial
             if trial is None:
                 return self._run_tower(torch, self._visual, self.precision, x).cpu().numpy()
             ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
             trial.ref.append(ref)
-            trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
-                             .cpu().numpy())
             trial.own += len(ref)
-            if trial.images >= CALIBRATION_IMAGES:
-                self._decide(torch)
+            if trial.tower is None:
+                trial.waiting.append(x)
+            else:
+                trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
+                                 .cpu().numpy())
+                if trial.images >= CALIBRATION_IMAGES:
+                    self._decide(torch)
             return ref
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:

@@ -12,12 +12,13 @@ Progress and cancel work without Qt (DESIGN.md rule 4): a callback receives
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -93,6 +94,8 @@ def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
 # The first batch is small so the first photos are searchable seconds after the model is
 # ready; full batches follow (they keep the model's matrices large enough to run fast).
 FIRST_BATCH = 8
+# Decoded while the model loads: about 50 MB of pixels (256 photos of a 256-pixel model).
+EARLY_DECODE_BYTES = 50 * 2**20
 def _note_once(summary: IndexSummary, message: str) -> None:
     if message not in summary.warnings:
         summary.warnings.append(message)
@@ -136,16 +139,56 @@ class Indexer:
             return summary
         if progress:
             progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
-        self.embedder.load(progress=download)
-        pre = self.embedder.preprocessor()
-        decoder = decoders()
+        queue: Iterator[Photo] = iter(todo)
+        pending: deque[Future[_Decoded]] = deque()
         stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "tag": 0.0, "wait": 0.0}
+        decoder = decoders()   # registers the HEIC plugin before any photo is decoded
+        early = None if self.embedder.loaded else self.embedder.early_preprocessor()
+        with ThreadPoolExecutor(1, thread_name_prefix="photoclip-early") as early_pool:
+            if early is not None:
+                # Importing torch and loading the weights keep one core busy for seconds;
+                # one thread decodes the first photos on another meanwhile, so the first
+                # batches are ready the moment the model is.
+                per_photo = early.size[0] * early.size[1] * 3
+                for photo in itertools.islice(queue, max(1, EARLY_DECODE_BYTES // per_photo)):
+                    pending.append(early_pool.submit(_decode, photo, early))
+            try:
+                self.embedder.load(progress=download)
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                raise
+            pre = self.embedder.preprocessor()
+            if early is not None and early != pre:
+                # The guess was wrong (a changed model folder): decode those again.
+                log.info("decoding the first photos again: the model resizes differently")
+                redo = [photo for photo, _ in zip(todo, pending, strict=False)]
+                for fut in pending:
+                    fut.cancel()
+                pending.clear()
+                queue = itertools.chain(redo, queue)
+            done = self._run_batches(todo, queue, pending, pre, decoder, summary, stages,
+                                     progress, cancel, pause, t_start)
+        self._save_vectors(summary)
+        if not summary.cancelled:
+            self.embedder.finish_check()   # a small library still gets its verdict
+        summary.seconds = time.perf_counter() - t_start
+        summary.stage_seconds = stages
+        if progress:
+            progress(IndexProgress("done", done, len(todo), len(summary.failed), summary.rate, 0))
+        return summary
+
+    def _run_batches(self, todo: Sequence[Photo], queue: Iterator[Photo],
+                     pending: deque[Future[_Decoded]], pre: Preprocessor, decoder: str,
+                     summary: IndexSummary, stages: dict[str, float],
+                     progress: ProgressCallback | None, cancel: threading.Event,
+                     pause: threading.Event | None, t_start: float) -> int:
+        """Decode, embed and commit batch after batch; returns the photos gone through."""
+        model = self.embedder.signature
         last_save = time.monotonic()
         done = 0
 
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="photoclip-decode") as pool:
-            pending: deque[Future[_Decoded]] = deque()
-            queue = iter(todo)
             ahead = self.batch_size * self.prefetch_batches
 
             def fill() -> None:
@@ -215,14 +258,7 @@ class Indexer:
                     eta = (len(todo) - done) / rate if rate > 0 else None
                     progress(IndexProgress("embed", done, len(todo), len(summary.failed), rate,
                                            eta, batch[-1].photo.path))
-        self._save_vectors(summary)
-        if not summary.cancelled:
-            self.embedder.finish_check()   # a small library still gets its verdict
-        summary.seconds = time.perf_counter() - t_start
-        summary.stage_seconds = stages
-        if progress:
-            progress(IndexProgress("done", done, len(todo), len(summary.failed), summary.rate, 0))
-        return summary
+        return done
 
     def _save_vectors(self, summary: IndexSummary) -> None:
         """The index file is a cache: failing to save it (disk full) must not stop a run

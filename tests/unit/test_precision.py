@@ -100,13 +100,22 @@ def test_int8_is_tried_on_the_first_photos_then_remembered(
     assert check.worst_cosine >= precision.MIN_COSINE["int8"]
     later = photos(emb, 4, seed=3)
     assert float(np.min(np.sum(emb.encode_images(later) * fp32.encode_images(later), 1))) > 0.99
-    # A second start on this machine trusts the remembered verdict at once.
+    # A second start on this machine trusts the remembered verdict without a check. The
+    # first batch still runs in fp32 (building the int8 tower would delay the first
+    # photos by about a second); from the second batch on, int8 runs.
     again = Embedder(tiny_vit)
     assert again.planned_precision()[0] == "int8"
     again.load()
+    assert "then int8" in again.precision_reason
+    np.testing.assert_allclose(again.encode_images(first), fp32.encode_images(first),
+                               atol=1e-5)
+    assert again.precision == "fp32"
+    again.encode_images(later)
     assert again.precision == "int8"
     assert "faithful" in again.precision_reason
     assert again.precision_report()["image"] == "int8"
+    again.finish_check()
+    assert again.precision == "int8"
 
 
 def test_an_unfaithful_path_is_rejected_and_fp32_stays(
