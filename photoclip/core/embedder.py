@@ -541,8 +541,17 @@ class Embedder:
         fp32 = self._model.visual
         if precision == "bf16":
             import copy
+            import itertools
 
-            return copy.deepcopy(fp32).to(torch.bfloat16)
+            # Each float tensor is converted on its own while copying the tower, so there
+            # is never a second fp32 tower in memory (as deepcopy().to() would make).
+            memo: dict[int, Any] = {}
+            for t in itertools.chain(fp32.parameters(), fp32.buffers()):
+                if t.is_floating_point():
+                    half = t.detach().to(torch.bfloat16)
+                    memo[id(t)] = (torch.nn.Parameter(half, requires_grad=False)
+                                   if isinstance(t, torch.nn.Parameter) else half)
+            return copy.deepcopy(fp32, memo)
         if precision == "int8" and self.device == "cpu":
             return _quantize_int8(torch, fp32)
         return None
