@@ -15,13 +15,14 @@ computer: prompts embedded, precision checked); ``warm`` runs once beforehand to
 (PHOTOCLIP_CPU_CLASS): the choice is emulated, this CPU's instructions are not.
 
     python benchmarks/bench_cli_index.py bench-data/camera --count 300 --runs 3
+    git worktree add /tmp/before HEAD~3 && python benchmarks/bench_cli_index.py \
+        bench-data/camera --runs 3 --against /tmp/before      # side by side
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -50,28 +51,37 @@ def one_run(photos: Path, model: Path, cache: Path, env: dict[str, str]) -> dict
     with tempfile.TemporaryDirectory() as lib:
         cmd = [sys.executable, "-m", "photoclip", "--library", lib, "--model",
                f"local-dir:{model}", "index", str(photos)]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env={**env, "PHOTOCLIP_CACHE_DIR": str(cache)},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        first = None
-        catalog = Path(lib) / "catalog.sqlite"
-        while proc.poll() is None:
-            if first is None and first_embedding(catalog):
-                first = time.perf_counter() - t0
-            time.sleep(0.05)
-        wall = time.perf_counter() - t0
-        err = proc.stderr.read() if proc.stderr else ""
-        if proc.returncode:
-            raise SystemExit(f"photoclip index failed:\n{err}")
+        with tempfile.TemporaryFile("w+") as err:
+            # cwd too: ``python -m`` puts the working folder first on sys.path.
+            proc = subprocess.Popen(cmd, env={**env, "PHOTOCLIP_CACHE_DIR": str(cache)},
+                                    cwd=env["PYTHONPATH"], stdout=subprocess.DEVNULL,
+                                    stderr=err, text=True)
+            first = None
+            catalog = Path(lib) / "catalog.sqlite"
+            while True:
+                # wait4: this child's own peak RSS (RUSAGE_CHILDREN would be the largest
+                # of every child so far, the other checkout's runs included).
+                pid, status_code, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if first is None and first_embedding(catalog):
+                    first = time.perf_counter() - t0
+                time.sleep(0.05)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status_code)
+            if proc.returncode:
+                err.seek(0)
+                raise SystemExit(f"photoclip index failed:\n{err.read()}")
         if first is None:
             first = wall
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        rss_kb = usage.ru_maxrss
         status = subprocess.run([sys.executable, "-m", "photoclip", "--library", lib, "status"],
                                 env={**env, "PHOTOCLIP_CACHE_DIR": str(cache)},
-                                capture_output=True, text=True, check=True).stdout
+                                cwd=env["PYTHONPATH"], capture_output=True, text=True,
+                                check=True).stdout
         image = next((ln for ln in status.splitlines() if "image tower" in ln), "").strip()
-        return {"first": first, "wall": wall, "rss_mb": max(rss, before) / 1024,
+        return {"first": first, "wall": wall, "rss_mb": rss_kb / 1024,
                 "image": image}
 
 
@@ -85,6 +95,10 @@ def main() -> int:
                     "photoclip-bench-model")
     ap.add_argument("--cache", choices=["cold", "warm"], default="cold")
     ap.add_argument("--cpu-class", help="run this class's precision ladder (emulated choice)")
+    ap.add_argument("--against", type=Path, metavar="CHECKOUT",
+                    help="another photoclip checkout (e.g. a git worktree of an older commit) "
+                         "run in turn with this one, each run alternating, for a side-by-side "
+                         "comparison on the same machine at the same time")
     args = ap.parse_args()
     photos = sorted(args.folder.glob("*.jpg"))[:args.count]
     if len(photos) < args.count:
@@ -101,15 +115,20 @@ def main() -> int:
         subset.mkdir()
         for p in photos:
             os.symlink(p.resolve(), subset / p.name)
+        trees = [("this", ROOT)] + ([("against", args.against.resolve())]
+                                    if args.against else [])
         for n in range(args.runs):
-            cache = Path(work) / f"cache-{n}"
-            if args.cache == "warm":
-                one_run(subset, args.model_dir, cache, env)
-            load = os.getloadavg()[0]
-            r = one_run(subset, args.model_dir, cache, env)
-            print(f"run {n + 1}: first searchable {r['first']:5.2f} s, whole command "
-                  f"{r['wall']:5.1f} s = {len(photos) / r['wall']:5.2f} photos/s, peak RSS "
-                  f"{r['rss_mb']:.0f} MB (load before {load:.2f}); {r['image']}")
+            for name, tree in trees:
+                tree_env = dict(env, PYTHONPATH=str(tree))
+                cache = Path(work) / f"cache-{name}-{n}"
+                if args.cache == "warm":
+                    one_run(subset, args.model_dir, cache, tree_env)
+                load = os.getloadavg()[0]
+                r = one_run(subset, args.model_dir, cache, tree_env)
+                label = f"run {n + 1}" + (f" [{name}: {tree}]" if args.against else "")
+                print(f"{label}: first searchable {r['first']:5.2f} s, whole command "
+                      f"{r['wall']:5.1f} s = {len(photos) / r['wall']:5.2f} photos/s, peak "
+                      f"RSS {r['rss_mb']:.0f} MB (load before {load:.2f}); {r['image']}")
     return 0
 
 
