@@ -194,10 +194,6 @@ class JobsDialog(QDialog):
         self.tree.setHeaderLabels(["Job", "Progress", ""])
         self.tree.setRootIsDecorated(False)
         self.tree.setColumnWidth(0, 260)
-        # A finished job's outcome (an error, say) wraps in a column that takes the room
-        # left, rather than ending in "…" with the reason cut off.
-        self.tree.setWordWrap(True)
-        self.tree.setUniformRowHeights(False)
         head = self.tree.header()
         head.setStretchLastSection(False)
         head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -208,8 +204,13 @@ class JobsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.addButton(clear, QDialogButtonBox.ButtonRole.ActionRole)
+        # The selected job's whole outcome: an error's reason is often longer than a row.
+        self.detail = QLabel(wordWrap=True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tree.currentItemChanged.connect(lambda *_a: self._show_detail())
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.detail)
         layout.addWidget(buttons)
         jobs = controller.jobs
         jobs.added.connect(self._add)
@@ -256,6 +257,9 @@ class JobsDialog(QDialog):
             self.tree.removeItemWidget(item, 2)
             item.setText(1, job.summary())
             self._items[job.id] = (item, bar, controls)
+            if job.state is JobState.FAILED:
+                self.tree.setCurrentItem(item)   # what went wrong, in full, below
+            self._show_detail()
             return
         if job.total:
             bar.setRange(0, job.total)
@@ -264,6 +268,12 @@ class JobsDialog(QDialog):
             bar.setRange(0, 0 if job.state is not JobState.QUEUED else 1)
         bar.setFormat(job.summary())
         bar.setTextVisible(True)
+
+    def _show_detail(self) -> None:
+        item = self.tree.currentItem()
+        text = f"{item.text(0)}: {item.toolTip(1)}" if item is not None else ""
+        self.detail.setText(text)
+        self.detail.setVisible(bool(text))
 
     def _remove(self, job: Job) -> None:
         entry = self._items.pop(job.id, None)

@@ -203,11 +203,22 @@ class MainWindow(QMainWindow):
         for key, name in GROUP_NAMES.items():
             self.group_box.addItem(name, key)
         self.group_box.activated.connect(self._group_chosen)
-        header = QHBoxLayout()
-        header.addWidget(self.results_title, 1)
-        for w in (self.folder_chip, self.tag_chip, self.date_chip, self.sort_box,
-                  self.group_box):
-            header.addWidget(w)
+        # The title and the order on one line; the filters, when there are any, on the
+        # next, so a narrow window shortens neither the title nor a filter's name.
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.results_title, 1)
+        title_row.addWidget(self.sort_box)
+        title_row.addWidget(self.group_box)
+        self.chips_row = QWidget()
+        chips = QHBoxLayout(self.chips_row)
+        chips.setContentsMargins(0, 0, 0, 0)
+        for w in (self.folder_chip, self.tag_chip, self.date_chip):
+            chips.addWidget(w)
+        chips.addStretch(1)
+        header = QVBoxLayout()
+        header.setSpacing(2)
+        header.addLayout(title_row)
+        header.addWidget(self.chips_row)
         self.view_note = QLabel(wordWrap=True)
         self.view_note.setStyleSheet("color: palette(placeholder-text);")
         self.weaker_btn = QPushButton("Show weaker matches")
@@ -604,6 +615,7 @@ class MainWindow(QMainWindow):
         dated = view.date_from is not None or view.date_to is not None
         self.date_chip.setVisible(dated)
         self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
+        self.chips_row.setVisible(bool(view.folder or view.tag or dated))
         self.sort_box.setVisible(view.is_search or bool(view.tag))
         self.sort_box.setCurrentIndex(0 if view.ranked else 1)
         self.group_box.setVisible(not view.ranked)
@@ -612,7 +624,7 @@ class MainWindow(QMainWindow):
 
     def _chip(self, text: str) -> str:
         """A filter chip's text, shortened so a long name cannot push the panes apart."""
-        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, 160) + "  ✕"
+        return self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, 240) + "  ✕"
 
     def _title(self, view: View) -> str:
         """The view's title, with its count once results for it are on screen (a folder
@@ -1060,13 +1072,12 @@ class MainWindow(QMainWindow):
         self._wanted_model = None
         keep = short_model_name(self.controller.model_spec)
         box = QMessageBox(QMessageBox.Icon.Warning, "Model not changed",
-                          f"photoclip could not switch to {short_model_name(spec)}: {why}.",
-                          QMessageBox.StandardButton.Ok, self)
+                          why.rstrip(". ") + ".", QMessageBox.StandardButton.Ok, self)
         box.setInformativeText(
             f"Searches keep using {keep}, and it stays the model for the next start.\n\n"
-            "To use the new model, try again when this computer is online, or, if you have "
-            "the model's files (open_clip_config.json and the weights), choose their folder "
-            "in Settings → Model → Folder….")
+            "To use the new model, try again when this computer is online. If you have the "
+            "model's files (open_clip_config.json and the weights), choose their folder with "
+            "the Folder… button beside Model in Settings.")
         box.exec()
 
     def _job_changed(self, job: Job) -> None:

@@ -109,7 +109,7 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(40, super().minimumSizeHint().height())
+        return QSize(max(40, self.minimumWidth()), super().minimumSizeHint().height())
 
 
 class DetailsPanel(QWidget):
