@@ -574,8 +574,7 @@ class Embedder:
             with contextlib.suppress(Exception):
                 capability = torch.backends.cpu.get_cpu_capability()
         self.cpu_class = cpu_class(capability) if self.device == "cpu" else self.device
-        where = (f"this {self.cpu_class} CPU" if self.device == "cpu"
-                 else f"this {self.device.upper()} device")
+        where = self._where()
         want = self.requested_precision
         if want == "fp32":
             self.precision_reason = "fp32, as asked"
@@ -694,12 +693,10 @@ class Embedder:
                       trial.own)
         self._record(check)
         self._verdicts().put(trial.key, check)
-        where = (f"this {self.cpu_class} CPU" if self.device == "cpu"
-                 else f"this {self.device.upper()} device")
         if check.accepted:
             self._install(trial.precision, trial.tower)
-            self.precision_reason = f"{trial.precision}: the fastest faithful path on {where} " \
-                                    f"({check.describe()})"
+            self.precision_reason = (f"{trial.precision}: the fastest faithful path on "
+                                     f"{self._where()} ({check.describe()})")
             log.info("image tower now in %s: %s", trial.precision, check.describe())
             return
         log.info("%s rejected for %s: %s", trial.precision, self.spec, check.describe())

@@ -352,19 +352,20 @@ class LibraryController(QObject):
     def add_folders(self, folders: list[str]) -> None:
         def add() -> list[str]:
             added, problems, covered = [], [], []
+            known = {r.path for r in self._library.roots()}
             for folder in folders:
                 try:
-                    before = {r.path for r in self._library.roots()}
                     root = self._library.add_root(folder)
                 except PhotoclipError as exc:
                     problems.append(describe_error(exc))
                     continue
-                if root.path in before:
+                if root.path in known:
                     covered.append(f"{display_path(folder)} is already in the library"
                                    + ("" if os.path.realpath(folder) == root.path else
                                       f" (inside {display_path(root.path)})"))
                 else:
                     added.append(root.path)
+                    known.add(root.path)
             for p in problems + covered:
                 self.error.emit(p)
             return added
