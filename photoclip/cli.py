@@ -609,6 +609,16 @@ def _watch(lib: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineFormatter(logging.Formatter):
+    """A record's message only: a traceback a last-resort handler logged stays out of
+    what people read (``-v`` shows it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        bare = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None,
+                                      "stack_info": None})
+        return super().format(bare)
+
+
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """``parser.parse_args``, except that photos given after ``--set SET`` in ``labels learn
     NAME --set SET PHOTO...`` are its photos: argparse gives a ``*`` positional nothing once
@@ -625,10 +635,13 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parse(parser, argv)
-    # Messages are one line in words; the logger's name is for those who asked (-v).
+    # Messages are one line in words; the logger's name and tracebacks are for those who
+    # asked (-v).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s")
+                         if args.verbose else OneLineFormatter("photoclip: %(message)s"))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s" if args.verbose
-                        else "photoclip: %(message)s")
+                        handlers=[handler])
     if args.command in (None, "gui"):
         from photoclip.gui.app import main as gui_main
 

@@ -126,8 +126,9 @@ def _loaded_libtiff() -> list[str]:
 
     found: list[str] = []
     try:
-        with open("/proc/self/maps") as maps:
-            files = {line.split()[-1] for line in maps if line.count(" ") >= 5}
+        # Binary: a mapped file (the catalog's -shm) may live under a name that is not UTF-8.
+        with open("/proc/self/maps", "rb") as maps:
+            files = {os.fsdecode(line.split()[-1]) for line in maps if line.count(b" ") >= 5}
         found = sorted(f for f in files
                        if os.path.basename(f).startswith("libtiff") and ".so" in f)
     except OSError:

@@ -90,7 +90,7 @@ class VectorIndex:
         try:
             dim = int(meta["dim"])
             index = hnswlib.Index(space="cosine", dim=dim)
-            index.load_index(str(self.index_path), max_elements=int(meta["capacity"]))
+            index.load_index(os.fsencode(self.index_path), max_elements=int(meta["capacity"]))
             ids = set(int(i) for i in index.get_ids_list())
             deleted = set(int(i) for i in meta.get("deleted", []))
             if len(ids) != int(meta["count"]) or not deleted <= ids:
@@ -217,7 +217,7 @@ class VectorIndex:
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 try:
-                    self._index.save_index(str(new_index))
+                    self._index.save_index(os.fsencode(new_index))
                 except RuntimeError as exc:
                     raise _write_failure(self.folder) from exc
                 # hnswlib does not check its writes: a full disk or a file-size limit

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sqlite3
 import struct
@@ -128,6 +129,11 @@ def build_hostile_folder(root: Path) -> tuple[set[str], dict[str, str]]:
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2,
                                                           0, 0, 0)) + _chunk(b"IEND", b""))
     add(broken / "bomb.png", False, "too many pixels")
+    # A 102-megapixel panorama: a photo, not a "decompression bomb" (Pillow opens it).
+    pano = Image.linear_gradient("L").resize((12000, 8500)).convert("RGB")
+    pano.save(root / "camera" / "panorama.jpg", quality=40)
+    del pano
+    add(root / "camera" / "panorama.jpg")
     # Things that are not photos at all, or must not be followed.
     (root / "folder.jpg").mkdir()
     os.mkfifo(root / "pipe.jpg")
@@ -144,12 +150,16 @@ def build_hostile_folder(root: Path) -> tuple[set[str], dict[str, str]]:
 def test_hostile_folder_indexes_every_good_photo(tmp_path: Path) -> None:
     photos = tmp_path / "photos"
     good, bad = build_hostile_folder(photos)
-    lib = tmp_path / "lib"
-    proc = photoclip("index", str(photos), library=lib, check=False)
+    # A drive that will come back as an empty mount point (only lost+found and .DS_Store).
+    usb = tmp_path / "usb"
+    usb_photos = {str(p) for p, _ in draw_photos(usb / "2019", 3, seed=140)}
+    # The library itself under a name that is not UTF-8.
+    lib = Path(os.fsdecode(os.fsencode(tmp_path) + b"/Biblioth\xe8que"))
+    proc = photoclip("index", str(photos), str(usb), library=lib, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "warn" not in proc.stderr.lower()
-    assert f"indexed {len(good)} photos" in proc.stderr
+    assert f"indexed {len(good) + len(usb_photos)} photos" in proc.stderr
     assert f"{len(bad)} failed" in proc.stderr
     failures = [line for line in proc.stderr.splitlines() if line.startswith("  failed: ")]
     assert len(failures) == len(bad)
@@ -159,11 +169,12 @@ def test_hostile_folder_indexes_every_good_photo(tmp_path: Path) -> None:
     rows = {os.fsdecode(p) if isinstance(p, bytes) else p: (state, error)
             for p, state, error in db.execute("SELECT path, state, error FROM photos")}
     db.close()
-    assert {p for p, (s, _) in rows.items() if s == "ok"} == good
+    assert {p for p, (s, _) in rows.items() if s == "ok"} == good | usb_photos
     for path, word in bad.items():
         state, error = rows[path]
         assert state == "failed"
         assert word.lower() in error.lower(), (path, error)
+    assert list(Path(lib).glob("vectors-*.hnsw"))   # the index saved under that name
     # Orientation: every rotated photo stored upright.
     hits = json.loads(photoclip("search", "a shape", "--json", "--top", "20", "--top", "200",
                                 library=lib).stdout)
@@ -174,7 +185,7 @@ def test_hostile_folder_indexes_every_good_photo(tmp_path: Path) -> None:
             assert (r["width"], r["height"]) == (60, 90)
     # Plain output: one line per result, odd names quoted so a shell gets the bytes back.
     plain = photoclip("search", "a shape", "--top", "200", library=lib).stdout
-    assert len(plain.splitlines()) == len(good)
+    assert len(plain.splitlines()) == len(good) + len(usb_photos)
     quoted = [line.split("  ", 1)[1] for line in plain.splitlines() if "$'" in line]
     assert len(quoted) == 4  # the two undecodable names, the newline, the tab
     for q in quoted:
@@ -182,11 +193,24 @@ def test_hostile_folder_indexes_every_good_photo(tmp_path: Path) -> None:
                              check=True).stdout
         assert os.fsdecode(raw) in good
     # JSON: undecodable bytes as \udcXX escapes, which Python's json turns back exactly.
-    assert targets_round_trip(by_path, good)
+    assert targets_round_trip(by_path, good | usb_photos)
     # A second run finds nothing new and retries nothing.
     again = photoclip("index", library=lib)
     assert "indexed 0 photos" in again.stderr
     assert "0 failed" in again.stderr
+    # The drive's folder is back, but empty: offline, its photos kept, none marked missing.
+    shutil.rmtree(usb)
+    (usb / "lost+found").mkdir(parents=True)
+    (usb / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    photoclip("index", library=lib)
+    status = json.loads(photoclip("status", "--json", library=lib).stdout)
+    usb_root = next(r for r in status["roots"] if r["path"] == str(usb))
+    assert usb_root["online"] is False
+    assert status["missing"] == 0
+    db = sqlite3.connect(Path(lib) / "catalog.sqlite")
+    kept = {p for (p,) in db.execute("SELECT path FROM photos WHERE state = 'ok'")}
+    db.close()
+    assert usb_photos <= kept
 
 
 def targets_round_trip(by_path: dict[str, dict], good: set[str]) -> bool:
@@ -214,7 +238,21 @@ def test_refused_commands_say_one_line_and_exit_2(tmp_path: Path) -> None:
     bad_model = photoclip("--model", f"local-dir:{tmp_path / 'typo'}", "index",
                           library=lib, check=False)
     _one_line_refusal(bad_model, "typo")
-    assert photoclip("search", "a shape", "--top", "1", library=lib).stdout.strip()
+    # (No PHOTOCLIP_MODEL here: the search must use the model the library remembers.)
+    remembered = photoclip("search", "a shape", "--top", "1", "--json", library=lib,
+                           env={"PHOTOCLIP_MODEL": ""})
+    assert len(json.loads(remembered.stdout)) == 1
+    # One damaged page among good ones: even commands that would never read it refuse.
+    before = catalog.read_bytes()
+    for page in (5, catalog.stat().st_size // 4096 // 2):
+        with open(catalog, "r+b") as f:
+            f.seek(page * 4096)
+            f.write(random.Random(page).randbytes(4096))
+        some_photo = str(next(iter(photos.glob("*.jpg"))))
+        for args in (["status"], ["status", "--json"], ["similar", some_photo],
+                     ["duplicates"], ["labels", "list"], ["index"]):
+            _one_line_refusal(photoclip(*args, library=lib, check=False), "damaged")
+        catalog.write_bytes(before)
     # A damaged catalog: every command refuses it in one line; check and repair mend it.
     backups = sorted((lib / "backups").glob("catalog-*.sqlite"))
     assert backups

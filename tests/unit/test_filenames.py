@@ -105,3 +105,30 @@ def test_display_path_is_one_printable_line() -> None:
     assert shown == "/photos/caf\ufffd\ufffdx.jpg"
     shown.encode("utf-8")  # printable anywhere
     assert display_path("/photos/ünï.jpg") == "/photos/ünï.jpg"
+
+
+def test_a_library_in_a_folder_whose_name_is_not_utf8(tmp_path: Path, shapes_embedder,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library itself may live under such a name: the vector index is saved and loaded
+    by its exact bytes, and the catalog's memory-mapped files do not upset the decoder."""
+    photos = tmp_path / "photos"
+    draw_photos(photos, 5, seed=42)
+    odd = _make_odd_files(photos / "old-share")
+    folder = _bytes_name(tmp_path, b"Biblioth\xe8que")
+    with Library.open(Path(folder), embedder=shapes_embedder, decode_threads=2) as lib:
+        lib.add_root(photos)
+        run = lib.index()
+        assert (run.index.embedded, run.index.failed) == (5 + 3 + 3, [])
+    saved = [n for n in os.listdir(os.fsencode(folder)) if n.startswith(b"vectors-")]
+    assert any(n.endswith(b".hnsw") for n in saved)
+    from photoclip.core.vectors import VectorIndex
+
+    loaded: list[bool] = []
+    real_load = VectorIndex._load_file
+    monkeypatch.setattr(VectorIndex, "_load_file",
+                        lambda self, catalog: loaded.append(real_load(self, catalog))
+                        or loaded[-1])
+    with Library.open(Path(folder), embedder=shapes_embedder, decode_threads=2) as lib:
+        hits = {h.photo.path for h in lib.search("a shape", top=20)}
+        assert set(odd) <= hits
+    assert loaded == [True]   # read from its file, not rebuilt from the catalog
