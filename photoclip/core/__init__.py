@@ -3,6 +3,7 @@
 from photoclip.core.errors import (
     CatalogDamagedError,
     DiskFullError,
+    DownloadCancelled,
     FolderError,
     ImageDecodeError,
     LabelSetError,
@@ -18,6 +19,7 @@ from photoclip.core.library import Library, LibraryStatus, SearchResult
 __all__ = [
     "CatalogDamagedError",
     "DiskFullError",
+    "DownloadCancelled",
     "FolderError",
     "ImageDecodeError",
     "LabelSetError",

@@ -248,8 +248,9 @@ def storage_error(exc: sqlite3.Error, path: Path) -> PhotoclipError | None:
                              "could not be written); free some space and run again "
                              "(nothing committed before is lost)")
     if code == _SQLITE_READONLY or "readonly database" in text:
-        return ReadOnlyLibraryError(f"the library catalog {path} cannot be written (read-only "
-                                    "disk, mount or file); status and search still work")
+        what = f"the library catalog {path} cannot be written (read-only disk, mount or file)"
+        return ReadOnlyLibraryError(f"{what}; status and search still work",
+                                    reason=f"{what}; browsing and searching still work")
     if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or \
             "not a database" in text:
         return damaged_error(path, text)
@@ -257,7 +258,10 @@ def storage_error(exc: sqlite3.Error, path: Path) -> PhotoclipError | None:
         limit = _write_limit(path)
         if limit is not None:
             return DiskFullError(f"cannot write the library catalog {path}: {limit}; "
-                                 "nothing committed before is lost")
+                                 "nothing committed before is lost",
+                                 reason=f"cannot write the library catalog {path}: "
+                                        f"{limit.split(' (ulimit')[0]}; nothing committed "
+                                        "before is lost")
         return LibraryError(f"cannot read or write the library catalog {path}: input/output "
                             f"error ({text}); is the drive still there?")
     if code in (_SQLITE_CANTOPEN, _SQLITE_PERM):
@@ -319,9 +323,10 @@ def _write_limit(path: Path) -> str | None:
 
 
 def damaged_error(path: Path, detail: str) -> CatalogDamagedError:
+    what = f"the library catalog {path} is damaged ({detail}); nothing was changed"
     return CatalogDamagedError(
-        f"the library catalog {path} is damaged ({detail}); nothing was changed. "
-        "Run 'photoclip repair' to salvage it into a new catalog (the damaged file is kept)")
+        f"{what}. Run 'photoclip repair' to salvage it into a new catalog (the damaged file "
+        "is kept)", reason=what)
 
 
 class _Reader:
@@ -359,10 +364,10 @@ class Catalog:
                 raise LibraryError(f"no photoclip library at {self.path.parent}")
             self._create()
         elif self.path.is_file() and self.path.stat().st_size == 0:
-            raise CatalogDamagedError(
-                f"the library catalog {self.path} is empty (0 bytes: cut short by a copy, "
-                "a sync tool or a full disk); nothing was changed. Run 'photoclip repair' "
-                "to restore the newest backup (the empty file is kept)")
+            what = (f"the library catalog {self.path} is empty (0 bytes: cut short by a "
+                    "copy, a sync tool or a full disk); nothing was changed")
+            raise CatalogDamagedError(f"{what}. Run 'photoclip repair' to restore the newest "
+                                      "backup (the empty file is kept)", reason=what)
         if check and not readonly:
             # Checked through a read-only connection first: closing a read-write one may
             # checkpoint its WAL into the file, and a damaged file must never be written.

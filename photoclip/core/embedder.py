@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photoclip.core.errors import ModelUnavailableError, PhotoclipError
+from photoclip.core.errors import DownloadCancelled, ModelUnavailableError, PhotoclipError
 from photoclip.core.precision import (
     CALIBRATION_IMAGES,
     PRECISIONS,
@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "ViT-B-32-256:datacomp_s34b_b86k"
 
-# (message, bytes done, bytes total); total is 0 when unknown.
+# (message, bytes done, bytes total); total is 0 when unknown. It may raise
+# DownloadCancelled to stop the download (what arrived is kept; the next try resumes).
 DownloadProgress = Callable[[str, int, int], None]
 
 _INTERPOLATION = {
@@ -424,6 +425,8 @@ class Embedder:
                 if self.spec.kind == "hf-hub":
                     hf_hub_download(repo, "open_clip_config.json", cache_dir=self.cache_dir)
                 return
+            except DownloadCancelled:
+                raise   # raised by ``progress``: no other file is tried
             except Exception as exc:
                 last_error = exc
         raise self._unavailable(_explain_download_error(last_error))

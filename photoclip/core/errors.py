@@ -6,7 +6,16 @@ import errno
 
 
 class PhotoclipError(Exception):
-    """Base of every error photoclip reports to a user."""
+    """Base of every error photoclip reports to a user.
+
+    ``str()`` is for the command line and may name a command or a flag to try; ``reason``
+    says the same in plain words for the app, which has buttons instead (it is ``str()``
+    where the two do not differ).
+    """
+
+    def __init__(self, message: str = "", *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class LibraryError(PhotoclipError):
@@ -34,15 +43,12 @@ class FolderError(PhotoclipError):
 
 
 class ModelUnavailableError(PhotoclipError):
-    """The model cannot be loaded: not downloaded and no network, or a bad local folder.
+    """The model cannot be loaded: not downloaded and no network, or a bad local folder."""
 
-    ``str()`` is for the command line (it may name a flag); ``reason`` says the same in
-    plain words for the app, which offers its own buttons instead of flags.
-    """
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason or message
+class DownloadCancelled(ModelUnavailableError):
+    """The person stopped the model's download; what arrived is kept and the next try
+    resumes from there."""
 
 
 class ImageDecodeError(PhotoclipError):
@@ -51,9 +57,8 @@ class ImageDecodeError(PhotoclipError):
     kind = "unreadable"
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{path}: {reason}", reason=reason)
         self.path = path
-        self.reason = reason
 
 
 class NotAnImageError(ImageDecodeError):

@@ -219,7 +219,10 @@ class WriteLock:
             raise LibraryLockedError(
                 f"the library {self.path.parent} is being written by another photoclip "
                 "process (the app, photoclip watch or an index run); close it or wait for "
-                "it to finish") from exc
+                "it to finish",
+                reason=f"the library {self.path.parent} is being written by another photoclip "
+                       "(another window, or photoclip running in a terminal); close it or "
+                       "wait for it to finish") from exc
         except OSError as exc:
             raise self._refused(exc) from exc
 
@@ -235,10 +238,10 @@ class Library:
 
     Threads (docs/ARCHITECTURE.md has the whole picture): any thread may read (search,
     browse, status) at any time. Writes that change what is indexed (scan, index, model
-    switch, folder removal) hold ``_index_lock``, one at a time; small writes (a tag, a
-    label set) are single catalog transactions. Lock order: ``_index_lock`` →
-    ``_vectors_lock`` → the vector index's lock → the catalog's write lock; the embedder's
-    locks are leaves.
+    switch, folder removal) hold ``_index_lock``, one at a time; tagging holds
+    ``_tag_lock``; small writes (a tag, a label set) are single catalog transactions. Lock
+    order: ``_index_lock`` → ``_tag_lock`` → ``_vectors_lock`` → the vector index's lock →
+    the catalog's write lock; the embedder's locks are leaves.
     """
 
     def __init__(self, folder: str | os.PathLike[str], catalog: Catalog, embedder: Embedder,
@@ -257,6 +260,11 @@ class Library:
         self.indexer = self._make_indexer(embedder, self.vectors, batch_size, decode_threads)
         self._vectors_open = False
         self._vectors_lock = threading.Lock()
+        # Tagging (a batch's, or a whole set's after an edit) reads embeddings and writes
+        # the set's tags as one step: a re-tag in the app's interactive lane must not
+        # replace the tags a batch of a running index wrote in between, nor a batch write
+        # tags of a set version the re-tag just replaced.
+        self._tag_lock = threading.RLock()
         self._index_lock = threading.RLock()
         self.labelsets = label_sets or LabelSetStore(self.folder / "labelsets", catalog,
                                                      readonly=readonly)
@@ -454,7 +462,7 @@ class Library:
         Vectors of the old model stay in the catalog. :meth:`switch_model` is the way to
         change models without a moment where search has nothing to answer with.
         """
-        with self._index_lock, self._vectors_lock:
+        with self._index_lock, self._tag_lock, self._vectors_lock:
             if not self.readonly and self._vectors_open:
                 try:
                     self.vectors.save()
@@ -504,7 +512,7 @@ class Library:
             if not run():   # photos that arrived meanwhile
                 vectors.save()
                 return total
-            with self._vectors_lock:
+            with self._tag_lock, self._vectors_lock:
                 if self._vectors_open and not self.readonly:
                     self.vectors.save()
                 self._install_model(embedder, vectors)
@@ -615,6 +623,15 @@ class Library:
             self._emit(RootsChanged())
             self._emit(PhotosChanged(everything=True))
         return changed
+
+    def set_root_polling(self, folder: str, polling: bool) -> None:
+        """Record that a folder is watched by polling (a network share, or no inotify
+        watches left), which ``status`` reports."""
+        if self.readonly:
+            return
+        root = self.find_root(folder)
+        if root.polling != polling:
+            self.catalog.set_root_state(root.id, polling=polling)
 
     def roots(self, *, folders: bool = False) -> list[RootStatus]:
         """Each folder of the library with its photo count; ``folders``: also how many
@@ -1029,8 +1046,17 @@ class Library:
         records each set's version as the one the tags follow.
         """
         self._require_writable()
-        if sets is None:
-            sets = [self.label_set(set_name)] if set_name else self.label_sets()
+        with self._tag_lock:
+            if sets is not None and ids is not None:
+                # A batch's sets were read before it waited for the lock: an edit saved
+                # meanwhile has re-tagged the library, and the batch must follow it too.
+                names = {ls.name for ls in sets}
+                sets = [ls for ls in self.labelsets.current() if ls.name in names]
+            elif sets is None:
+                sets = [self.label_set(set_name)] if set_name else self.label_sets()
+            return self._tag_locked(sets, ids)
+
+    def _tag_locked(self, sets: list[LabelSet], ids: list[int] | None) -> int:
         if not sets:
             return 0
         model = self.embedder.signature
@@ -1364,8 +1390,9 @@ class Library:
             raise FolderError(f"{display_path(where)} is not in the library (add its folder "
                               "and index it first)")
         if self.catalog.embedding(photo.id, self.embedder.signature) is None:
-            raise FolderError(f"{display_path(photo.path)} is not indexed yet with the "
-                              "current model (run photoclip index, or wait for the app)")
+            what = f"{display_path(photo.path)} is not indexed yet with the current model"
+            raise FolderError(f"{what} (run photoclip index, or wait for the app)",
+                              reason=f"{what}; it will be once indexing reaches it")
         return photo
 
     def learned_examples(self, set_name: str, label: str

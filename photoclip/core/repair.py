@@ -50,8 +50,9 @@ class RepairReport:
     unreadable: list[str] = field(default_factory=list)         # what could not be read
     recreated_roots: list[str] = field(default_factory=list)    # folders inferred from photos
 
-    def summary(self) -> str:
-        """One line for the user."""
+    def summary(self, *, commands: bool = True) -> str:
+        """One line for the user; ``commands``: with the commands to run next (the
+        command line's), else without (the app indexes by itself)."""
         def counts(by_table: dict[str, int]) -> str:
             parts = [f"{n:,} {one if n == 1 else many}" for t, (one, many) in _COUNTED.items()
                      if (n := by_table.get(t, 0))]
@@ -61,8 +62,9 @@ class RepairReport:
         if not any(self.salvaged.get(t) or self.from_backup.get(t) for t in ("roots", "photos")):
             line = ("repaired the catalog, but nothing of your folders and photos could be "
                     f"salvaged{' and there is no backup' if self.backup_used is None else ''}: "
-                    "add your folders again (photoclip index FOLDER...; photos are embedded "
-                    "anew)")
+                    + ("add your folders again (photoclip index FOLDER...; photos are "
+                       "embedded anew)" if commands else
+                       "add your folders again (photos are embedded anew)"))
             if total:
                 line += f"; kept {counts(self.salvaged)}"
         elif not sum(self.salvaged.values()) and self.backup_used is not None:
@@ -75,12 +77,15 @@ class RepairReport:
             if self.recreated_roots:
                 n = len(self.recreated_roots)
                 line += (f"; {n} folder{'s' if n != 1 else ''} named again from their "
-                         "photos' paths (check them with photoclip status)")
+                         "photos' paths" + (" (check them with photoclip status)"
+                                            if commands else ""))
             if self.backup_used is not None:
                 line += (f"; from the backup {self.backup_used.name}: "
                          f"{counts(self.from_backup)}")
         if self.damaged_kept is not None:
             line += f"; the damaged file is kept as {self.damaged_kept.name}"
+        if not commands:
+            return line
         return line + ". Run 'photoclip index' to bring it up to date with your folders"
 
 

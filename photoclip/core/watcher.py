@@ -150,6 +150,7 @@ class FolderWatcher:
         self._reconcile = threading.Event()
         self._resync = threading.Event()
         self._thread: threading.Thread | None = None
+        self._roots_thread: threading.Thread | None = None
         self._native: Any = None
         self._polling: Any = None
         self._watches: dict[str, tuple[Any, Any]] = {}   # root path -> (observer, watch)
@@ -160,15 +161,23 @@ class FolderWatcher:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the threads and return: the folders are looked at on the watcher's own
+        thread (the app calls this on its GUI thread, and a dead network share can hang
+        the first look at a folder)."""
         self._native = Observer()
         self._polling = PollingObserver(timeout=self.poll_interval)
         self._native.start()
         self._polling.start()
-        self.sync_roots()
-        self._watch_label_sets()
-        self._reconcile.set()  # first thing the worker does: catch up with the disk
+        self._reconcile.set()  # first thing the worker does: watch the roots, catch up
+        self._wake.set()
         self._thread = threading.Thread(target=self._run, name="photoclip-watcher")
         self._thread.start()
+        # Drives coming and going are checked on a thread of their own, so a replugged
+        # drive shows as online within seconds even while a long indexing run keeps the
+        # worker busy.
+        self._roots_thread = threading.Thread(target=self._check_roots_loop,
+                                              name="photoclip-watcher-roots")
+        self._roots_thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop watching; an indexing batch in flight is finished and committed first."""
@@ -178,8 +187,9 @@ class FolderWatcher:
         for obs in (self._native, self._polling):
             if obs is not None:
                 obs.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._roots_thread):
+            if thread is not None:
+                thread.join(timeout)
         for obs in (self._native, self._polling):
             if obs is not None:
                 obs.join(timeout)
@@ -218,8 +228,11 @@ class FolderWatcher:
 
     def sync_roots(self) -> None:
         """Watch every online root, stop watching removed or offline ones (thread-safe)."""
-        roots = {r.path: r for r in self.library.catalog.roots()}
-        present = {path for path in set(roots) | set(self._watches) if os.path.isdir(path)}
+        roots = {r.path: r for r in self.library.roots()}
+        with self._roots_lock:
+            watched = set(self._watches)
+        # isdir() outside the lock: on a dead share it may take long.
+        present = {path for path in set(roots) | watched if os.path.isdir(path)}
         with self._roots_lock:
             self._sync_roots(roots, present)
 
@@ -233,20 +246,30 @@ class FolderWatcher:
             if path in self._watches or path not in present:
                 continue
             polling = self._wants_polling(path)
-            if not polling:
-                try:
-                    self._watches[path] = (self._native,
-                                           self._native.schedule(self.handler, path,
-                                                                 recursive=True))
-                except OSError as exc:
-                    # ENOSPC / EMFILE: the OS refuses more inotify watches.
-                    log.warning("cannot watch %s natively (%s); polling it instead", path, exc)
-                    polling = True
-            if polling:
-                self._watches[path] = (self._polling,
-                                       self._polling.schedule(self.handler, path, recursive=True))
+            try:
+                if not polling:
+                    try:
+                        self._watches[path] = (self._native,
+                                               self._native.schedule(self.handler, path,
+                                                                     recursive=True))
+                    except FileNotFoundError:
+                        raise
+                    except OSError as exc:
+                        # ENOSPC / EMFILE: the OS refuses more inotify watches.
+                        log.warning("cannot watch %s natively (%s); polling it instead",
+                                    path, exc)
+                        polling = True
+                if polling:
+                    self._watches[path] = (self._polling,
+                                           self._polling.schedule(self.handler, path,
+                                                                  recursive=True))
+            except FileNotFoundError:
+                # Gone since it was looked at (a drive unplugged just now): offline, which
+                # the root checks record; it is watched again when it comes back.
+                log.info("%s went away before it could be watched", path)
+                continue
             if polling != root.polling:
-                self.library.catalog.set_root_state(root.id, polling=polling)
+                self.library.set_root_polling(path, polling)
 
     def note(self, path: str, is_dir: bool) -> None:
         """An event touched ``path``: look at it again once it has settled."""
@@ -320,9 +343,20 @@ class FolderWatcher:
         """A drive came or went: the library marks it at once, then we reconcile."""
         return bool(self.library.check_roots())
 
+    def _check_roots_loop(self) -> None:
+        while not self._stop.wait(self.root_check_every):
+            try:
+                if self._roots_changed():
+                    self._reconcile.set()
+                    self._wake.set()
+            except Exception as exc:   # a full disk while marking a drive: try again later
+                log.warning("watching: %s", exc,
+                            exc_info=not isinstance(exc, PhotoclipError))
+
     def _run(self) -> None:
-        last_reconcile = last_root_check = time.monotonic()
+        last_reconcile = time.monotonic()
         failures = 0
+        self._watch_label_sets()
         while not self._stop.is_set():
             self._wake.wait(self._next_wait())
             self._wake.clear()
@@ -330,10 +364,6 @@ class FolderWatcher:
                 break
             now = time.monotonic()
             try:
-                if now - last_root_check >= self.root_check_every:
-                    last_root_check = now
-                    if self._roots_changed():
-                        self._reconcile.set()
                 if self._resync.is_set():
                     self._resync.clear()
                     self.sync_roots()

@@ -84,11 +84,13 @@ def offer_repair(library_dir: Path, problem: Exception) -> bool:
     from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
     from photoclip.core.library import repair_library
+    from photoclip.gui.controller import describe_error
+    from photoclip.gui.names import sentence
 
     box = QMessageBox(QMessageBox.Icon.Warning, "photoclip",
                       "The library's catalog is damaged, so photoclip cannot open it.")
     box.setInformativeText(
-        f"{str(problem).split(' Run ')[0].split('; run ')[0]}.\n\nphotoclip can repair "
+        f"{sentence(describe_error(problem))}.\n\nphotoclip can repair "
         "it: what is still readable goes into a new catalog, the newest backup fills in the "
         "rest, and the damaged file is kept beside it. Your photos are not touched.")
     repair = box.addButton("Repair", QMessageBox.ButtonRole.AcceptRole)
@@ -110,9 +112,11 @@ def offer_repair(library_dir: Path, problem: Exception) -> bool:
     wait.close()
     result = outcome[0] if outcome else RuntimeError("the repair stopped")
     if isinstance(result, Exception):
-        QMessageBox.critical(None, "photoclip", f"The catalog could not be repaired: {result}")
+        QMessageBox.critical(None, "photoclip",
+                             f"The catalog could not be repaired: {describe_error(result)}")
         return False
-    summary = result.summary() if result is not None else "the catalog was sound after all"
+    summary = (result.summary(commands=False) if result is not None
+               else "the catalog was sound after all")
     QMessageBox.information(None, "photoclip", f"Repaired: {summary}.")
     return True
 
@@ -154,7 +158,10 @@ def main(args: argparse.Namespace | None = None) -> int:
                 return 2
         except PhotoclipError as exc:
             # Most often: photoclip is already open on this library (single-instance guard).
-            QMessageBox.critical(None, "photoclip", str(exc))
+            from photoclip.gui.controller import describe_error
+            from photoclip.gui.names import sentence
+
+            QMessageBox.critical(None, "photoclip", sentence(describe_error(exc)))
             print(f"photoclip: {exc}", file=sys.stderr)  # noqa: T201
             return 2
     assert window is not None

@@ -17,6 +17,7 @@ second, so a busy indexing run updates the window steadily without flooding it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from photoclip.core import Library, ModelUnavailableError, PhotoclipError, models
+from photoclip.core import DownloadCancelled, Library, PhotoclipError, models
 from photoclip.core.embedder import Embedder
 from photoclip.core.events import (
     LibraryEvent,
@@ -176,6 +177,7 @@ class LibraryController(QObject):
         self.workers = Workers()
         self.jobs = JobQueue(parent=self)
         self.state = ModelState.UNKNOWN
+        self._model_message = ""
         self.model_spec = library.model_spec       # a plain copy: the GUI never asks the core
         self.library_folder = str(library.folder)
         self.view = View()
@@ -235,12 +237,18 @@ class LibraryController(QObject):
 
         def run(job: Job) -> str:
             def download(_msg: str, done: int, total: int) -> None:
+                if job.cancel_event.is_set():
+                    raise DownloadCancelled("the download was stopped")
                 job.title = "Downloading the model"
                 job.unit = "MB"
+                job.cancellable = True    # a download can stop; loading from disk cannot
                 job.report(done // 1_000_000, total // 1_000_000, "Downloading the model…")
 
             job.report(0, 0, "Loading the model…")
-            library.embedder.load(progress=download)
+            try:
+                library.embedder.load(progress=download)
+            finally:
+                job.cancellable = False
             library.warm_label_sets()
             return library.model_spec
 
@@ -252,7 +260,8 @@ class LibraryController(QObject):
     def _model_loaded(self, job: Job) -> None:
         if self._closing:
             return
-        if job.state is JobState.DONE:
+        if job.error is None and job.result is not None:   # loaded (a late cancel is moot)
+            job.state = JobState.DONE
             job.outcome = f"Model {short_model_name(job.result)} ready"
             self._set_model_state(ModelState.READY, job.outcome)
             self.index_now()
@@ -260,7 +269,12 @@ class LibraryController(QObject):
             if pending is not None:
                 self.set_view(pending)
         else:
-            reason = describe_error(job.error) if job.error else "loading was cancelled"
+            if isinstance(job.error, DownloadCancelled):
+                job.state = JobState.CANCELLED
+                reason = ("The download was stopped; what arrived is kept, and the next "
+                          "download resumes from there.")
+            else:
+                reason = describe_error(job.error) if job.error else "loading was cancelled"
             job.outcome = reason
             self._set_model_state(ModelState.UNAVAILABLE, reason)
             if self._pending_view is not None:
@@ -274,20 +288,29 @@ class LibraryController(QObject):
         from photoclip import __version__
 
         library = self._library
+        model_state, problem = self.state, self._model_message
 
         def text() -> str:
             report = library.precision_report()
-            state = "runs" if report.get("loaded") else "will run (model not loaded yet)"
-            return (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
-                    f"Computer: {report['cpu_class']} CPU ({report['device']})\n"
-                    f"Image tower {state} in {report['image']}, text tower in "
-                    f"{report['text']}.\nWhy: {report['reason']}.\nSearches embed a query "
-                    f"with the {report['search']}.")
+            head = (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
+                    f"Computer: {report['cpu_class']} CPU ({report['device']})\n")
+            if not report.get("loaded") and model_state is ModelState.UNAVAILABLE:
+                return head + (f"The model is not running: {problem.rstrip('.')}.\n"
+                               "Help → Set up the model… offers a download or a folder.")
+            if not report.get("loaded"):
+                when = ("loads now" if model_state is ModelState.LOADING
+                        else "is not loaded yet")
+                return head + (f"The model {when}; its image tower will run in "
+                               f"{report['image']} ({report['reason']}).")
+            return head + (f"Image tower runs in {report['image']}, text tower in "
+                           f"{report['text']}.\nWhy: {report['reason']}.\nSearches embed "
+                           f"a query with the {report['search']}.")
 
         self._run(text, on_result=self.about.emit)
 
     def _set_model_state(self, state: ModelState, message: str) -> None:
         self.state = state
+        self._model_message = message
         self.model_state.emit(state, message)
 
     @property
@@ -685,7 +708,7 @@ class LibraryController(QObject):
                 self.trashed.emit(result)
 
         job = Job(f"Moving {n:,} photo{'s' if n != 1 else ''} to the trash", run,
-                  unit="files", pausable=False, cancellable=False)
+                  unit="files", pausable=False, cancellable=False, interactive=True)
         job.finished.connect(done)
         return self._queue(job)
 
@@ -713,7 +736,7 @@ class LibraryController(QObject):
             else:
                 job.outcome = "Cancelled"
 
-        job = Job("Finding duplicates", run, pausable=False)
+        job = Job("Finding duplicates", run, pausable=False, interactive=True)
         job.finished.connect(done)
         return self._queue(job)
 
@@ -751,7 +774,9 @@ class LibraryController(QObject):
             job.report(0, 0, "Scoring every photo against the edited set…")
             return library.save_label_set(label_set)
 
-        job = Job(f"Re-tagging “{label_set.name}”", run, pausable=False)
+        # Seconds even for a large library (one matrix product), so it is not cancellable.
+        job = Job(f"Re-tagging “{label_set.name}”", run, pausable=False, cancellable=False,
+                  interactive=True)
         job.finished.connect(lambda j: self._retagged(j, label_set.name))
         return self._queue(job)
 
@@ -797,7 +822,8 @@ class LibraryController(QObject):
                 job.outcome = describe_error(job.error)
                 self.error.emit(f"XMP export stopped: {job.outcome}")
 
-        job = Job("Writing tags to XMP sidecars", run, unit="photos", pausable=False)
+        job = Job("Writing tags to XMP sidecars", run, unit="photos", pausable=False,
+                  interactive=True)
         job.finished.connect(done)
         return self._queue(job)
 
@@ -828,7 +854,8 @@ class LibraryController(QObject):
                 job.outcome = describe_error(job.error)
                 self.error.emit(f"The label was not created: {job.outcome}")
 
-        job = Job(f"Learning “{label}”", run, pausable=False, cancellable=False)
+        job = Job(f"Learning “{label}”", run, pausable=False, cancellable=False,
+                  interactive=True)
         job.finished.connect(done)
         return self._queue(job)
 
@@ -877,9 +904,31 @@ class LibraryController(QObject):
                 job.outcome = describe_error(job.error)
             self.request_model_catalog()
 
-        job = Job("Timing the models on this computer", run, unit="models", pausable=False)
+        job = Job("Timing the models on this computer", run, unit="models", pausable=False,
+                  interactive=True)
         job.finished.connect(done)
         return self._queue(job)
+
+    def save_settings(self, settings: Any, *, now: bool = False) -> None:
+        """Write the app's settings file off the GUI thread (a copy, as they are now).
+
+        ``now``: here and at once, for quitting, when no pool runs any more.
+        """
+        snapshot = dataclasses.replace(settings)
+
+        def failed(exc: Exception) -> None:
+            message = f"Your settings could not be saved: {describe_error(exc)}"
+            log.warning("%s", message)
+            if not self._closing:
+                self.error.emit(message)
+
+        if not now:
+            self._run(snapshot.save, write=True, on_error=failed)
+            return
+        try:
+            snapshot.save()
+        except OSError as exc:
+            failed(exc)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -957,10 +1006,8 @@ def describe_error(exc: BaseException | None) -> str:
     """An error in words a person understands: never a class name or a command-line flag."""
     if exc is None:
         return "something went wrong"
-    if isinstance(exc, ModelUnavailableError):
-        return exc.reason
     if isinstance(exc, PhotoclipError):
-        return str(exc)
+        return exc.reason
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or 'a file operation failed'}{where}"

@@ -56,7 +56,7 @@ def welcome(window: Any) -> None:
     box.setDefaultButton(download)
     box.exec()
     window.settings.welcomed = True
-    window.settings.save()
+    window.controller.save_settings(window.settings)
     if box.clickedButton() is download:
         window.banner.hide()
         window.controller.load_model()

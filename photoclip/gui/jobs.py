@@ -2,9 +2,13 @@
 
 Every long operation of the app (indexing at start, a folder added, changes seen by the
 watcher, re-tagging, XMP export, a model download or switch) is a :class:`Job`. Jobs run
-one at a time on the queue's own thread, in the order asked, so bulk work never competes
-with itself; quick requests (a search, a tag edit) never enter this queue and so never wait
-behind it.
+in two lanes, each one job at a time in the order asked: **bulk** work (loading or
+switching the model, every indexing run) so it never competes with itself, and
+**interactive** work a person asked for and waits to see (re-tagging an edited set,
+learning a label, moving photos to the trash, finding duplicates, writing XMP), which
+never waits behind a long indexing run. (The core keeps the two consistent: tagging takes
+its own lock, and none of the interactive work needs the indexing lock.) Quick requests
+(a search, a tag edit) never enter this queue at all.
 
 A job's function runs on the queue's thread and reports with :meth:`Job.report`; the job
 works out rate and time left the same way for everything, and tells the GUI thread by the
@@ -53,7 +57,8 @@ class Job(QObject):
     finished = Signal(object)    # self, once, on the GUI thread's side of the queue
 
     def __init__(self, title: str, fn: Callable[[Job], Any], *, unit: str = "photos",
-                 pausable: bool = True, cancellable: bool = True, quiet: bool = False) -> None:
+                 pausable: bool = True, cancellable: bool = True, quiet: bool = False,
+                 interactive: bool = False) -> None:
         super().__init__()
         self.id = next(_ids)
         self.title = title
@@ -61,6 +66,7 @@ class Job(QObject):
         self.unit = unit
         self.pausable = pausable
         self.cancellable = cancellable
+        self.interactive = interactive   # its own lane: never waits behind bulk work
         self.quiet = quiet            # dropped from the list when it ends with nothing done
         self.state = JobState.QUEUED
         self.done = 0
@@ -191,7 +197,8 @@ class _Runner(QRunnable):
 
 
 class JobQueue(QObject):
-    """Runs jobs one at a time on a thread of its own; keeps the recent ones for display."""
+    """Runs jobs one at a time per lane, each lane on a thread of its own; keeps the recent
+    ones for display."""
 
     added = Signal(object)       # Job
     changed = Signal(object)     # Job (progress or state)
@@ -200,9 +207,11 @@ class JobQueue(QObject):
 
     def __init__(self, keep_finished: int = 20, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(1)
-        self.pool.setExpiryTimeout(-1)   # one long-lived thread, not a new one per job
+        self.pool = QThreadPool()              # bulk
+        self.interactive_pool = QThreadPool()
+        for pool in (self.pool, self.interactive_pool):
+            pool.setMaxThreadCount(1)
+            pool.setExpiryTimeout(-1)   # one long-lived thread, not a new one per job
         self.keep_finished = keep_finished
         self.jobs: list[Job] = []
         self._runners: dict[int, _Runner] = {}
@@ -220,20 +229,25 @@ class JobQueue(QObject):
         runner = _Runner(job, self)
         self._runners[job.id] = runner
         self.added.emit(job)
-        self.pool.start(runner)
+        self._pool_of(job).start(runner)
         return job
+
+    def _pool_of(self, job: Job) -> QThreadPool:
+        return self.interactive_pool if job.interactive else self.pool
 
     def active(self) -> list[Job]:
         return [j for j in self.jobs if not j.state.finished]
 
     def running(self) -> Job | None:
-        return next((j for j in self.jobs
-                     if j.state in (JobState.RUNNING, JobState.PAUSED)), None)
+        """The job the status bar shows: what the user asked for last, if it runs."""
+        running = [j for j in self.jobs if j.state in (JobState.RUNNING, JobState.PAUSED)]
+        return next((j for j in running if j.interactive), running[0] if running else None)
 
     def cancel(self, job: Job) -> None:
         job.cancel()
         runner = self._runners.get(job.id)
-        if job.state is JobState.QUEUED and runner is not None and self.pool.tryTake(runner):
+        if job.state is JobState.QUEUED and runner is not None and \
+                self._pool_of(job).tryTake(runner):
             runner.run()   # not started: end it now, on this thread, as cancelled
         else:
             self.changed.emit(job)
@@ -266,4 +280,5 @@ class JobQueue(QObject):
         """Cancel everything and wait for the job in flight to reach a batch boundary."""
         self._closed = True
         self.cancel_all()
-        return self.pool.waitForDone(msecs)
+        quick = self.interactive_pool.waitForDone(msecs)
+        return self.pool.waitForDone(msecs) and quick

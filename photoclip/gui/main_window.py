@@ -1034,7 +1034,7 @@ class MainWindow(QMainWindow):
         if (state is ModelState.READY and self._wanted_model is not None
                 and self.controller.model_spec == self._wanted_model):
             self.settings.model, self._wanted_model = self._wanted_model, None
-            self.settings.save()
+            self.controller.save_settings(self.settings)
         if state is ModelState.UNAVAILABLE:
             self.banner_label.setText(
                 f"{message}\n\nBrowsing works without it; searching and tagging need it.")
@@ -1100,7 +1100,7 @@ class MainWindow(QMainWindow):
             for w in (self.progress, self.pause_btn, self.cancel_btn):
                 w.hide()
             return
-        more = f"  (+{waiting} waiting)" if waiting else ""
+        more = f"  (+{waiting} more)" if waiting else ""
         detail = running.summary()
         what = (running.title if detail.rstrip("…").lower() == running.title.lower()
                 else f"{running.title}: {detail}")
@@ -1170,7 +1170,7 @@ class MainWindow(QMainWindow):
                                 self.controller.library_folder, self.library_note, self,
                                 controller=self.controller)
         if dialog.exec():
-            self.settings.save()
+            self.controller.save_settings(self.settings)
             self.model.set_thumb_size(self.settings.thumb_size)
             self.grid.set_thumb_size(self.settings.thumb_size)
             notes = []
@@ -1208,16 +1208,17 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
-            self.statusBar().showMessage("Finishing the current batch…")
             if self.isFullScreen():
                 self._full_screen(False)
             self._save_layout()
-            self.settings.save()
             if self.jobs_dialog is not None:
                 self.jobs_dialog.close()
+            # Gone from the screen at once; the batch in flight finishes behind it.
+            self.hide()
             self.viewer.shutdown()
             self.thumbnails.shutdown()
             self.controller.shutdown()
+            self.controller.save_settings(self.settings, now=True)
         event.accept()
 
 

@@ -22,6 +22,11 @@ def counted(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter, the rest as it was (paths keep their case)."""
+    return text[:1].upper() + text[1:]
+
+
 def shown(path: str) -> str:
     return display_path(path)
 

@@ -8,30 +8,46 @@ from typing import Any
 import pytest
 
 from photoclip.core import Library
+from photoclip.core.catalog import Catalog
 
 
 def guard_library(library: Library) -> list[str]:
-    """Record every Library method called on the GUI thread (the app must never do that).
+    """Record every Library and Catalog method called on the GUI thread (the app must never
+    do that).
 
-    Wraps the real object's methods in place; ``close`` is exempt (the app closes the
-    library while quitting, when the window is already gone).
+    Wraps the real objects' methods in place. ``close`` is exempt, and what it calls: the
+    app closes the library while quitting, once the window is hidden.
     """
     calls: list[str] = []
-    for name in dir(Library):
-        if name.startswith("_") or name in ("close", "open"):
-            continue
-        attr = getattr(Library, name)
-        if not callable(attr) or isinstance(attr, property):
-            continue
-        method = getattr(library, name)
+    closing = threading.Event()
 
-        def wrapper(*args: Any, __name: str = name, __method: Callable = method,
-                    **kwargs: Any) -> Any:
-            if threading.current_thread() is threading.main_thread():
-                calls.append(__name)
-            return __method(*args, **kwargs)
+    def wrap(obj: Any, cls: type, prefix: str) -> None:
+        for name in dir(cls):
+            if name.startswith("_") or name in ("close", "open"):
+                continue
+            attr = getattr(cls, name)
+            if not callable(attr) or isinstance(attr, property):
+                continue
+            method = getattr(obj, name)
 
-        setattr(library, name, wrapper)
+            def wrapper(*args: Any, __name: str = prefix + name, __method: Callable = method,
+                        **kwargs: Any) -> Any:
+                if threading.current_thread() is threading.main_thread() and \
+                        not closing.is_set():
+                    calls.append(__name)
+                return __method(*args, **kwargs)
+
+            setattr(obj, name, wrapper)
+
+    wrap(library, Library, "")
+    wrap(library.catalog, Catalog, "catalog.")
+    real_close = library.close
+
+    def close(*args: Any, **kwargs: Any) -> Any:
+        closing.set()
+        return real_close(*args, **kwargs)
+
+    library.close = close  # type: ignore[method-assign]
     return calls
 
 

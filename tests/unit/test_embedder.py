@@ -100,6 +100,47 @@ def test_default_model_offline_says_what_to_do(tmp_path: Path) -> None:
     assert "Error" not in reason
 
 
+def test_a_download_stopped_by_its_progress_callback_stops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's Cancel raises DownloadCancelled from the progress callback: the download
+    ends there (no other file is tried) and says so, not "the model is unavailable".
+
+    No network here, so the hub's download function is replaced by one that reports
+    progress the way huggingface_hub does (through the tqdm class it is given).
+    """
+    import io
+
+    import huggingface_hub
+    import tqdm
+
+    from photoclip.core.errors import DownloadCancelled
+
+    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)   # no monitor thread left behind
+    asked: list[str] = []
+
+    def download(repo: str, filename: str, *, tqdm_class=None, **_kw):  # type: ignore[no-untyped-def]
+        asked.append(filename)
+        bar = tqdm_class(total=600_000_000, file=io.StringIO())
+        for _ in range(10):
+            bar.update(60_000_000)
+        raise AssertionError("the download should have stopped")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    seen: list[int] = []
+
+    def progress(_message: str, done: int, _total: int) -> None:
+        seen.append(done)
+        if done >= 120_000_000:
+            raise DownloadCancelled("the download was stopped")
+
+    emb = Embedder("ViT-B-32-256:datacomp_s34b_b86k", cache_dir=str(tmp_path / "hf"))
+    with pytest.raises(DownloadCancelled):
+        emb.load(progress=progress)
+    assert asked == ["open_clip_model.safetensors"]
+    assert seen == [60_000_000, 120_000_000]
+    assert not emb.loaded
+
+
 def test_signature_follows_weights_not_folder(tmp_path: Path) -> None:
     copy = tmp_path / "shapes-clip"
     shutil.copytree(SHAPES_MODEL, copy)

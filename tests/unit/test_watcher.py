@@ -210,7 +210,8 @@ def test_polling_fallback_is_reported(library: Library, tmp_path: Path) -> None:
                             force_polling=True)
     watcher.start()
     try:
-        assert library.status().roots[0].polling
+        # start() returns at once; the watcher's thread sets up its watches.
+        wait_for(lambda: library.status().roots[0].polling)
         path = draw_photos(tmp_path / "src", 1, seed=3)[0][0]
         shutil.copyfile(path, root / "new.jpg")
         wait_for(lambda: _indexed(library, root / "new.jpg"))

@@ -1,0 +1,241 @@
+"""Jobs and threads in the real window (issue 11): two lanes, pause, the Jobs window, a
+watcher that never touches a folder on the GUI thread, drives that come back while a long
+job runs, and errors in words.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from photoclip.core import Library
+from photoclip.gui.controller import ModelState, describe_error
+from photoclip.gui.jobs import JobState
+from tests.conftest import SHAPES_SPEC, draw_photos
+from tests.gui.test_main_window import (
+    _answer_next_dialog,
+    _idle,
+    _index_by_drop,
+    _model_ready,
+    _status,
+)
+
+pytestmark = pytest.mark.slow
+
+# What a person must never read in the app: a command to type, a flag, a shell builtin,
+# an exception class.
+NOT_FOR_PEOPLE = re.compile(r"photoclip (add|remove|index|search|similar|status|check|repair|"
+                            r"skip|pairing|watch|labels|tag|duplicates|gui)\b|--[a-z]|ulimit|"
+                            r"[A-Z][a-z]+Error\b")
+
+
+def _start_slow_index(qtbot, window, folder: Path, n: int = 400) -> Any:
+    """A folder added while the app runs, indexing in batches of 8, paused once under way:
+    the bulk lane stays busy for as long as the test likes."""
+    draw_photos(folder, n, seed=60, size=(640, 480))
+    window.controller._library.indexer.batch_size = 8
+    seen: list = []
+    window.controller.jobs.changed.connect(lambda job: seen.append(job))
+    window.controller.add_folders([str(folder)])
+    name = f"Indexing {folder.name}"
+    qtbot.waitUntil(lambda: any(j.title == name and j.done >= 8 for j in seen), timeout=60000)
+    job = next(j for j in seen if j.title == name)
+    job.set_paused(True)
+    return job
+
+
+def _spy_on_files(monkeypatch: pytest.MonkeyPatch, under: Path) -> list[tuple[str, str]]:
+    """Record every look at a path under ``under`` made on the GUI thread."""
+    touched: list[tuple[str, str]] = []
+    prefix = str(under)
+
+    def spy(owner: Any, name: str) -> None:
+        real: Callable[..., Any] = getattr(owner, name)
+
+        def look(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is threading.main_thread() and \
+                    os.fsdecode(path).startswith(prefix):
+                touched.append((name, os.fsdecode(path)))
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, look)
+
+    for owner, name in ((os.path, "isdir"), (os.path, "exists"), (os, "stat"),
+                        (os, "scandir"), (os, "listdir")):
+        spy(owner, name)
+    return touched
+
+
+def test_starting_the_app_looks_at_no_folder_on_the_gui_thread(
+        qtbot, make_window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photos = tmp_path / "photos"
+    draw_photos(photos / "2024", 6, seed=61)
+    library = tmp_path / "library"
+    with Library.open(library, model=SHAPES_SPEC) as lib:
+        lib.add_root(photos)
+    window = make_window(library=library)
+    touched = _spy_on_files(monkeypatch, photos)
+    window.controller.start(load_model=True)
+    watcher = window.controller.watcher
+    assert watcher is not None
+    qtbot.waitUntil(lambda: str(photos) in watcher._watches, timeout=20000)
+    qtbot.waitUntil(lambda: _status(window).indexed == 6, timeout=60000)
+    _idle(qtbot, window)
+    # (The window's guard fails the test if a Library or Catalog method ran here too.)
+    assert touched == []
+
+
+def test_a_drive_comes_back_online_while_a_long_job_runs(qtbot, window,
+                                                        tmp_path: Path) -> None:
+    drive = tmp_path / "drive"
+    draw_photos(drive, 4, seed=62)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, drive, expect=4)
+    window.controller.start_watching()
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    job = _start_slow_index(qtbot, window, tmp_path / "many")
+    item = lambda: window.sidebar.topLevelItem(0).text(0)  # noqa: E731
+    parked = tmp_path / "parked"
+    drive.rename(parked)
+    qtbot.waitUntil(lambda: "offline" in item(), timeout=10000)
+    parked.rename(drive)
+    qtbot.waitUntil(lambda: "4 photos" in item() and "offline" not in item(), timeout=10000)
+    assert job.state is JobState.PAUSED   # the bulk lane was busy all along
+    window.controller.cancel_job(job)
+    _idle(qtbot, window)
+
+
+def test_interactive_work_never_waits_behind_indexing(qtbot, window, tmp_path: Path) -> None:
+    shapes = Path(__file__).resolve().parents[1] / "data" / "shapes.toml"
+    (Path(window.controller.library_folder) / "labelsets").mkdir(exist_ok=True)
+    draw_photos(tmp_path / "first", 24, seed=63)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "first", expect=24)
+    index_job = _start_slow_index(qtbot, window, tmp_path / "many", n=300)
+    from photoclip.core.tagging import read_label_set
+
+    retag = window.controller.save_label_set(read_label_set(shapes))
+    assert retag is not None
+    assert retag.interactive
+    qtbot.waitUntil(lambda: retag.state.finished, timeout=30000)
+    assert retag.state is JobState.DONE
+    assert index_job.state is JobState.PAUSED   # it ran beside the paused index
+    # The status bar shows what runs; the Jobs window lists both lanes' work.
+    window.controller.pause_jobs(False)
+    index_job.set_paused(False)
+    _idle(qtbot, window, timeout=180000)
+    # Tags written by the batches around the re-tag agree with tagging everything afresh.
+    app_lib = window.controller._library
+    got = _tags_of(app_lib, "shapes")
+    worker = threading.Thread(target=app_lib.tag, args=("shapes",))
+    worker.start()
+    worker.join()
+    assert _tags_of(app_lib, "shapes") == got
+    assert len(got) >= 300
+
+
+def _tags_of(lib: Library, set_name: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+
+    def read() -> None:
+        for path, tags in lib.all_tags(set_name).items():
+            out[path] = {t.label for t in tags}
+
+    worker = threading.Thread(target=read)   # the window's guard: never on the GUI thread
+    worker.start()
+    worker.join()
+    return out
+
+
+def test_pause_holds_progress_and_the_jobs_window_lists_the_work(qtbot, window,
+                                                                tmp_path: Path) -> None:
+    _model_ready(qtbot, window)
+    job = _start_slow_index(qtbot, window, tmp_path / "many", n=240)
+    qtbot.waitUntil(lambda: window.pause_btn.text() == "Resume", timeout=5000)
+    held = job.done
+    qtbot.wait(1500)   # what a pause promises is that nothing moves for a while
+    assert job.done <= held + 8   # at most the batch that was in flight
+    held = job.done
+    qtbot.wait(1000)
+    assert job.done == held
+    qtbot.mouseClick(window.jobs_button, Qt.MouseButton.LeftButton)
+    dialog = window.jobs_dialog
+    assert dialog is not None
+    assert dialog.isVisible()
+    rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
+    assert any(r.text(0) == "Indexing many" for r in rows)
+    qtbot.mouseClick(window.pause_btn, Qt.MouseButton.LeftButton)   # resume
+    qtbot.waitUntil(lambda: job.done > held, timeout=30000)
+    _idle(qtbot, window, timeout=180000)
+    assert job.state is JobState.DONE
+    assert _status(window).indexed == 240
+    dialog.close()
+
+
+def test_about_says_why_the_model_is_not_running(qtbot, make_window, tmp_path: Path) -> None:
+    window = make_window(model=f"local-dir:{tmp_path / 'no-such-model'}")
+    with qtbot.waitSignal(window.controller.model_state, timeout=30000,
+                          check_params_cb=lambda s, _m: s is ModelState.UNAVAILABLE):
+        window.controller.load_model()
+    _idle(qtbot, window)
+    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    window.controller.request_about()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    text = seen[0]["text"]
+    assert "not running" in text
+    assert "no-such-model" in text
+    assert "not loaded yet" not in text
+    assert not NOT_FOR_PEOPLE.search(text), text
+
+
+def test_errors_the_app_shows_name_no_command(tmp_path: Path, shapes_embedder) -> None:
+    from photoclip.core import PhotoclipError
+    from photoclip.core.catalog import Catalog, damaged_error
+    from photoclip.core.embedder import Embedder
+
+    errors: list[PhotoclipError] = [damaged_error(tmp_path / "catalog.sqlite", "malformed")]
+    empty = tmp_path / "empty" / "catalog.sqlite"
+    empty.parent.mkdir()
+    empty.write_bytes(b"")
+    with pytest.raises(PhotoclipError) as caught:
+        Catalog(empty)
+    errors.append(caught.value)
+    with pytest.raises(PhotoclipError) as caught:
+        Embedder(f"local-dir:{tmp_path / 'nothing-here'}").load()
+    errors.append(caught.value)
+    photos = tmp_path / "photos"
+    draw_photos(photos, 2, seed=64)
+    with Library.open(tmp_path / "lib", embedder=shapes_embedder) as lib:
+        with pytest.raises(PhotoclipError) as caught:
+            Library.open(tmp_path / "lib")    # a second writer
+        errors.append(caught.value)
+        lib.add_root(photos)
+        lib.scan()
+        with pytest.raises(PhotoclipError) as caught:
+            lib.learn_label("x", "mine", [str(p) for p in photos.glob("*.jpg")])
+        errors.append(caught.value)
+    for exc in errors:
+        shown = describe_error(exc)
+        assert shown
+        assert not NOT_FOR_PEOPLE.search(shown), shown
+    # The command line still says what to type.
+    assert "photoclip repair" in str(errors[0])
+
+
+def test_settings_that_cannot_be_saved_are_said_in_words(qtbot, window, app_env: Path,
+                                                        allow_log) -> None:
+    allow_log("settings could not be saved")
+    config = app_env / "config"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("a file where the settings folder should be")
+    with qtbot.waitSignal(window.controller.error, timeout=10000) as said:
+        window.controller.save_settings(window.settings)
+    assert said.args[0].startswith("Your settings could not be saved: ")
+    assert not NOT_FOR_PEOPLE.search(said.args[0]), said.args[0]
