@@ -938,15 +938,18 @@ class Library:
             if cut.window < len(hits) or len(hits) >= pool or k >= 16 * limit:
                 break
             k *= 4   # the window reaches past what was asked for: look further
-        take = cut.window if weaker else cut.keep
-        hits = hits[:min(take, limit)]
         # A match must describe the photo better than "a photo" does (the neutral class).
+        # Judged over the whole window, so "weaker matches" counts only what it would add.
         tower = None if self.embedder.loaded else self._exported_text_tower()
         neutral = self._scorer.neutral(tower.encode if tower is not None else None)
-        base = vectors.vectors_of([i for i, _ in hits]) @ neutral
-        kept = [h for h, b in zip(hits, base, strict=True) if h[1] >= b]
+        window = hits[:min(cut.window, limit)]
+        base = vectors.vectors_of([i for i, _ in window]) @ neutral
+        passing = [rank for rank, (h, b) in enumerate(zip(window, base, strict=True))
+                   if h[1] >= b]
+        take = cut.window if weaker else cut.keep
+        kept = [window[rank] for rank in passing if rank < take]
         return Matches(self._results(kept), cut.clear and bool(kept),
-                       max(0, min(cut.window, limit) - len(kept)))
+                       len(passing) - len(kept))
 
     def similar(self, path: str | os.PathLike[str], top: int = 20,
                 **filters: Any) -> list[SearchResult]:

@@ -12,8 +12,11 @@ a cosine difference into a log-likelihood ratio (CLIP's softmax over candidates 
    after the last photo it describes.
 3. **Clear or not**: the cut is *clear* when that drop is at least ``ln(5)`` logits (the last
    photo kept is 5x more likely than the first one left out). Otherwise nothing stands
-   out: a nonsense query, or one the library has no photo for. The few photos above the
-   largest drop are still shown, and the app and the CLI say there was no clear match.
+   out: a nonsense query, or one the library has no photo for. Then the largest drop is
+   only the largest of many small ones, and may lie anywhere (measured: after the 2nd
+   photo for "xyzzy", after the 123rd of 124 for "a photo of a cat"), so at most the
+   closest :data:`UNCLEAR_KEEP` above it are shown, and the app and the CLI say there was
+   no clear match.
 4. **Floor**: a photo is kept only if the query describes it better than a neutral caption
    ("a photo.", "a picture.", …) does: the same neutral class auto-tagging uses, so a query
    must beat "just a photo" to count as a match.
@@ -21,8 +24,10 @@ a cosine difference into a log-likelihood ratio (CLIP's softmax over candidates 
 Measured on the drawn test photos with the small test model (benchmarks aside): real
 queries ("a red circle", "a star", "a blue square on a yellow background") are cut at
 exactly their matching drawings with drops of 2.9–3.7 logits; nonsense ("xyzzy",
-"qwpoeiru blorf", "an invoice from the tax office") has its largest drop at 0.4–1.0 logits
-and keeps 1–6 photos. "Show weaker matches" lifts the cut (``weaker=True``).
+"qwpoeiru blorf", "an invoice from the tax office") has its largest drop at 0.4–1.2 logits,
+and so do queries for what no drawing shows ("a dog", "a beach at sunset", "a photo of a
+cat": 0.2–0.3 logits); each keeps at most 8 photos. "Show weaker matches" lifts the cut
+(``weaker=True``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import numpy as np
 
 WINDOW_RATIO = 1000.0   # candidates: at least 1/1000 as likely as the best photo
 CLEAR_RATIO = 5.0       # a clear cut: the last kept photo 5x as likely as the next
+UNCLEAR_KEEP = 8        # no clear cut: "the closest few", one row of the app's grid
 
 
 @dataclass(frozen=True)
@@ -58,4 +64,6 @@ def cut_scores(scores: np.ndarray, logit_scale: float) -> Cut:
         return Cut(window, False, window)
     drops = (span[:-1] - span[1:]) * scale
     at = int(np.argmax(drops))
-    return Cut(at + 1, bool(drops[at] >= math.log(CLEAR_RATIO)), window)
+    if drops[at] >= math.log(CLEAR_RATIO):
+        return Cut(at + 1, True, window)
+    return Cut(min(at + 1, UNCLEAR_KEEP), False, window)

@@ -312,12 +312,20 @@ def test_search_is_cut_where_relevance_ends(library: Library, tmp_path: Path) ->
     assert stars.clear
     assert {r.photo.path for r in stars.results} == {p for p, v in truth.items()
                                                        if v[1] == "star"}
-    # Nonsense: a few closest photos at most, and it says there was no clear match.
-    for nonsense in ("xyzzy", "qwpoeiru blorf zz", "an invoice from the tax office"):
+    # Nonsense, and things no drawing shows: a few closest photos at most, and it says
+    # there was no clear match.
+    for nonsense in ("xyzzy", "qwpoeiru blorf zz", "an invoice from the tax office",
+                     "a dog", "a beach at sunset", "a photo of a cat"):
         got = library.search_matches(nonsense)
         assert not got.clear, nonsense
         assert len(got.results) <= len(truth) // 12, (nonsense, len(got.results))
-    # "Show weaker matches" goes further; --top N stays exact.
+    # "Show weaker matches" goes further, by as many photos as it promised; --top N stays
+    # exact.
+    for query in ("a red circle", "a star", "xyzzy", "a dog"):
+        cut = library.search_matches(query)
+        more = library.search_matches(query, weaker=True)
+        assert len(more.results) == len(cut.results) + cut.weaker, query
+        assert more.weaker == 0
     assert len(library.search_matches("a red circle", weaker=True).results) > len(red_circles)
     assert len(library.search("a red circle", top=50)) == 50
     assert {r.photo.path for r in library.search("a red circle", top=None)} == red_circles
