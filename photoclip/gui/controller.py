@@ -156,6 +156,7 @@ class LibraryController(QObject):
     label_sets = Signal(object, object)       # [LabelSet], [error lines]
     preview_ready = Signal(object)            # label -> (count, [(photo, score)])
     failed_ready = Signal(object)             # [Photo]
+    problems = Signal(int)                    # photos that could not be read, now
     tag_edited = Signal(object)               # TagEdit, for the undo stack
     folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
     trashed = Signal(object)                  # TrashResult, for the undo stack
@@ -223,7 +224,7 @@ class LibraryController(QObject):
 
     def start(self, *, load_model: bool) -> None:
         """After the window is up: show what we have, watch the folders, load the model."""
-        self._mark_stale("roots", "tags")
+        self._mark_stale("roots", "tags", "problems")
         self._refresh()
         if load_model:
             self.load_model()
@@ -476,6 +477,7 @@ class LibraryController(QObject):
     def _indexed(self, job: Job) -> None:
         if self._index_job is job:
             self._index_job = None
+        self._mark_stale("problems")   # a run's failures may come in batches of their own
         job.outcome = job.outcome or _index_outcome(job)
         if job.state is JobState.FAILED:
             self.error.emit(job.outcome)
@@ -606,7 +608,7 @@ class LibraryController(QObject):
         if self._closing:
             return
         if isinstance(event, PhotosChanged):
-            self._mark_stale("view", "roots", "tags")
+            self._mark_stale("view", "roots", "tags", "problems")
         elif isinstance(event, TagsChanged):
             self._mark_stale("tags", "photo-tags")
             if self.view.tag:
@@ -629,6 +631,8 @@ class LibraryController(QObject):
                       on_result=self.roots_changed.emit)
         if "tags" in stale:
             self.refresh_tags()
+        if "problems" in stale:
+            self._run(lambda: len(self._library.failed()), on_result=self.problems.emit)
         if "photo-tags" in stale and self._details_photo is not None:
             self.request_photo_tags(self._details_photo)
         if "view" in stale and (not self.view.needs_model or self.model_ready):

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.embedder import DEFAULT_MODEL
 from photoclip.gui.jobs import Job, JobState
-from photoclip.gui.names import shown
+from photoclip.gui.names import counted, shown
 from photoclip.settings import Settings
 
 
@@ -80,8 +80,8 @@ class ProblemsDialog(QDialog):
             tree.addTopLevelItem(QTreeWidgetItem([shown(p.path), p.error or ""]))
         tree.resizeColumnToContents(0)
         self.tree = tree
-        note = QLabel(f"{len(photos)} photos could not be read. They are retried when the "
-                      "file changes." if photos else "No problems.")
+        note = QLabel(f"{counted(len(photos), 'photo')} could not be read. They are retried "
+                      "when the file changes." if photos else "No problems.")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -453,6 +453,7 @@ class MainWindow(QMainWindow):
         c.trashed.connect(self._trashed)
         c.xmp_candidates.connect(self._confirm_xmp)
         c.failed_ready.connect(self._failed_ready)
+        c.problems.connect(self._show_problem_count)
         c.error.connect(self._error)
         c.model_not_changed.connect(self._model_not_changed)
         c.about.connect(lambda text: QMessageBox.about(self, "About photoclip", text))
@@ -1086,8 +1087,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{job.title}: {job.outcome}", 10000)
         elif job.state.finished and job.outcome:
             self.statusBar().showMessage(job.outcome, 8000)
-        if job.state.finished and "could not be read" in job.outcome:
-            self.controller.request_failed()
 
     def _update_jobs(self) -> None:
         jobs = self.controller.jobs
@@ -1138,9 +1137,12 @@ class MainWindow(QMainWindow):
         self._open_problems = True
         self.controller.request_failed()
 
+    def _show_problem_count(self, n: int) -> None:
+        self.problems_btn.setText(counted(n, "problem"))
+        self.problems_btn.setVisible(bool(n))
+
     def _failed_ready(self, photos: list[Photo]) -> None:
-        self.problems_btn.setText(f"{len(photos):,} problem{'s' if len(photos) != 1 else ''}")
-        self.problems_btn.setVisible(bool(photos))
+        self._show_problem_count(len(photos))
         if self._open_problems:
             self._open_problems = False
             ProblemsDialog(photos, self).exec()

@@ -370,3 +370,37 @@ def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Pat
     assert year.isExpanded()
     assert trip.isSelected()
     qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=10000)
+
+
+def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
+        qtbot, make_window, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    draw_photos(photos, 5, seed=70)
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo after all")
+    window = make_window()
+    window.controller.start(load_model=False)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, photos, expect=5)
+    qtbot.waitUntil(lambda: window.problems_btn.isVisible(), timeout=10000)
+    assert window.problems_btn.text() == "1 problem"
+    qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=10000)
+    assert str(photos / "broken.jpg") not in window.model.paths()
+    listed: list[tuple[str, str]] = []
+
+    def read_and_close(box) -> None:
+        item = box.tree.topLevelItem(0)
+        listed.append((item.text(0), item.text(1)))
+        box.accept()
+
+    seen = _answer_next_dialog(qtbot, read_and_close)
+    window.problems_btn.click()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    assert seen[0]["title"] == "Problems"
+    assert listed[0][0] == str(photos / "broken.jpg")
+    assert listed[0][1]   # with its reason in words
+    window.close()
+    # A new session on the same library shows the badge from the start.
+    again = make_window(library=Path(window.controller.library_folder))
+    again.controller.start(load_model=False)
+    qtbot.waitUntil(lambda: again.problems_btn.isVisible(), timeout=10000)
+    assert again.problems_btn.text() == "1 problem"
