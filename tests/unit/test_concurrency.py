@@ -201,30 +201,80 @@ def test_the_watcher_beside_an_indexing_run(library: Library, tmp_path: Path) ->
     assert not errors
 
 
+def _paused_index_run(library: Library, folder: Path, n: int) -> tuple[threading.Thread,
+                                                                       threading.Event]:
+    """An index run of ``n`` photos held paused after its second batch: a run in flight
+    for as long as the test keeps ``pause`` set."""
+    draw_photos(folder, n, seed=5, size=(480, 360))
+    library.add_root(folder)
+    library.indexer.batch_size = 8
+    pause, started = threading.Event(), threading.Event()
+
+    def progress(p) -> None:  # type: ignore[no-untyped-def]
+        if p.phase == "embed" and p.done >= 16 and not started.is_set():
+            pause.set()
+            started.set()
+
+    run = threading.Thread(target=lambda: library.index(progress=progress, pause=pause))
+    run.start()
+    assert started.wait(60)
+    return run, pause
+
+
 def test_a_model_switch_during_an_indexing_run_leaves_nothing_untagged(
         library: Library, tmp_path: Path) -> None:
     shapes = Path(__file__).resolve().parents[1] / "data" / "shapes.toml"
     library.import_label_set(shapes)
-    folder = tmp_path / "photos"
-    draw_photos(folder, 120, seed=5, size=(480, 360))
-    library.add_root(folder)
-    library.indexer.batch_size = 8
-    started = threading.Event()
-
-    def progress(p) -> None:  # type: ignore[no-untyped-def]
-        if p.phase == "embed" and p.done >= 16:
-            started.set()
-
-    run = threading.Thread(target=lambda: library.index(progress=progress))
-    run.start()
-    assert started.wait(60)
+    run, pause = _paused_index_run(library, tmp_path / "photos", 120)
     other = tmp_path / "other-model"
     shutil.copytree(SHAPES_MODEL, other)
-    library.switch_model(Embedder(f"local-dir:{other}"))
+    first_pass = threading.Event()
+    switch = threading.Thread(target=lambda: library.switch_model(
+        Embedder(f"local-dir:{other}"),
+        progress=lambda p: p.phase == "done" and first_pass.set()))
+    switch.start()
+    try:
+        assert first_pass.wait(60)   # what was committed so far: embedded with the new model
+        # ...but the switch must not take over while the run is in flight: its batches
+        # would be embedded with the old model only, and tagged with neither.
+        switch.join(2.0)
+        assert switch.is_alive(), "the model switched under a running index"
+        assert library.model_spec != f"local-dir:{other}"
+    finally:
+        pause.clear()
     run.join(120)
+    switch.join(120)
+    assert not switch.is_alive()
     assert library.model_spec == f"local-dir:{other}"
     status = library.status()
     assert (status.indexed, status.pending) == (120, 0)
     ids = library.catalog.searchable_ids(library.embedder.signature)
+    assert len(ids) == 120
     tagged = {pid for pid, s, *_ in library.catalog.tag_rows(ids) if s == "shapes"}
     assert tagged == ids, f"{len(ids - tagged)} photos left untagged"
+
+
+def test_set_model_waits_for_the_indexing_run_in_flight(library: Library,
+                                                        tmp_path: Path) -> None:
+    shapes = Path(__file__).resolve().parents[1] / "data" / "shapes.toml"
+    library.import_label_set(shapes)
+    old = library.embedder.signature
+    run, pause = _paused_index_run(library, tmp_path / "photos", 64)
+    other = tmp_path / "other-model"
+    shutil.copytree(SHAPES_MODEL, other)
+    new = Embedder(f"local-dir:{other}")
+    swap = threading.Thread(target=lambda: library.set_model(new))
+    swap.start()
+    try:
+        swap.join(1.0)
+        assert swap.is_alive(), "the model was set under a running index"
+    finally:
+        pause.clear()
+    run.join(120)
+    swap.join(60)
+    assert library.embedder is new
+    # Every photo of the run got its embedding and its tags, all of the old model.
+    ids = library.catalog.searchable_ids(old)
+    assert len(ids) == 64
+    tagged = {pid for pid, s, *_ in library.catalog.tag_rows(ids) if s == "shapes"}
+    assert tagged == ids
