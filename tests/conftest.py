@@ -90,11 +90,14 @@ def library(tmp_path: Path, shapes_embedder):
 
 
 def _qt_pool_threads() -> int:
-    """Threads busy in Qt's global pool (0 when Qt is not even imported)."""
+    """Threads busy in Qt's global pool and in the app's own pools (0 when Qt is not even
+    imported)."""
     qtcore = sys.modules.get("PySide6.QtCore")
     if qtcore is None or qtcore.QCoreApplication.instance() is None:
         return 0
-    return qtcore.QThreadPool.globalInstance().activeThreadCount()
+    busy = qtcore.QThreadPool.globalInstance().activeThreadCount()
+    workers = sys.modules.get("photoclip.gui.workers")
+    return busy + (workers.busy_threads() if workers is not None else 0)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
-from photoclip.gui.workers import lower_thread_priority
+from photoclip.gui.workers import lower_thread_priority, thread_pool
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +207,9 @@ class JobQueue(QObject):
 
     def __init__(self, keep_finished: int = 20, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool()              # bulk
-        self.interactive_pool = QThreadPool()
+        self.pool = thread_pool(1)              # bulk
+        self.interactive_pool = thread_pool(1)
         for pool in (self.pool, self.interactive_pool):
-            pool.setMaxThreadCount(1)
             pool.setExpiryTimeout(-1)   # one long-lived thread, not a new one per job
         self.keep_finished = keep_finished
         self.jobs: list[Job] = []

@@ -15,10 +15,10 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
-from photoclip.gui.workers import lower_thread_priority
+from photoclip.gui.workers import lower_thread_priority, thread_pool
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +112,7 @@ class ThumbnailCache(QObject):
                  memory_items: int = 2000) -> None:
         super().__init__(parent)
         self.cache_dir = Path(cache_dir) / "thumbnails"
-        self.pool = QThreadPool()
-        self.pool.setMaxThreadCount(2)
+        self.pool = thread_pool(2)
         self._signals = _Signals()
         self._signals.ready.connect(self._on_ready)
         self._signals.failed.connect(self._on_failed)

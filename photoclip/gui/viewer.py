@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QRunnable,
     QSize,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
 )
@@ -31,7 +30,7 @@ from PySide6.QtWidgets import QWidget
 from photoclip.gui.models import PhotoListModel
 from photoclip.gui.names import shown, shown_name
 from photoclip.gui.thumbnails import decode_image
-from photoclip.gui.workers import lower_thread_priority
+from photoclip.gui.workers import lower_thread_priority, thread_pool
 
 FULL_SIZE_CAP = 8192    # longest side decoded for 100%: a 100 MP panorama stays in memory
 SLIDESHOW_MS = 4000
@@ -80,8 +79,7 @@ class PhotoViewer(QWidget):
         self._images: OrderedDict[tuple[str, int], QImage] = OrderedDict()
         self._pending: set[tuple[str, int]] = set()
         self._failed: set[str] = set()
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(2)
+        self.pool = thread_pool(2, self)
         self._signals = _Signals()
         self._signals.loaded.connect(self._loaded)
         self.slideshow = QTimer(self, interval=SLIDESHOW_MS)

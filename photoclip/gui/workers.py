@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,29 @@ def lower_thread_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, now + _BACKGROUND_NICE))
     except OSError:
         log.debug("could not lower the priority of %s", threading.current_thread().name)
+
+
+_pools: weakref.WeakSet[QThreadPool] = weakref.WeakSet()
+
+
+def thread_pool(threads: int, parent: QObject | None = None) -> QThreadPool:
+    """A pool of the app's own (never Qt's global one), known to :func:`busy_threads`."""
+    pool = QThreadPool(parent)
+    pool.setMaxThreadCount(threads)
+    _pools.add(pool)
+    return pool
+
+
+def busy_threads() -> int:
+    """Threads of the app's pools running work now: the tests fail a test that leaves one
+    (work that outlives its window writes to a closed library)."""
+    busy = 0
+    for pool in list(_pools):
+        try:
+            busy += pool.activeThreadCount()
+        except RuntimeError:   # its C++ side is gone: nothing runs there
+            continue
+    return busy
 
 
 class TaskSignals(QObject):
@@ -78,10 +102,8 @@ class Workers:
     """The app's pools for quick work: ``reads`` and the single-threaded ``writes``."""
 
     def __init__(self) -> None:
-        self.reads = QThreadPool()
-        self.reads.setMaxThreadCount(2)
-        self.writes = QThreadPool()
-        self.writes.setMaxThreadCount(1)
+        self.reads = thread_pool(2)
+        self.writes = thread_pool(1)
         self._live: set[Task] = set()
 
     def start(self, task: Task, *, write: bool = False) -> Task:
