@@ -36,10 +36,10 @@ NOT_FOR_PEOPLE = re.compile(r"photoclip (add|remove|index|search|similar|status|
                             r"[A-Z][a-z]+Error\b")
 
 
-def _start_slow_index(qtbot, window, folder: Path, n: int = 400) -> Any:
+def _start_slow_index(qtbot, window, folder: Path, n: int = 400, seed: int = 60) -> Any:
     """A folder added while the app runs, indexing in batches of 8, paused once under way:
     the bulk lane stays busy for as long as the test likes."""
-    draw_photos(folder, n, seed=60, size=(640, 480))
+    draw_photos(folder, n, seed=seed, size=(640, 480))
     window.controller._library.indexer.batch_size = 8
     seen: list = []
     window.controller.jobs.changed.connect(lambda job: seen.append(job))
@@ -239,3 +239,36 @@ def test_settings_that_cannot_be_saved_are_said_in_words(qtbot, window, app_env:
         window.controller.save_settings(window.settings)
     assert said.args[0].startswith("Your settings could not be saved: ")
     assert not NOT_FOR_PEOPLE.search(said.args[0]), said.args[0]
+
+
+def test_the_watcher_beside_indexing_in_the_app_then_closing_mid_run(
+        qtbot, window, tmp_path: Path) -> None:
+    watched = tmp_path / "watched"
+    draw_photos(watched, 4, seed=65)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, watched, expect=4)
+    window.controller.start_watching()
+    failed: list = []
+    window.controller.jobs.changed.connect(
+        lambda job: job.state is JobState.FAILED and failed.append(job.title))
+    job = _start_slow_index(qtbot, window, tmp_path / "many", n=160)
+    # Photos land in the watched folder while the added folder indexes: the watcher's
+    # change waits in the bulk lane behind it, and is not lost.
+    for path, _ in draw_photos(tmp_path / "incoming", 6, seed=66):
+        path.rename(watched / path.name)
+    job.set_paused(False)
+    qtbot.waitUntil(lambda: _status(window).indexed == 4 + 160 + 6, timeout=180000)
+    _idle(qtbot, window)
+    assert failed == []
+    # Closing in the middle of the next run, with the watcher alive, stops both cleanly.
+    second = _start_slow_index(qtbot, window, tmp_path / "more", n=160, seed=67)
+    second.set_paused(False)
+    watcher = window.controller.watcher
+    assert watcher is not None
+    assert watcher.running
+    window.close()
+    assert not watcher.running
+    assert second.state.finished
+    with Library.open(window.controller.library_folder, model=SHAPES_SPEC) as lib:
+        assert lib.check() == []      # the catalog is sound, and the write lock released
+        assert lib.status().indexed >= 4 + 160 + 6 + 8
