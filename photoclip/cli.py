@@ -356,10 +356,13 @@ def _labels(lib: Any, args: argparse.Namespace) -> int:
     if action == "list":
         sets = lib.label_sets()
         counts = lib.tag_counts()
+        edited = set(lib.edited_label_sets())
         for ls in sets:
             tagged = sum(n for (s, _label), n in counts.items() if s == ls.name)
+            note = ("; edited since the library was tagged (photoclip index re-tags it)"
+                    if ls.name in edited else "")
             print(f"{ls.name}\t{len(ls.labels)} labels, threshold {ls.threshold}, "
-                  f"top_k {ls.top_k or 'all'}, {tagged} tags")
+                  f"top_k {ls.top_k or 'all'}, {tagged} tags{note}")
     elif action == "show":
         ls = lib.label_set(args.name)
         counts = lib.tag_counts()

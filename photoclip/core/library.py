@@ -1027,6 +1027,11 @@ class Library:
         self.labelsets.remove(name)
         self._emit(TagsChanged(label_sets=frozenset({name})))
 
+    def edited_label_sets(self) -> list[str]:
+        """Sets whose file changed since the library was tagged with them (read-only: what
+        the next :meth:`retag_changed_label_sets` would re-tag)."""
+        return sorted(ls.name for ls in self.labelsets.sync().changed)
+
     def retag_changed_label_sets(self) -> list[str]:
         """Re-tag the whole library for every set whose file changed since it was tagged.
 

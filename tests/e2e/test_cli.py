@@ -268,7 +268,11 @@ def test_labels_and_tag_commands(indexed, tmp_path: Path) -> None:
         library=lib).stdout)}
     set_file = lib / "labelsets" / "shapes.toml"
     set_file.write_text(set_file.read_text().replace('"star"', '"star shape"'))
+    listed = photoclip("labels", "list", library=lib).stdout
+    assert "shapes\t4 labels" in listed
+    assert "edited since the library was tagged" in listed
     run = photoclip("index", library=lib)
+    assert "edited since" not in photoclip("labels", "list", library=lib).stdout
     assert "re-tagged the library for edited label sets: shapes" in run.stderr
     renamed = {h["path"] for h in json.loads(photoclip(
         "search", "a shape", "--tag", "shapes:star shape", "--json", "--top", "100",
