@@ -159,7 +159,7 @@ class LibraryController(QObject):
     problems = Signal(int)                    # photos that could not be read, now
     tag_edited = Signal(object)               # TagEdit, for the undo stack
     folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
-    trashed = Signal(object)                  # TrashResult, for the undo stack
+    trashed = Signal(object, object)          # TrashResult, TagEdit of merged tags or None
     duplicates_found = Signal(object)         # DuplicateReport
     about = Signal(str)                       # the About box's text
     trash_history = Signal(object)            # [TrashResult], newest first
@@ -689,27 +689,38 @@ class LibraryController(QObject):
                    for pid, s, label, before, after in edit.entries]
         self._run(lambda: self._library.restore_tags(entries), write=True)
 
-    def trash(self, photo_ids: list[int]) -> Job:
-        """Move photos' files to the system trash (a job); undo restores where possible."""
+    def trash(self, photo_ids: list[int], merge_into: int | None = None) -> Job:
+        """Move photos' files to the system trash (a job); undo restores where possible.
+
+        ``merge_into``: first give that photo (the duplicate kept) the tags only the
+        trashed ones have, as one step with the trashing: undo takes both back.
+        """
         library = self._library
         n = len(photo_ids)
 
         def run(job: Job) -> Any:
+            merged: TagEdit | None = None
+            if merge_into is not None:
+                added = library.merge_tags(photo_ids, merge_into)
+                if added:
+                    merged = TagEdit(f"Give the kept photo {counted(len(added), 'tag')}",
+                                     tuple((merge_into, t.label_set, t.label, None,
+                                            (t.score, "manual")) for t in added))
             job.report(0, n, "Moving to the trash…")
-            return library.trash_photos(photo_ids)
+            return library.trash_photos(photo_ids), merged
 
         def done(job: Job) -> None:
             if job.state is JobState.FAILED:
                 job.outcome = describe_error(job.error)
                 self.error.emit(f"Nothing was moved to the trash: {job.outcome}")
                 return
-            result = job.result
+            result, merged = job.result
             failed = f"; {len(result.failed)} could not be moved" if result.failed else ""
             job.outcome = f"Moved {counted(len(result.trashed), 'photo')} to the trash{failed}"
             if result.failed:
                 self.error.emit(job.outcome + ": " + result.failed[0].reason)
-            if result.trashed:
-                self.trashed.emit(result)
+            if result.trashed or merged is not None:
+                self.trashed.emit(result, merged)
 
         job = Job(f"Moving {n:,} photo{'s' if n != 1 else ''} to the trash", run,
                   unit="files", pausable=False, cancellable=False, interactive=True)
@@ -747,9 +758,6 @@ class LibraryController(QObject):
     def tags_to_merge(self, from_ids: list[int], to_id: int,
                       on_result: Callable[[list[Any]], None]) -> None:
         self._run(lambda: self._library.tags_to_merge(from_ids, to_id), on_result=on_result)
-
-    def merge_tags(self, from_ids: list[int], to_id: int) -> None:
-        self._run(lambda: self._library.merge_tags(from_ids, to_id), write=True)
 
     def request_trash_history(self) -> None:
         self._run(self._library.trash_history, on_result=self.trash_history.emit)

@@ -94,7 +94,6 @@ class DuplicatesDialog(QDialog):
         self.index = 0
         self.keep: dict[int, int] = {}      # group index -> keeper's position
         self.trashed_groups: set[int] = set()         # groups already trashed
-        self._merge: list[Any] = []
         self.heading = QLabel("Looking for duplicates… (progress in the status bar; this "
                               "reads every photo's stored embedding, nothing is changed)")
         self.heading.setWordWrap(True)
@@ -173,8 +172,8 @@ class DuplicatesDialog(QDialog):
         self.next_btn.setEnabled(self.index + 1 < len(self.groups))
         self.swap_btn.setEnabled(self.index not in self.trashed_groups)
         self.trash_btn.setEnabled(self.index not in self.trashed_groups)
-        self._merge = []
         self.merge_box.hide()
+        self.merge_box.setChecked(True)   # until the offer arrives, merging is the default
         if self.index not in self.trashed_groups:
             keeper = group.photos[keep]
             others = [p.id for p in group.photos if p.id != keeper.id]
@@ -185,7 +184,6 @@ class DuplicatesDialog(QDialog):
     def _offer_merge(self, shown: int, tags: list[Any]) -> None:
         if shown != self.index or not tags:
             return
-        self._merge = tags
         names = ", ".join(t.label for t in tags[:6]) + ("…" if len(tags) > 6 else "")
         self.merge_box.setText(f"First give the kept photo the tags only the others have "
                                f"({names})")
@@ -203,9 +201,10 @@ class DuplicatesDialog(QDialog):
         group = self.groups[self.index]
         keeper = group.photos[self.keep.get(self.index, 0)]
         others = [p.id for p in group.photos if p.id != keeper.id]
-        if self._merge and self.merge_box.isChecked():
-            self.controller.merge_tags(others, keeper.id)
-        self.controller.trash(others)
+        # The merge is decided with the trashing, in the same job, so an Enter pressed
+        # before the offer showed still merges; it adds only tags the keeper lacks.
+        self.controller.trash(others,
+                              merge_into=keeper.id if self.merge_box.isChecked() else None)
         self.trashed_groups.add(self.index)
         if self.index + 1 < len(self.groups):
             self.show_group(self.index + 1)

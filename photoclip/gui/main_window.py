@@ -952,9 +952,9 @@ class MainWindow(QMainWindow):
                 "trash).", "Move to trash"):
             self.controller.trash([p.id for p in photos])
 
-    def _trashed(self, result: Any) -> None:
-        if result.restorable:
-            self.undo_stack.push(TrashCommand(self.controller, result))
+    def _trashed(self, result: Any, merged: Any) -> None:
+        if result.restorable or merged is not None:
+            self.undo_stack.push(TrashCommand(self.controller, result, merged))
 
     def _photo_tags(self, photo_id: int, tags: list[Any]) -> None:
         if self.details.photo is not None and self.details.photo.id == photo_id:

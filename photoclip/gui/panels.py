@@ -480,13 +480,17 @@ class RemoveFolderCommand(_Done):
 
 
 class TrashCommand(_Done):
-    """Undo puts the files back from the trash (where the platform lets us)."""
+    """Undo puts the files back from the trash (where the platform lets us), and takes back
+    the tags the kept duplicate was given with it."""
 
-    def __init__(self, controller: Any, result: Any) -> None:
+    def __init__(self, controller: Any, result: Any, merged: Any = None) -> None:
         n = len(result.trashed)
         super().__init__(f"Move {n:,} photo{'s' if n != 1 else ''} to the trash")
-        self.controller, self.result = controller, result
+        self.controller, self.result, self.merged = controller, result, merged
 
     def undo(self) -> None:
-        self.controller.restore_trashed(self.result)
+        if self.result.restorable:
+            self.controller.restore_trashed(self.result)
+        if self.merged is not None:
+            self.controller.restore_tag(self.merged, undo=True)
         self.setObsolete(True)

@@ -245,6 +245,11 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
         img.resize((320, 240)).save(folder / "copy-small.jpg", quality=80)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, folder, expect=11)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 11, timeout=10000)
+    copy_id = next(window.model.photo(i).id for i in range(window.model.rowCount())
+                   if window.model.photo(i).path.endswith("copy-small.jpg"))
+    window.controller.edit_tag(copy_id, "trips", "Lisbon 2019", "confirm")
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=5000)
     dialog = DuplicatesDialog(window.controller, window.thumbnails, window)   # closes with it
     dialog.show()
     qtbot.waitUntil(lambda: bool(dialog.groups), timeout=60000)
@@ -252,6 +257,9 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     assert {p.path for p in group.photos} == {str(original), str(folder / "copy-small.jpg")}
     assert group.keep.path == str(original)        # the larger one is suggested
     assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
+    # The copy's own tag is offered to the keeper.
+    qtbot.waitUntil(lambda: dialog.merge_box.isVisible(), timeout=10000)
+    assert "Lisbon 2019" in dialog.merge_box.text()
     # The keys do what the buttons say whichever widget has focus: Space on a focused
     # "trash" button swaps the keeper (it does not click that button).
     dialog.trash_btn.setFocus()
@@ -267,7 +275,50 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     _idle(qtbot, window)
     qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=10000)
     assert window.controller.jobs.jobs[-1].state is JobState.DONE
+    keeper_id = group.keep.id
+    assert ("trips", "Lisbon 2019", "manual") in _tags(window, keeper_id)
+    # Undo takes both back: the copy returns from the trash, the keeper loses the tag.
+    assert "trash" in window.undo_action.text()
+    window.undo_action.trigger()
+    qtbot.waitUntil(lambda: (folder / "copy-small.jpg").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: not any(t[1] == "Lisbon 2019" for t in _tags(window, keeper_id)),
+                    timeout=10000)
+    # Trashed again without the merge, then put back from the trash history.
+    dialog.trashed_groups.clear()
+    dialog.show_group(0)
+    qtbot.waitUntil(lambda: dialog.merge_box.isVisible(), timeout=10000)
+    dialog.merge_box.setChecked(False)
+    dialog.trash_btn.click()
+    qtbot.waitUntil(lambda: not (folder / "copy-small.jpg").exists(), timeout=20000)
+    _idle(qtbot, window)
+    assert not any(t[1] == "Lisbon 2019" for t in _tags(window, keeper_id))
+    from photoclip.gui.duplicates import TrashHistoryDialog
+
+    history = TrashHistoryDialog(window.controller, dialog)
+    history.show()
+    qtbot.waitUntil(lambda: history.tree.topLevelItemCount() >= 1, timeout=10000)
+    button = history.tree.itemWidget(history.tree.topLevelItem(0), 2)
+    assert button.text() == "Put back"
+    button.click()
+    qtbot.waitUntil(lambda: (folder / "copy-small.jpg").exists(), timeout=20000)
+    history.accept()
     dialog.reject()
+
+
+def _tags(window, photo_id: int) -> set[tuple[str, str, str]]:
+    """A photo's tags, read off the GUI thread (the window's guard forbids it there)."""
+    import threading
+
+    out: set[tuple[str, str, str]] = set()
+
+    def read() -> None:
+        out.update((t.label_set, t.label, t.source)
+                   for t in window.controller._library.tags(photo_id))
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    worker.join()
+    return out
 
 
 def test_a_name_that_is_not_utf8_is_shown_readably_and_copied_exactly(
