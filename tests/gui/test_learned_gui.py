@@ -131,3 +131,47 @@ def test_settings_lists_models_with_numbers_and_times_the_one_here(qtbot, window
     dialog.models._clicked(item)
     assert dialog.model.currentText() == "ViT-B-16:datacomp_xl_s13b_b90k"
     dialog.reject()
+
+
+def test_a_model_picked_in_settings_is_switched_to_on_save(qtbot, window,
+                                                          tmp_path: Path) -> None:
+    import shutil
+
+    from tests.conftest import SHAPES_MODEL, draw_photos
+
+    draw_photos(tmp_path / "photos", 8, seed=80)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "photos", expect=8)
+    # A model picked in the table but not on this computer: Save tries it as a job, and
+    # says in words why it stays with the one in use.
+    def pick_known(dialog) -> None:
+        qtbot.waitUntil(lambda: dialog.models.tree.topLevelItemCount() > 2, timeout=10000)
+        dialog.models._clicked(dialog.models.tree.topLevelItem(2))
+        dialog.accept()
+
+    _answer_next_dialog(qtbot, pick_known)
+    window.show_settings()
+    boxes = _answer_next_dialog(qtbot, lambda box: box.accept())
+    qtbot.waitUntil(lambda: bool(boxes), timeout=60000)
+    assert boxes[0]["title"] == "Model not changed"
+    _idle(qtbot, window)
+    assert window.controller.model_spec == SHAPES_SPEC
+    # A model folder of the user's own: Save switches to it in the background, and every
+    # photo gets a vector of the new model.
+    other = tmp_path / "other-model"
+    shutil.copytree(SHAPES_MODEL, other)
+
+    def pick_folder(dialog) -> None:
+        dialog.model.setCurrentText(f"local-dir:{other}")
+        dialog.accept()
+
+    _answer_next_dialog(qtbot, pick_folder)
+    window.show_settings()
+    qtbot.waitUntil(lambda: any(j.title.startswith("Switching to the model")
+                                for j in window.controller.jobs.jobs), timeout=10000)
+    _idle(qtbot, window)
+    assert window.controller.model_spec == f"local-dir:{other}"
+    assert window.settings.model == f"local-dir:{other}"
+    with Library.open(window.controller.library_folder, readonly=True,
+                      model=f"local-dir:{other}") as lib:
+        assert lib.status().indexed == 8

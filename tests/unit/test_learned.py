@@ -76,8 +76,9 @@ def test_confirm_and_reject_change_the_ranking_and_undo_restores(concept_lib) ->
     scores = {r.photo.path: r.score for r in ranked}
     near = {str(p) for p in drawn.near}
     wrong = next(r.photo for r in ranked if r.photo.path in near)   # the likeliest mistake
-    right = next(r.photo for r in ranked if r.photo.path in concept
-                 and r.photo.path not in examples)
+    # The concept photo the label ranks lowest: confirming it must lift it.
+    right = [r.photo for r in ranked if r.photo.path in concept
+             and r.photo.path not in examples][-1]
     before_file = library.label_set(SET)
     tag_before = library.tag_state(wrong.id, SET, LABEL)
     right_before = library.tag_state(right.id, SET, LABEL)
@@ -94,8 +95,12 @@ def test_confirm_and_reject_change_the_ranking_and_undo_restores(concept_lib) ->
                  == Path(wrong.path).name.split("-")[0] and p != wrong.path]
     assert np.mean([after[p] - scores[p] for p in same_kind]) < 0
     assert wrong.id not in library.ids_with_tag(f"{SET}:{LABEL}")
+    rank_before = [r.photo.path for r in library.label_ranking(SET, LABEL)].index(right.path)
     confirm = library.edit_tags([right.id], SET, LABEL, "manual")
     assert right.path in [e.path for e in library.label_set(SET).learned[LABEL].examples]
+    # An example of its own now: it rises, and with it the ranking changes.
+    rank_after = [r.photo.path for r in library.label_ranking(SET, LABEL)].index(right.path)
+    assert rank_after < rank_before - 5, (rank_before, rank_after)
     # Undo, newest first: the file and the tags are as they were.
     library.restore_tags([(pid, s, lb, before) for pid, s, lb, before, _a in confirm])
     library.restore_tags([(pid, s, lb, before) for pid, s, lb, before, _a in entries])
