@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QTime,
     Signal,
 )
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -342,38 +343,45 @@ def _qdate(timestamp: float) -> QDate:
     return QDateTime.fromSecsSinceEpoch(int(timestamp)).date()
 
 
-SHORTCUTS = [
-    ("Ctrl+F", "Search: type a description"),
-    ("Ctrl+O", "Add a photo folder"),
-    ("Ctrl+Home", "All photos"),
-    ("Enter, Space, double-click", "View the photo as large as the window"),
-    ("← → (in the viewer)", "Previous / next photo"),
-    ("Wheel, + / − (in the viewer)", "Zoom; drag to pan"),
-    ("1 / 0 (in the viewer)", "100% / fit to the window"),
-    ("I (in the viewer)", "The photo's facts: date, camera, size"),
-    ("S (in the viewer), Ctrl+L", "Slideshow"),
-    ("F11", "Full screen"),
+# Keys that are not menu actions: the viewer's own, and the mouse. (The menus' shortcuts
+# are read from their actions, so the page shows what this platform really binds.)
+OTHER_KEYS = [
+    ("Enter, Space, double-click (in the grid)", "View the photo as large as the window"),
+    ("→ ← Space Backspace (in the viewer)", "Next / previous photo"),
+    ("Home / End (in the viewer)", "First / last photo"),
+    ("Wheel, + / − (in the viewer)", "Zoom where the mouse is; drag to pan"),
+    ("1 / 0 or F (in the viewer)", "100% / fit to the window"),
+    ("I (in the viewer)", "The photo's facts: date, camera, size, folder"),
+    ("S (in the viewer)", "Slideshow"),
+    ("F11 (in the viewer)", "Full screen"),
     ("Esc (in the viewer)", "Back to the grid, at the same photo"),
-    ("Ctrl+A", "Select all photos shown"),
     ("Ctrl / Shift + click, drag", "Select several photos"),
-    ("Ctrl+T", "Add a tag to the selected photos"),
-    ("Ctrl+Shift+S", "Find photos similar to the selected ones"),
-    ("Ctrl+C", "Copy the selected photos' paths"),
-    ("Delete", "Move the selected photos to the trash (asks first)"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a tag edit, a folder removal, a move to trash"),
-    ("Ctrl++ / Ctrl+−", "Larger / smaller thumbnails"),
+    ("→ N, ← P, Space, Enter (duplicate review)",
+     "Next / previous group, keep another, move the others to the trash"),
 ]
 
 
+def action_keys(actions: list[Any]) -> list[tuple[str, str]]:
+    """(keys, what) for every action that has a shortcut, in the order given."""
+    rows = []
+    for action in actions:
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+        keys = [k for k in keys if k]
+        if keys:
+            what = action.toolTip() or action.text().replace("&", "")
+            rows.append((", ".join(keys), what.rstrip("…")))
+    return rows
+
+
 class ShortcutsDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, actions: list[Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(560, 480)
-        tree = QTreeWidget()
+        self.resize(600, 520)
+        self.tree = tree = QTreeWidget()
         tree.setHeaderLabels(["Keys", "Does"])
         tree.setRootIsDecorated(False)
-        for keys, does in SHORTCUTS:
+        for keys, does in action_keys(actions) + OTHER_KEYS:
             tree.addTopLevelItem(QTreeWidgetItem([keys, does]))
         tree.resizeColumnToContents(0)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -43,6 +43,10 @@ class _Layout:
     rows: int = 0
 
 
+_MOVE_KEYS = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down,
+              Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
+
+
 class PhotoGridView(QAbstractItemView):
     """Thumbnails with aligned captions, optional date headers, a subtle score badge."""
 
@@ -54,6 +58,11 @@ class PhotoGridView(QAbstractItemView):
         self._layout = _Layout()
         self._rubber: QRect | None = None
         self._press: QPoint | None = None
+        # Shift extends from the anchor to the photo clicked or reached by the keys, in
+        # the grid's reading order (as file managers and photo apps do), not the rectangle
+        # between them that the base class would select.
+        self._anchor: int | None = None
+        self._extending = False
         self._captions: dict[tuple[str, int], str] = {}
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -344,9 +353,50 @@ class PhotoGridView(QAbstractItemView):
         model.layoutChanged.connect(lambda *_a: self._relayout())
         self._relayout()
 
+    # -- Shift: a range from the anchor ---------------------------------------------------
+
+    def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
+        super().currentChanged(current, previous)
+        if not self._extending or self._anchor is None:
+            self._anchor = current.row() if current.isValid() else None
+
+    def _select_range(self, to_row: int, add: bool) -> None:
+        anchor = self._anchor if self._anchor is not None else to_row
+        lo, hi = sorted((anchor, to_row))
+        model = self.model()
+        flags = QItemSelectionModel.SelectionFlag
+        self.selectionModel().select(QItemSelection(model.index(lo, 0), model.index(hi, 0)),
+                                     flags.Select if add else flags.ClearAndSelect)
+
+    def keyPressEvent(self, event: Any) -> None:
+        self._extending = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        try:
+            super().keyPressEvent(event)
+        finally:
+            self._extending = False
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and \
+                self.currentIndex().isValid() and event.key() in _MOVE_KEYS:
+            self._select_range(self.currentIndex().row(),
+                               bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+
     # -- mouse: the rubber band ------------------------------------------------------------
 
     def mousePressEvent(self, event: Any) -> None:
+        index = self.indexAt(event.position().toPoint())
+        if (event.button() == Qt.MouseButton.LeftButton and index.isValid()
+                and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+                and self._anchor is not None):
+            self._extending = True
+            try:
+                self.selectionModel().setCurrentIndex(
+                    index, QItemSelectionModel.SelectionFlag.NoUpdate)
+            finally:
+                self._extending = False
+            self._select_range(index.row(),
+                               bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier))
+            self._press = None
+            event.accept()
+            return
         self._press = event.position().toPoint() + QPoint(0, self.verticalOffset())
         self._rubber = None
         super().mousePressEvent(event)

@@ -1148,7 +1148,7 @@ class MainWindow(QMainWindow):
             ProblemsDialog(photos, self).exec()
 
     def show_shortcuts(self) -> None:
-        ShortcutsDialog(self).exec()
+        ShortcutsDialog(self.findChildren(QAction), self).exec()
 
     def _confirm_xmp(self, photo_ids: list[int] | None, count: int) -> None:
         if photo_ids is None:

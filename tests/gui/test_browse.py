@@ -455,3 +455,148 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     again.controller.start(load_model=False)
     qtbot.waitUntil(lambda: again.problems_btn.isVisible(), timeout=10000)
     assert again.problems_btn.text() == "1 problem"
+
+
+def _drag(widget, start: QPoint, end: QPoint) -> None:
+    """A left-button drag (QTest's mouseMove carries no buttons, so the events are made)."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    left, none = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    for kind, at, buttons in ((QMouseEvent.Type.MouseButtonPress, start, left),
+                              (QMouseEvent.Type.MouseMove, (start + end) / 2, left),
+                              (QMouseEvent.Type.MouseMove, end, left),
+                              (QMouseEvent.Type.MouseButtonRelease, end, Qt.MouseButton.NoButton)):
+        pos = QPointF(at)
+        QApplication.sendEvent(widget, QMouseEvent(kind, pos, widget.mapToGlobal(pos), left,
+                                                   buttons, none))
+
+
+def test_shift_click_rubber_band_and_a_tag_for_all_of_them(qtbot, window,
+                                                           tmp_path: Path) -> None:
+    draw_photos(tmp_path / "p", 9, seed=71)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=9)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 9, timeout=10000)
+    grid, view = window.grid, window.grid.viewport()
+
+    def center(row: int) -> QPoint:
+        return grid.visualRect(window.model.index(row)).center()
+
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=center(1))
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     center(4))
+    assert sorted(i.row() for i in grid.selectionModel().selectedIndexes()) == [1, 2, 3, 4]
+    # A rubber band from the empty space past the last photo takes every photo it crosses.
+    last = grid.visualRect(window.model.index(8))
+    start = QPoint(view.width() - 4, last.bottom() + 10)
+    end = center(0)
+    grid.clearSelection()
+    _drag(view, start, end)
+    from PySide6.QtCore import QRect
+
+    band = QRect(start, end).normalized()
+    crossed = sorted(r for r in range(9)
+                     if grid.visualRect(window.model.index(r)).intersects(band))
+    assert len(crossed) >= 2
+    assert sorted(i.row() for i in grid.selectionModel().selectedIndexes()) == crossed
+    # Add a tag to all of them, from the dialog the menu opens.
+    ids = window.selected_ids()
+
+    def type_tag(dialog) -> None:
+        dialog.setTextValue("beach day")
+        dialog.accept()
+
+    _answer_next_dialog(qtbot, type_tag)
+    window.add_tag_to_selection()
+    qtbot.waitUntil(lambda: _tagged(window, "beach day") == len(ids), timeout=10000)
+    qtbot.waitUntil(lambda: f"on {len(ids)} photos" in window.undo_action.text(),
+                    timeout=5000)
+
+
+def test_viewer_full_screen_wheel_zoom_and_pan(qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    draw_photos(tmp_path / "p", 3, seed=72, size=(1600, 1200))
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=3)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
+    window.grid.setFocus()
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    viewer = window.viewer
+    qtbot.waitUntil(lambda: viewer._best_image() is not None, timeout=10000)
+    qtbot.keyClick(viewer, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen, timeout=5000)
+    fit = viewer.scale()
+    at = QPointF(viewer.width() / 3, viewer.height() / 3)
+    QApplication.sendEvent(viewer, QWheelEvent(
+        at, viewer.mapToGlobal(at), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False))
+    assert viewer.zoom is not None
+    assert viewer.scale() == pytest.approx(fit * 1.44, rel=0.01)
+    pan = QPointF(viewer.pan)
+    _drag(viewer, QPoint(300, 300), QPoint(200, 250))
+    assert viewer.pan == pan + QPointF(100, 50)   # the photo follows the mouse
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5000)
+    assert window.stack.currentIndex() == 1
+
+
+def test_shortcuts_page_lists_every_key_the_window_binds(qtbot, window) -> None:
+    from PySide6.QtGui import QAction, QKeySequence
+
+    bound = {k.toString(QKeySequence.SequenceFormat.NativeText)
+             for a in window.findChildren(QAction) for k in a.shortcuts()} - {""}
+    assert {"F11", "Ctrl+A", "Ctrl+T"} <= bound
+    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    pages: list = []
+    real_exec = None
+
+    from photoclip.gui import dialogs
+
+    def keep(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        pages.append([self.tree.topLevelItem(i).text(0)
+                      for i in range(self.tree.topLevelItemCount())])
+        return real_exec(self, *args, **kwargs)
+
+    real_exec = dialogs.ShortcutsDialog.exec
+    dialogs.ShortcutsDialog.exec = keep
+    try:
+        window.show_shortcuts()
+    finally:
+        dialogs.ShortcutsDialog.exec = real_exec
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    listed = {k.strip() for row in pages[0] for k in row.split(",")}
+    assert bound <= listed, bound - listed
+
+
+def test_a_drag_over_the_window_is_highlighted_and_an_offline_folder_says_why(
+        qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
+
+    drive = tmp_path / "drive"
+    draw_photos(drive, 3, seed=73)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(drive))])
+    window.dragEnterEvent(QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
+                                          Qt.MouseButton.LeftButton,
+                                          Qt.KeyboardModifier.NoModifier))
+    assert window.drop_overlay.isVisible()
+    window.dragLeaveEvent(QDragLeaveEvent())
+    assert not window.drop_overlay.isVisible()
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, drive, expect=3)
+    window.controller.start_watching()
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    drive.rename(tmp_path / "parked")   # unplugged
+    qtbot.waitUntil(lambda: "offline" in window.sidebar.topLevelItem(0).text(0),
+                    timeout=10000)
+    window.set_view(View(folder=str(drive)))
+    qtbot.waitUntil(lambda: "is offline" in window.view_note.text(), timeout=10000)
+    assert "3 photos are kept" in window.view_note.text()
+    assert window.view_note.isVisible()
