@@ -2,7 +2,11 @@
 
 Also measures a bare matrix multiply of the tower's MLP shape in each precision and counts
 the tower's FLOPs per image, so the output says how close the model runs to what this CPU's
-matrix units can do at all (the tower is almost entirely matrix multiplies).
+matrix units can do at all (the tower is almost entirely matrix multiplies). Prints the CPU
+class, the precision ladder photoclip climbs on it, what building each tower costs once
+(the fixed start-up cost), and each precision's speed as a multiple of fp32 (the plain
+open_clip tower). "int8 (photoclip)" is the tower photoclip builds (its MLP layers
+quantized); "int8 (all linears)" quantizes every linear layer, for comparison.
 
     python benchmarks/bench_embed.py --arch ViT-B-32-256 --batches 1 8 32
 """
@@ -11,9 +15,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_index import cpu_line
 
 
 def main() -> int:
@@ -24,13 +34,29 @@ def main() -> int:
     args = ap.parse_args()
     import open_clip
 
+    from photoclip.core.embedder import _quantize_int8
+    from photoclip.core.precision import candidates, cpu_class
+
+    print(cpu_line(os.environ.get("PHOTOCLIP_CPU_CLASS")))
+    ladder = candidates("cpu", cpu_class())
+    print(f"photoclip's ladder on this class: {' > '.join((*ladder, 'fp32'))} (each faster "
+          "path checked for faithfulness on the first photos, then remembered)")
+    t0 = time.perf_counter()
     model = open_clip.create_model(args.arch, pretrained=None).eval()
+    built = {"fp32": time.perf_counter() - t0}
     size = model.visual.image_size
     size = size[0] if isinstance(size, tuple) else size
     variants = {"fp32": model.visual}
-    variants["bf16"] = copy.deepcopy(model.visual).to(torch.bfloat16)
-    variants["int8-dynamic"] = torch.ao.quantization.quantize_dynamic(
-        copy.deepcopy(model.visual), {torch.nn.Linear}, dtype=torch.qint8)
+    for name, make in (
+            ("bf16", lambda: copy.deepcopy(model.visual).to(torch.bfloat16)),
+            ("int8 (photoclip)", lambda: _quantize_int8(torch, model.visual)),
+            ("int8 (all linears)", lambda: torch.ao.quantization.quantize_dynamic(
+                copy.deepcopy(model.visual), {torch.nn.Linear}, dtype=torch.qint8))):
+        t0 = time.perf_counter()
+        variants[name] = make()
+        built[name] = time.perf_counter() - t0
+    print("building each tower once (start-up cost): " + ", ".join(
+        f"{name} {seconds:.2f} s" for name, seconds in built.items()))
     x = torch.randn(max(args.batches), 3, size, size)
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -59,6 +85,7 @@ def main() -> int:
     with torch.inference_mode():
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
     print(f"{args.arch}, {size}px, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    fp32_rate: dict[int, float] = {}
     for name, visual in variants.items():
         dtype = torch.bfloat16 if name == "bf16" else torch.float32
         with torch.inference_mode():
@@ -72,8 +99,9 @@ def main() -> int:
                     visual(x[:b].to(dtype))
                     n += b
                 rate = n / (time.perf_counter() - t0)
-                print(f"{name:13s} batch {b:3d}: {rate:7.1f} images/s   "
-                      f"(worst cosine vs fp32 {cos:.5f})")
+                fp32_rate.setdefault(b, rate)
+                print(f"{name:18s} batch {b:3d}: {rate:7.1f} images/s = "
+                      f"{rate / fp32_rate[b]:4.2f}x fp32   (worst cosine vs fp32 {cos:.5f})")
     return 0
 
 
