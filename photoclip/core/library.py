@@ -797,8 +797,9 @@ class Library:
         self.catalog.set_meta("pair_raw_jpeg", "1" if enabled else "0")
         with self.catalog.transaction() as db:
             changed = self.catalog.update_pairs(db, None, enabled)
-        if changed and self._vectors_open:
-            self.vectors.sync(self.catalog)
+        if changed:
+            self._sync_vectors()
+            self._emit(PhotosChanged(everything=True))
         return changed
 
     def files_of(self, photo_id: int) -> list[str]:

@@ -772,6 +772,37 @@ class LibraryController(QObject):
 
         self._run(lambda: self._library.restore_from_trash(result), on_result=done, write=True)
 
+    def request_pairing(self, on_result: Callable[[bool], None]) -> None:
+        """Whether RAW+JPEG pairs are one photo in this library (answered by ``on_result``)."""
+        self._run(self._library.pairing, on_result=on_result)
+
+    def set_pairing(self, enabled: bool) -> Job:
+        """Pair RAW files with the JPEG beside them, or make each a photo of its own (a job:
+        the whole library is looked at); RAW files that leave a pair are then indexed."""
+        library = self._library
+
+        def run(job: Job) -> int:
+            job.report(0, 0, "Looking for RAW files beside a JPEG of the same name…")
+            return library.set_pairing(enabled)
+
+        def done(job: Job) -> None:
+            if job.state is JobState.FAILED:
+                job.outcome = describe_error(job.error)
+                self.error.emit(f"Pairing was not changed: {job.outcome}")
+                return
+            n = job.result or 0
+            job.outcome = (f"A RAW file and the JPEG beside it are one photo "
+                           f"({counted(n, 'RAW file')} joined a JPEG)" if enabled else
+                           f"Every RAW file is a photo of its own ({counted(n, 'RAW file')} "
+                           "left its JPEG)")
+            self.message.emit(job.outcome)
+            if n and not enabled:
+                self.index_now("Indexing RAW files on their own")
+
+        job = Job("Pairing RAW and JPEG files", run, pausable=False, cancellable=False)
+        job.finished.connect(done)
+        return self._queue(job)
+
     def request_label_sets(self) -> None:
         self._run(lambda: (self._library.label_sets(), list(self._library.label_set_errors)),
                   on_result=lambda v: self.label_sets.emit(*v))

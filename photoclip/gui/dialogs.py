@@ -130,6 +130,16 @@ class SettingsDialog(QDialog):
         lib_row = QHBoxLayout()
         lib_row.addWidget(self.library_field, 1)
         lib_row.addWidget(pick_lib)
+        self.pairing = QCheckBox("A RAW file and the JPEG or HEIF beside it (same name) are "
+                                 "one photo")
+        self.pairing.setToolTip("Shown and embedded once (from the JPEG), both files listed "
+                                "in the details, tags applied to both. Off: every RAW file "
+                                "is a photo of its own.")
+        self.pairing.setEnabled(False)   # until the library says how it is now
+        self._pairing_was: bool | None = None
+        self.pairing_changed = False
+        if controller is not None:
+            controller.request_pairing(self._pairing_known)
         in_use = QLabel(f"In use now: {library_folder}" + (f" ({library_note})"
                                                            if library_note else ""))
         in_use.setWordWrap(True)
@@ -141,6 +151,7 @@ class SettingsDialog(QDialog):
         form.addRow("Thumbnail size", self.thumb)
         form.addRow("Library location", lib_row)
         form.addRow("", in_use)
+        form.addRow("RAW + JPEG", self.pairing)
         note = QLabel("The library location and decode threads apply when photoclip next "
                       "starts; the rest applies now.")
         note.setWordWrap(True)
@@ -158,6 +169,11 @@ class SettingsDialog(QDialog):
             self.setMinimumWidth(900)
         layout.addWidget(note)
         layout.addWidget(buttons)
+
+    def _pairing_known(self, enabled: bool) -> None:
+        self._pairing_was = enabled
+        self.pairing.setChecked(enabled)
+        self.pairing.setEnabled(True)
 
     def _pick_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "OpenCLIP model folder")
@@ -180,6 +196,8 @@ class SettingsDialog(QDialog):
         self.settings.threads = self.threads.value()
         self.settings.thumb_size = self.thumb.value()
         self.settings.library = self.library_field.text().strip()
+        self.pairing_changed = (self._pairing_was is not None
+                                and self.pairing.isChecked() != self._pairing_was)
         super().accept()
 
 

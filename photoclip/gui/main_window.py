@@ -1179,6 +1179,8 @@ class MainWindow(QMainWindow):
             if dialog.model_changed:
                 self.request_model(dialog.chosen_model)
                 notes.append("switching the model in the background (see Jobs)")
+            if dialog.pairing_changed:
+                self.controller.set_pairing(dialog.pairing.isChecked())
             if dialog.needs_restart:
                 notes.append("the library location and decode threads apply when photoclip "
                              "next starts")

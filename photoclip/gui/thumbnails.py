@@ -77,6 +77,12 @@ def cache_file_for(cache_dir: Path, path: str) -> Path:
 
 def decode_image(path: str, size: int = THUMB_SIZE) -> QImage:
     """``path`` as an upright QImage at most ``size`` on its longer side (any thread)."""
+    from photoclip.core.raw import is_raw_path
+
+    if is_raw_path(path):
+        # Many RAW files are TIFF inside: Qt's TIFF reader would try them, fail on their
+        # compressed preview and say so on stderr. The core reads their embedded preview.
+        return _decode_with_pillow(path, size)
     reader = QImageReader(path)
     reader.setAutoTransform(True)  # EXIF orientation
     src = reader.size()
@@ -89,15 +95,14 @@ def decode_image(path: str, size: int = THUMB_SIZE) -> QImage:
 
 
 def _decode_with_pillow(path: str, size: int) -> QImage:
-    """Formats Qt lacks (HEIC with pillow-heif, 16-bit TIFF...) go through the core decoder."""
+    """Formats Qt lacks (HEIC, camera RAW, 16-bit TIFF...) go through the core decoder."""
     from photoclip.core.errors import ImageDecodeError
-    from photoclip.core.images import open_photo
+    from photoclip.core.images import decode_for_display
 
     try:
-        img = open_photo(path, size).image
+        img = decode_for_display(path, size).convert("RGB")
     except ImageDecodeError:
         return QImage()
-    img.thumbnail((size, size))
     data = img.tobytes("raw", "RGB")
     return QImage(data, img.width, img.height, 3 * img.width,
                   QImage.Format.Format_RGB888).copy()

@@ -600,3 +600,29 @@ def test_a_drag_over_the_window_is_highlighted_and_an_offline_folder_says_why(
     qtbot.waitUntil(lambda: "is offline" in window.view_note.text(), timeout=10000)
     assert "3 photos are kept" in window.view_note.text()
     assert window.view_note.isVisible()
+
+
+def test_raw_and_jpeg_pairing_is_a_setting_of_the_app(qtbot, window, tmp_path: Path) -> None:
+    from tests.unit.test_formats import _pair_folder
+
+    files = _pair_folder(tmp_path / "card")
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "card", expect=3)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
+    pair_row = window.model.paths().index(str(files["IMG_0001.JPG"]))
+    window.grid.setCurrentIndex(window.model.index(pair_row))
+    qtbot.waitUntil(lambda: "IMG_0001.CR2" in window.details.info.text(), timeout=10000)
+
+    def turn_off(dialog) -> None:
+        qtbot.waitUntil(dialog.pairing.isEnabled, timeout=10000)
+        assert dialog.pairing.isChecked()
+        dialog.pairing.setChecked(False)
+        dialog.accept()
+
+    _answer_next_dialog(qtbot, turn_off)
+    window.show_settings()
+    # Every RAW file a photo of its own: the grid shows the RAW file too, and it is indexed.
+    qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=20000)
+    qtbot.waitUntil(lambda: _status(window).indexed == 4, timeout=60000)
+    _idle(qtbot, window)
+    assert str(files["IMG_0001.CR2"]) in window.model.paths()
