@@ -107,6 +107,41 @@ def test_damaged_raw_files_say_what_failed(tmp_path: Path) -> None:
     assert out.stdout.strip() == "unsupported | RAW support is not installed (rawpy, LibRaw)"
 
 
+def _box(kind: bytes, body: bytes) -> bytes:
+    return (8 + len(body)).to_bytes(4, "big") + kind + body
+
+
+def _tiff(tags: dict[int, object]) -> bytes:
+    exif = Image.Exif()
+    for tag, value in tags.items():
+        exif[tag] = value
+    data = exif.tobytes()
+    return data[6:] if data.startswith(b"Exif\0\0") else data
+
+
+def test_a_canon_cr3_gives_its_date_camera_and_orientation(tmp_path: Path) -> None:
+    """CR3 is not TIFF but an ISO media file: its metadata sits in the CMT1 (IFD0) and CMT2
+    (EXIF) boxes of Canon's uuid box. Built here box by box; LibRaw cannot decode this
+    stripped-down file, which must then fail in words, not in a traceback."""
+    from photoclip.core.errors import ImageDecodeError
+    from photoclip.core.raw import read_metadata
+
+    cmt1 = _tiff({0x010F: "Canon", 0x0110: "Canon EOS R5", 0x0112: 6})
+    cmt2 = _tiff({0x9003: "2021:06:05 14:03:02"})
+    canon = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")
+    moov = _box(b"moov", _box(b"uuid", canon + _box(b"CMT1", cmt1) + _box(b"CMT2", cmt2)))
+    path = tmp_path / "IMG_0001.CR3"
+    path.write_bytes(_box(b"ftyp", b"crx \0\0\0\1crx isom") + moov + b"\0" * 4096)
+    meta = read_metadata(str(path))
+    assert (meta.camera_make, meta.camera_model, meta.orientation) == (
+        "Canon", "Canon EOS R5", 6)
+    assert meta.taken == "2021:06:05 14:03:02"
+    with pytest.raises(ImageDecodeError) as failed:
+        open_photo(path)
+    assert "LibRaw" in failed.value.reason
+    assert "Error" not in failed.value.reason
+
+
 def _shapes_as_raw(folder: Path, n: int, seed: int) -> dict[str, tuple[str, str]]:
     """Drawn shapes saved as DNG (half with previews): path -> (colour, shape)."""
     folder.mkdir(parents=True, exist_ok=True)
