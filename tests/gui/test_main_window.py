@@ -269,10 +269,14 @@ def test_search_typed_before_the_model_is_ready_runs_when_it_is(qtbot, window,
         qtbot.waitUntil(lambda: second.sidebar.topLevelItemCount() == 1, timeout=10000)
         qtbot.keyClicks(second.search_field, "a red circle")
         qtbot.keyClick(second.search_field, Qt.Key.Key_Return)
-        assert "model" in second.view_note.text()
+        assert second.view_note.text().startswith("Searching needs the model, which is "
+                                                  "not set up yet.")
         assert second.view_note.isVisible()
         with qtbot.waitSignal(second.controller.results, timeout=60000):
             second.controller.load_model()
+            qtbot.keyClick(second.search_field, Qt.Key.Key_Return)   # while it loads
+            assert second.view_note.text() == ("Loading the model… your search runs as "
+                                                "soon as it is ready.")
         truth = {str(p): (d.colour, d.shape) for p, d in drawn}
         assert truth[second.model.paths()[0]] == ("red", "circle")
         assert "a red circle" in second.results_title.text()
@@ -383,6 +387,8 @@ def test_new_photos_appear_while_the_app_is_open_and_selection_survives(
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
     window.grid.setCurrentIndex(window.model.index(1))
     chosen = window.details.photo.id
+    qtbot.waitUntil(lambda: _browser_total(window) == _catalog_total(window), timeout=20000)
+    before = _catalog_total(window)
     resets: list = []
     window.model.modelReset.connect(lambda: resets.append(1))
     new = draw_photos(tmp_path / "incoming", 2, seed=15)
@@ -391,6 +397,9 @@ def test_new_photos_appear_while_the_app_is_open_and_selection_survives(
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=20000)
     assert {str(folder / p.name) for p, _ in new} <= set(window.model.paths())
     assert not resets, "the grid was reset: selection and scroll position lost"
+    # The tag browser counts the new photos' tags too: it agrees with the catalog again.
+    qtbot.waitUntil(lambda: _browser_total(window) == _catalog_total(window) > before,
+                    timeout=20000)
     assert window.details.photo.id == chosen
     assert window.grid.currentIndex().data(Qt.ItemDataRole.UserRole + 4) == chosen
 
@@ -412,6 +421,19 @@ def test_folder_moved_away_and_back_shows_offline_then_online(qtbot, window,
     qtbot.waitUntil(lambda: "4 photos" in window.sidebar.topLevelItem(0).text(0), timeout=10000)
     assert time.monotonic() - t0 < 10
     qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=10000)
+
+
+def _browser_total(window) -> int:
+    """Every label's count in the tag browser, added up."""
+    tree = window.tag_browser
+    return sum(_count(tree.topLevelItem(i).child(j)) for i in range(tree.topLevelItemCount())
+               for j in range(tree.topLevelItem(i).childCount()))
+
+
+def _catalog_total(window) -> int:
+    with Library.open(window.controller.library_folder, readonly=True,
+                      model=SHAPES_SPEC) as lib:
+        return sum(lib.tag_counts().values())
 
 
 def _tagged_library(qtbot, window, tmp_path: Path) -> dict[str, str]:
@@ -515,19 +537,31 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     assert "labels" in editor.error.text()
 
 
+def _detail_labels(window) -> list[str]:
+    tags = window.details.tags.list
+    return [tags.item(i).data(Qt.ItemDataRole.UserRole)[1] for i in range(tags.count())]
+
+
 def test_hand_edited_label_set_retags_and_the_window_follows(qtbot, window,
                                                             tmp_path: Path) -> None:
-    _tagged_library(qtbot, window, tmp_path)
+    truth = _tagged_library(qtbot, window, tmp_path)
     window.controller.start_watching()
     tree = window.tag_browser
     qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "star") > 0, timeout=20000)
     stars = _tag_count(tree, "shapes", "star")
+    # The details of a star on screen follow the edit too.
+    qtbot.waitUntil(lambda: window.model.rowCount() == 40, timeout=10000)
+    row = next(i for i in range(40) if truth[window.model.photo(i).path] == "star")
+    window.grid.setCurrentIndex(window.model.index(row))
+    qtbot.waitUntil(lambda: "star" in _detail_labels(window), timeout=10000)
     path = Path(window.controller.library_folder) / "labelsets" / "shapes.toml"
     path.write_text(path.read_text().replace('"star"', '"star shape"'))
     qtbot.waitUntil(lambda: _has(tree, "shapes", "star shape"), timeout=20000)
     qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "star shape") == stars,
                     timeout=20000)
     assert not _has(tree, "shapes", "star")
+    qtbot.waitUntil(lambda: "star shape" in _detail_labels(window), timeout=10000)
+    assert "star" not in _detail_labels(window)
 
 
 def _has(tree, set_name: str, label: str) -> bool:
