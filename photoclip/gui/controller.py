@@ -313,6 +313,9 @@ class LibraryController(QObject):
         self.state = state
         self._model_message = message
         self.model_state.emit(state, message)
+        if state is ModelState.LOADING and self._pending_view is not None:
+            # A search waiting since the model was "not set up": now it is on its way.
+            self.view_waiting.emit(self._pending_view, self._no_model_text())
 
     @property
     def model_ready(self) -> bool:
