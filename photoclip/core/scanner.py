@@ -87,9 +87,12 @@ def content_hash(path: str, size: int | None = None) -> str:
     return h.hexdigest()
 
 
-def walk_photos(top: str, skip: Sequence[str] = DEFAULT_SKIP_FOLDERS
-                ) -> Iterator[tuple[str, int, float]]:
-    """(path, size, mtime) of every photo under ``top``; links and ``skip`` folders skipped."""
+def walk_photos(top: str, skip: Sequence[str] = DEFAULT_SKIP_FOLDERS,
+                unlisted: list[str] | None = None) -> Iterator[tuple[str, int, float]]:
+    """(path, size, mtime) of every photo under ``top``; links and ``skip`` folders skipped.
+
+    Folders that cannot be listed go to ``unlisted``: what they hold is unknown, not gone.
+    """
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -97,7 +100,12 @@ def walk_photos(top: str, skip: Sequence[str] = DEFAULT_SKIP_FOLDERS
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc)
+            if unlisted is not None:
+                unlisted.append(folder)
+            if isinstance(exc, FileNotFoundError):   # removed, or its drive unplugged, now
+                log.info("%s went away while it was scanned", folder)
+            else:
+                log.warning("cannot list %s: %s", folder, exc)
             continue
         for entry in entries:
             try:
@@ -192,15 +200,16 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
         return None
     plan = _RootPlan(root)
     listing: Iterable[tuple[str, int, float]]
+    unlisted: list[str] = []
     if scope is None:
-        listing = walk_photos(root.path, skip)
+        listing = walk_photos(root.path, skip, unlisted)
     else:
         files, folders = scope
         folders = [f for f in folders if not (in_skipped_folder(os.path.join(f, "x"),
                                                                 root.path, skip))]
         known = {p: v for p, v in known.items()
                  if p in files or any(_inside(p, f) for f in folders)}
-        walked = [walk_photos(f, skip) for f in folders if os.path.isdir(f)]
+        walked = [walk_photos(f, skip, unlisted) for f in folders if os.path.isdir(f)]
         listing = itertools.chain(
             _stat_files(sorted(f for f in files if not any(_inside(f, d) for d in folders)),
                         root.path, skip),
@@ -242,7 +251,12 @@ def _plan_root(catalog: Catalog, root: Root, cancel: threading.Event | None,
         # Photos were here and not one is left: an empty mount point (or a drive mounted
         # elsewhere), not a library to empty. Removing the folder is the way to say so.
         return None
-    gone = [(p, v[0]) for p, v in known.items() if p not in seen and v[4] != "missing"]
+    if root.path in unlisted or not os.path.isdir(root.path):
+        return None   # the drive went away during the scan: offline, nothing is gone
+    # Photos in folders that could not be listed (unreadable, or removed while scanned)
+    # are not known to be gone: the next scan that can read the folder decides.
+    gone = [(p, v[0]) for p, v in known.items() if p not in seen and v[4] != "missing"
+            and not any(_inside(p, folder) for folder in unlisted)]
     plan.gone = [pid for _p, pid in gone]
     plan.folders.update(os.path.dirname(p) for p, _pid in gone)
     return plan

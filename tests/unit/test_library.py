@@ -469,3 +469,42 @@ def test_failed_photos_are_retried_when_decoders_change(library: Library,
     stored = library.catalog._query("SELECT decoder FROM photos WHERE state = 'failed'")
     assert stored == [(decoders(),)]
     assert library.index(retry_failed=True).retried == 1
+
+
+def test_a_folder_that_cannot_be_listed_mid_scan_loses_nothing(
+        library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, allow_log) -> None:
+    """A subfolder unreadable for one scan (a permission, an I/O error) or a drive that goes
+    away while it is walked: what could not be listed is unknown, never gone."""
+    allow_log("cannot list")
+    photos = tmp_path / "photos"
+    draw_photos(photos / "a", 3, seed=90)
+    draw_photos(photos / "b", 4, seed=91)
+    library.add_root(photos)
+    library.index()
+    real_scandir = os.scandir
+    refused: set[str] = set()
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if os.fspath(path) in refused:
+            error = FileNotFoundError if os.fspath(path) == str(photos) else PermissionError
+            raise error(13, "refused for this test", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    refused.add(str(photos / "b"))
+    run = library.index()
+    assert run.scan.missing == 0
+    assert library.status().photos == 7
+    # The whole drive vanishing mid-walk (its top folder fails to list): offline.
+    refused.add(str(photos))
+    run = library.index()
+    assert run.scan.offline_roots == [str(photos)]
+    st = library.status()
+    assert (st.photos, st.missing) == (7, 0)
+    # Readable again, and b really emptied: now its photos are gone.
+    refused.clear()
+    for p in (photos / "b").iterdir():
+        p.unlink()
+    run = library.index()
+    assert run.scan.missing == 4
+    assert library.status().photos == 3
