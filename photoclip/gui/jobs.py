@@ -237,6 +237,11 @@ class JobQueue(QObject):
     def active(self) -> list[Job]:
         return [j for j in self.jobs if not j.state.finished]
 
+    def settled(self) -> bool:
+        """No job runs or waits, and every ended job's ``finished`` handlers have run (a
+        job's state says it ended before the GUI thread has heard so)."""
+        return not self._runners and not self.active()
+
     def running(self) -> Job | None:
         """The job the status bar shows: what the user asked for last, if it runs."""
         running = [j for j in self.jobs if j.state in (JobState.RUNNING, JobState.PAUSED)]

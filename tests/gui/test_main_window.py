@@ -54,7 +54,7 @@ def _model_ready(qtbot, window) -> None:
 
 
 def _idle(qtbot, window, timeout: int = 120000) -> None:
-    qtbot.waitUntil(lambda: not window.controller.jobs.active(), timeout=timeout)
+    qtbot.waitUntil(window.controller.jobs.settled, timeout=timeout)
 
 
 def _index_by_drop(qtbot, window, *folders: Path, expect: int) -> None:
