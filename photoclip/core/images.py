@@ -378,7 +378,7 @@ def _unidentified(path: str) -> ImageDecodeError:
         kind = "HEIF/AVIF"
     if kind is not None:
         return CorruptImageError(path, f"a {kind} file whose header is damaged")
-    return NotAnImageError(path, "not an image Pillow can read")
+    return NotAnImageError(path, "its contents are no image format photoclip reads")
 
 
 def _reason(exc: BaseException, detail: str | None = None) -> str:

@@ -539,6 +539,9 @@ class Library:
         if not path.is_dir():
             raise FolderError(f"not a folder: {path}")
         resolved = str(path.resolve())
+        if _inside(resolved, str(self.folder.resolve())):
+            raise FolderError(f"{display_path(resolved)} is photoclip's own library folder "
+                              "(its catalog and index), not a folder of photos")
         for root in self.catalog.roots():
             if resolved == root.path or resolved.startswith(root.path.rstrip(os.sep) + os.sep):
                 return root

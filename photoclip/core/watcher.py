@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,12 @@ from watchdog.observers.polling import PollingObserver
 from photoclip.core.errors import PhotoclipError
 
 log = logging.getLogger(__name__)
+
+# watchdog re-adds an inotify watch for a folder that comes back inside a watched tree (a
+# subfolder moved away and back) and warns that it replaces the old one, which it does
+# correctly (watchdog/observers/inotify_c.py). People would read it on the app's stderr.
+warnings.filterwarnings("ignore", message=r"Callback with id .* already exists for watch",
+                        category=RuntimeWarning, module=r"watchdog\.")
 
 NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p",
                         "afs", "davfs", "fuse.rclone", "ncpfs", "glusterfs", "ceph"})

@@ -415,8 +415,9 @@ class LibraryController(QObject):
             self.folder_removed.emit(folder, n)
             if self.watcher is not None:
                 self.watcher.request_root_sync()
-            if self.view.folder == folder:
-                self.set_view(View())
+            shown = self.view.folder
+            if shown and (shown == folder or shown.startswith(folder.rstrip(os.sep) + os.sep)):
+                self.set_view(View())   # the folder shown (or one inside it) is gone
 
         self._run(lambda: self._library.remove_root(folder, undoable=True), on_result=done,
                   write=True)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core import models
 from photoclip.core.embedder import DEFAULT_MODEL
 from photoclip.gui.jobs import Job, JobState
 from photoclip.gui.names import counted, shown
@@ -46,12 +47,22 @@ def welcome(window: Any) -> None:
     box.setWindowTitle("Welcome to photoclip")
     box.setText("photoclip finds photos by what they show, using an OpenCLIP model that runs "
                 "on this computer.")
-    box.setInformativeText(
-        f"The model ({window.controller.model_spec}, about 600 MB) is downloaded once, now, "
-        "with progress in the status bar; after that photoclip works offline. If this "
-        "computer has no internet, choose a model folder you copied here "
-        "(open_clip_config.json + weights). Your photos never leave this computer.")
-    download = box.addButton("Download the model", QMessageBox.ButtonRole.AcceptRole)
+    spec = window.controller.model_spec
+    if spec.startswith("local-dir:"):
+        box.setInformativeText(
+            f"The model in use is the folder {spec.removeprefix('local-dir:')} on this "
+            "computer: nothing is downloaded. Another folder can be chosen instead "
+            "(open_clip_config.json + weights). Your photos never leave this computer.")
+        download = box.addButton("Load the model", QMessageBox.ButtonRole.AcceptRole)
+    else:
+        facts = models.known(spec)
+        size = f"about {facts.download_mb:,} MB" if facts else "a download of its own"
+        box.setInformativeText(
+            f"The model ({spec}, {size}) is downloaded once, now, with progress in the "
+            "status bar; after that photoclip works offline. If this computer has no "
+            "internet, choose a model folder you copied here (open_clip_config.json + "
+            "weights). Your photos never leave this computer.")
+        download = box.addButton("Download the model", QMessageBox.ButtonRole.AcceptRole)
     folder = box.addButton("Choose model folder…", QMessageBox.ButtonRole.ActionRole)
     later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(download)
@@ -241,7 +252,8 @@ class JobsDialog(QDialog):
     def _add(self, job: Job) -> None:
         item = QTreeWidgetItem([job.title, ""])
         self.tree.addTopLevelItem(item)
-        bar = QProgressBar(textVisible=False, maximumHeight=14)
+        # Tall enough for its text (the job's figures are drawn on the bar).
+        bar = QProgressBar(textVisible=False)
         self.tree.setItemWidget(item, 1, bar)
         controls = QWidget()
         row = QHBoxLayout(controls)
@@ -269,6 +281,14 @@ class JobsDialog(QDialog):
         item.setText(0, job.title)
         item.setToolTip(0, job.title)
         item.setText(1, "")
+        pause = controls.findChild(QPushButton)
+        if pause is not None and pause.text() in ("Pause", "Resume"):
+            # The job may have been paused elsewhere (the status bar): show what it is.
+            paused = job.state is JobState.PAUSED
+            pause.blockSignals(True)
+            pause.setChecked(paused)
+            pause.setText("Resume" if paused else "Pause")
+            pause.blockSignals(False)
         bar.setToolTip(job.summary())
         item.setToolTip(1, job.summary())
         if job.state.finished:
@@ -364,7 +384,7 @@ def _qdate(timestamp: float) -> QDate:
 # Keys that are not menu actions: the viewer's own, and the mouse. (The menus' shortcuts
 # are read from their actions, so the page shows what this platform really binds.)
 OTHER_KEYS = [
-    ("Enter, Space, double-click (in the grid)", "View the photo as large as the window"),
+    ("Double-click (in the grid)", "View the photo as large as the window"),
     ("→ ← Space Backspace (in the viewer)", "Next / previous photo"),
     ("Home / End (in the viewer)", "First / last photo"),
     ("Wheel, + / − (in the viewer)", "Zoom where the mouse is; drag to pan"),
@@ -379,23 +399,28 @@ OTHER_KEYS = [
 ]
 
 
+SHORTCUT_HELP = "shortcut_help"   # an action property: what the shortcuts page says it does
+
+
 def action_keys(actions: list[Any]) -> list[tuple[str, str]]:
-    """(keys, what) for every action that has a shortcut, in the order given."""
-    rows = []
+    """(keys, what) for every action that has a shortcut, in the order given; actions that
+    do the same thing (Enter and Space: view the photo) share one row."""
+    rows: dict[str, list[str]] = {}
     for action in actions:
         keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
         keys = [k for k in keys if k]
         if keys:
-            what = action.toolTip() or action.text().replace("&", "")
-            rows.append((", ".join(keys), what.rstrip("…")))
-    return rows
+            what = (action.property(SHORTCUT_HELP) or action.toolTip()
+                    or action.text().replace("&", "")).rstrip("…")
+            rows.setdefault(what, []).extend(k for k in keys if k not in rows.get(what, []))
+    return [(", ".join(keys), what) for what, keys in rows.items()]
 
 
 class ShortcutsDialog(QDialog):
     def __init__(self, actions: list[Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(600, 520)
+        self.resize(680, 640)
         self.tree = tree = QTreeWidget()
         tree.setHeaderLabels(["Keys", "Does"])
         tree.setRootIsDecorated(False)

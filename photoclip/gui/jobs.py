@@ -131,15 +131,16 @@ class Job(QObject):
         if self.state is JobState.QUEUED:
             return "Waiting"
         parts = []
+        paused = self.state is JobState.PAUSED
         if self.total:
             parts.append(f"{self.done:,} of {self.total:,} {self.unit}")
-            if self.rate > 0:
+            if self.rate > 0 and not paused:
                 parts.append(f"{self.rate:.1f}/s" if self.rate < 100 else f"{self.rate:,.0f}/s")
-            if self.eta is not None:
+            if self.eta is not None and not paused:
                 parts.append(format_eta(self.eta))
         elif self.message:
             parts.append(self.message)
-        if self.state is JobState.PAUSED:
+        if paused:
             parts.append("paused")
         return " · ".join(parts) or "Starting…"
 
@@ -152,6 +153,9 @@ class Job(QObject):
     def set_paused(self, paused: bool) -> None:
         if not self.pausable or self.state.finished:
             return
+        # The rate is measured from work done while running: a pause in the samples would
+        # read as a slow rate (and a long time left) once it resumes.
+        self._samples.clear()
         (self.pause_event.set if paused else self.pause_event.clear)()
         if self.state in (JobState.RUNNING, JobState.PAUSED):
             self.state = JobState.PAUSED if paused else JobState.RUNNING

@@ -59,6 +59,7 @@ from photoclip.gui.controller import (
     short_model_name,
 )
 from photoclip.gui.dialogs import (
+    SHORTCUT_HELP,
     DatesDialog,
     JobsDialog,
     ProblemsDialog,
@@ -94,6 +95,9 @@ SEARCH_PAUSE_MS = 450
 GROUP_NAMES = {"day": "By day", "month": "By month", "year": "By year", "none": "No groups"}
 GRID_PAGE, VIEWER_PAGE = 1, 2
 
+
+
+JOBS_TEXT_WIDTH = 460   # the status bar's job text, in pixels
 
 class MainWindow(QMainWindow):
     def __init__(self, controller: LibraryController, settings: Settings,
@@ -284,6 +288,9 @@ class MainWindow(QMainWindow):
         self.jobs_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.jobs_button.setAutoRaise(True)
         self.jobs_button.setToolTip("Show all jobs")
+        # A fixed width, the text elided: figures that change length every second must not
+        # push Pause and Cancel around under the mouse.
+        self.jobs_button.setFixedWidth(JOBS_TEXT_WIDTH)
         self.jobs_button.clicked.connect(self.show_jobs)
         self.pause_btn = QToolButton(text="Pause", checkable=True)
         self.pause_btn.toggled.connect(self._pause_toggled)
@@ -339,6 +346,10 @@ class MainWindow(QMainWindow):
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         self.redo_action.setIcon(icon("edit-redo"))
+        # Their text names the edit to undo; the shortcuts page says what they do.
+        self.undo_action.setProperty(SHORTCUT_HELP, "Undo the last change (tags, a folder "
+                                                    "removal, a move to the trash)")
+        self.redo_action.setProperty(SHORTCUT_HELP, "Redo what was undone")
         select_all = self._action("Select &all", self.grid.selectAll,
                                   QKeySequence.StandardKey.SelectAll)
         edit.addActions([self.undo_action, self.redo_action])
@@ -361,7 +372,8 @@ class MainWindow(QMainWindow):
                                           "The selected photo as large as the window")
         self.viewer_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.grid.addAction(self.viewer_action)
-        space = self._action("View photo", self.open_viewer, QKeySequence(Qt.Key.Key_Space))
+        space = self._action("View photo", self.open_viewer, QKeySequence(Qt.Key.Key_Space),
+                             tip=self.viewer_action.toolTip())
         space.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.grid.addAction(space)
         full = self._action("&Full screen", lambda: self._full_screen(not self.isFullScreen()),
@@ -1093,8 +1105,8 @@ class MainWindow(QMainWindow):
         running = jobs.running()
         waiting = len([j for j in jobs.active() if j is not running])
         if running is None:
-            self.jobs_button.setText(f"{waiting} job{'s' if waiting != 1 else ''} waiting"
-                                     if waiting else "")
+            self._set_jobs_text(f"{waiting} job{'s' if waiting != 1 else ''} waiting"
+                                if waiting else "")
             self.jobs_button.setVisible(bool(waiting))
             for w in (self.progress, self.pause_btn, self.cancel_btn):
                 w.hide()
@@ -1103,7 +1115,7 @@ class MainWindow(QMainWindow):
         detail = running.summary()
         what = (running.title if detail.rstrip("…").lower() == running.title.lower()
                 else f"{running.title}: {detail}")
-        self.jobs_button.setText(what + more)
+        self._set_jobs_text(what + more)
         self.jobs_button.show()
         self.progress.show()
         if running.total:
@@ -1117,6 +1129,12 @@ class MainWindow(QMainWindow):
         self.pause_btn.setChecked(running.state is JobState.PAUSED)
         self.pause_btn.setText("Resume" if running.state is JobState.PAUSED else "Pause")
         self.pause_btn.blockSignals(False)
+
+    def _set_jobs_text(self, text: str) -> None:
+        fm = self.jobs_button.fontMetrics()
+        self.jobs_button.setText(fm.elidedText(text, Qt.TextElideMode.ElideMiddle,
+                                               JOBS_TEXT_WIDTH - 12))
+        self.jobs_button.setToolTip(f"{text}\n(click: all jobs)" if text else "Show all jobs")
 
     def _pause_toggled(self, paused: bool) -> None:
         self.pause_btn.setText("Resume" if paused else "Pause")

@@ -508,3 +508,10 @@ def test_a_folder_that_cannot_be_listed_mid_scan_loses_nothing(
     run = library.index()
     assert run.scan.missing == 4
     assert library.status().photos == 3
+
+
+def test_the_library_folder_itself_is_not_a_photo_folder(library: Library) -> None:
+    for folder in (library.folder, library.folder / "labelsets"):
+        with pytest.raises(FolderError, match="photoclip's own library folder"):
+            library.add_root(folder)
+    assert library.catalog.roots() == []
