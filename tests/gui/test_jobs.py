@@ -272,3 +272,22 @@ def test_the_watcher_beside_indexing_in_the_app_then_closing_mid_run(
     with Library.open(window.controller.library_folder, model=SHAPES_SPEC) as lib:
         assert lib.check() == []      # the catalog is sound, and the write lock released
         assert lib.status().indexed >= 4 + 160 + 6 + 8
+
+
+def test_a_pause_is_not_counted_in_the_rate_or_the_time_left(qtbot) -> None:
+    from photoclip.gui.jobs import Job
+
+    job = Job("Indexing", lambda _j: None)
+    job.state = JobState.RUNNING
+    job.report(0, 100)
+    job.report(10, 100)
+    assert job.rate > 0
+    assert "/s" in job.summary()
+    job.set_paused(True)
+    assert job.summary() == "10 of 100 photos · paused"
+    job.set_paused(False)
+    assert job.rate == 0.0        # measured afresh from the next batches, not over the pause
+    assert job.eta is None
+    job.report(20, 100)
+    job.report(30, 100)
+    assert job.rate > 0
