@@ -185,7 +185,6 @@ class LibraryController(QObject):
         self._pending_view: View | None = None
         self._serial = 0
         self._closing = False
-        self._index_job: Job | None = None
         self.watcher: FolderWatcher | None = None
         self.watch_enabled = True
         self._stale: set[str] = set()
@@ -461,26 +460,29 @@ class LibraryController(QObject):
     # -- indexing and watching -------------------------------------------------------------
 
     def index_now(self, title: str = "Indexing new photos") -> Job | None:
-        """Queue a scan + index run, unless one is already waiting to start."""
+        """Queue a scan + index run, unless one that will do the same work is waiting or
+        running (the watcher's first look at the folders, say): two would index the same
+        photos one after the other, and a Cancel of the first would seem ignored."""
         if self._closing:
             return None
-        if self._index_job is not None and self._index_job.state is JobState.QUEUED:
-            return self._index_job
+        for job in self.jobs.active():
+            if job.indexes and (job.state is JobState.QUEUED or job.embeds
+                                or not self.model_ready):
+                return job
         library = self._library
 
         def run(job: Job) -> Any:
+            job.embeds = self.model_ready
             return library.index(progress=_index_progress(job), cancel=job.cancel_event,
-                                 pause=job.pause_event, embed=self.model_ready)
+                                 pause=job.pause_event, embed=job.embeds)
 
         job = Job(title, run, quiet=True)
+        job.indexes = True
         job.finished.connect(self._indexed)
-        self._index_job = job
         return self._queue(job)
 
     @Slot(object)
     def _indexed(self, job: Job) -> None:
-        if self._index_job is job:
-            self._index_job = None
         self._mark_stale("problems")   # a run's failures may come in batches of their own
         job.outcome = job.outcome or _index_outcome(job)
         if job.state is JobState.FAILED:
@@ -509,7 +511,7 @@ class LibraryController(QObject):
                 job.outcome = ("Re-tagged " + ", ".join(f"“{n}”" for n in names)) if names else ""
                 return None
             progress = _index_progress(job)
-            embed = self.model_ready
+            embed = job.embeds = self.model_ready
             if change.reconcile:
                 return library.index(progress=progress, cancel=job.cancel_event,
                                      pause=job.pause_event, min_age=change.min_age, embed=embed)
@@ -519,6 +521,7 @@ class LibraryController(QObject):
                                          embed=embed)
 
         job = Job(change.describe(), run, quiet=True)
+        job.indexes = not change.label_sets
         job.finished.connect(self._indexed)
         self._queue(job)
         while not job.ended.wait(0.2):
@@ -536,9 +539,17 @@ class LibraryController(QObject):
             running.set_paused(paused)
 
     def cancel_job(self, job: Job | None = None) -> None:
+        """Cancel a job (the one the status bar shows by default). Cancelling indexing
+        stops indexing: the indexing runs waiting behind it are cancelled too (the next
+        change in a folder, or the next start, indexes what is left)."""
         job = job or self.jobs.running()
-        if job is not None:
-            self.jobs.cancel(job)
+        if job is None:
+            return
+        self.jobs.cancel(job)
+        if job.indexes:
+            for waiting in self.jobs.active():
+                if waiting.indexes and waiting.state is JobState.QUEUED:
+                    self.jobs.cancel(waiting)
 
     # -- what is on screen -----------------------------------------------------------------
 

@@ -264,7 +264,7 @@ class JobsDialog(QDialog):
                                                            b.setText("Resume" if on else
                                                                      "Pause")))
         cancel = QPushButton("Cancel")
-        cancel.clicked.connect(lambda _c=False, j=job: self.controller.jobs.cancel(j))
+        cancel.clicked.connect(lambda _c=False, j=job: self.controller.cancel_job(j))
         pause.setVisible(job.pausable)
         cancel.setVisible(job.cancellable)
         row.addWidget(pause)

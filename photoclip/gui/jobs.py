@@ -67,6 +67,8 @@ class Job(QObject):
         self.pausable = pausable
         self.cancellable = cancellable
         self.interactive = interactive   # its own lane: never waits behind bulk work
+        self.indexes = False             # an indexing run (see LibraryController.index_now)
+        self.embeds = False              # ...that embeds (the model was ready when it began)
         self.quiet = quiet            # dropped from the list when it ends with nothing done
         self.state = JobState.QUEUED
         self.done = 0

@@ -291,3 +291,24 @@ def test_a_pause_is_not_counted_in_the_rate_or_the_time_left(qtbot) -> None:
     job.report(20, 100)
     job.report(30, 100)
     assert job.rate > 0
+
+
+def test_cancel_stops_indexing_and_no_run_is_queued_twice(qtbot, window,
+                                                          tmp_path: Path) -> None:
+    _model_ready(qtbot, window)
+    job = _start_slow_index(qtbot, window, tmp_path / "many", n=200)
+    # Asking to index again while that run will do it: the same job, not a second one.
+    assert window.controller.index_now() is job
+    # The watcher's first look at the folders waits behind it (an indexing run too).
+    window.controller.start_watching()
+    def waiting() -> list:
+        return [j for j in window.controller.jobs.jobs
+                if j.indexes and j.state is JobState.QUEUED]
+
+    qtbot.waitUntil(lambda: bool(waiting()), timeout=20000)
+    behind = waiting()
+    window.controller.cancel_job()     # the status bar's Cancel
+    _idle(qtbot, window)
+    assert job.state is JobState.CANCELLED
+    assert [j.state for j in behind] == [JobState.CANCELLED] * len(behind)
+    assert _status(window).indexed < 200   # nothing went on indexing behind the Cancel
