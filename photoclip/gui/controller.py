@@ -513,6 +513,13 @@ class LibraryController(QObject):
             progress = _index_progress(job)
             embed = job.embeds = self.model_ready
             if change.reconcile:
+                def named(p: IndexProgress, report: Any = progress) -> None:
+                    # A full check that finds photos to embed is indexing them: say so.
+                    if p.phase == "embed" and p.total:
+                        job.title = "Indexing new photos"
+                    report(p)
+
+                progress = named
                 return library.index(progress=progress, cancel=job.cancel_event,
                                      pause=job.pause_event, min_age=change.min_age, embed=embed)
             return library.apply_changes(files=change.files, folders=change.folders,
