@@ -460,14 +460,15 @@ class LibraryController(QObject):
     # -- indexing and watching -------------------------------------------------------------
 
     def index_now(self, title: str = "Indexing new photos") -> Job | None:
-        """Queue a scan + index run, unless one that will do the same work is waiting or
-        running (the watcher's first look at the folders, say): two would index the same
-        photos one after the other, and a Cancel of the first would seem ignored."""
+        """Queue a scan + index run, unless one is already waiting to start (the watcher's
+        first look at the folders, say): it will scan everything when it starts, and two
+        would index the same photos one after the other. A run already going has scanned,
+        so a new one is queued behind it."""
         if self._closing:
             return None
         for job in self.jobs.active():
-            if job.indexes and (job.state is JobState.QUEUED or job.embeds
-                                or not self.model_ready):
+            if job.scans_all and job.state is JobState.QUEUED:
+                job.title = title     # it does this work now: say so
                 return job
         library = self._library
 
@@ -477,7 +478,7 @@ class LibraryController(QObject):
                                  pause=job.pause_event, embed=job.embeds)
 
         job = Job(title, run, quiet=True)
-        job.indexes = True
+        job.indexes = job.scans_all = True
         job.finished.connect(self._indexed)
         return self._queue(job)
 
@@ -515,7 +516,7 @@ class LibraryController(QObject):
             if change.reconcile:
                 def named(p: IndexProgress, report: Any = progress) -> None:
                     # A full check that finds photos to embed is indexing them: say so.
-                    if p.phase == "embed" and p.total:
+                    if p.phase == "embed" and p.total and job.title == change.describe():
                         job.title = "Indexing new photos"
                     report(p)
 
@@ -529,6 +530,7 @@ class LibraryController(QObject):
 
         job = Job(change.describe(), run, quiet=True)
         job.indexes = not change.label_sets
+        job.scans_all = change.reconcile
         job.finished.connect(self._indexed)
         self._queue(job)
         while not job.ended.wait(0.2):

@@ -68,6 +68,7 @@ class Job(QObject):
         self.cancellable = cancellable
         self.interactive = interactive   # its own lane: never waits behind bulk work
         self.indexes = False             # an indexing run (see LibraryController.index_now)
+        self.scans_all = False           # ...that looks at every folder, not a few files
         self.embeds = False              # ...that embeds (the model was ready when it began)
         self.quiet = quiet            # dropped from the list when it ends with nothing done
         self.state = JobState.QUEUED

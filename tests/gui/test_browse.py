@@ -22,6 +22,7 @@ from tests.gui.test_main_window import (
     _model_ready,
     _search,
     _status,
+    _watched_drive,
 )
 
 pytestmark = pytest.mark.slow
@@ -179,17 +180,23 @@ def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path:
     assert window.grid.sections[0].title
 
 
-def test_viewer_moves_zooms_and_returns_to_the_same_photo(qtbot, window,
-                                                         tmp_path: Path) -> None:
-    draw_photos(tmp_path / "p", 6, seed=64, size=(800, 600))
+def _open_viewer(qtbot, window, folder: Path, n: int, seed: int, size: tuple[int, int],
+                 row: int):  # type: ignore[no-untyped-def]
+    """``n`` drawings indexed; Enter on photo ``row`` opens the viewer on it."""
+    draw_photos(folder, n, seed=seed, size=size)
     _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "p", expect=6)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=10000)
+    _index_by_drop(qtbot, window, folder, expect=n)
+    qtbot.waitUntil(lambda: window.model.rowCount() == n, timeout=10000)
     window.grid.setFocus()
-    window.grid.setCurrentIndex(window.model.index(2))
+    window.grid.setCurrentIndex(window.model.index(row))
     qtbot.keyClick(window.grid, Qt.Key.Key_Return)
     assert window.stack.currentWidget() is window.viewer
-    viewer = window.viewer
+    return window.viewer
+
+
+def test_viewer_moves_zooms_and_returns_to_the_same_photo(qtbot, window,
+                                                         tmp_path: Path) -> None:
+    viewer = _open_viewer(qtbot, window, tmp_path / "p", 6, seed=64, size=(800, 600), row=2)
     assert viewer.row == 2
     qtbot.waitUntil(lambda: viewer._best_image() is not None, timeout=10000)
     qtbot.keyClick(viewer, Qt.Key.Key_Right)
@@ -520,14 +527,7 @@ def test_viewer_full_screen_wheel_zoom_and_pan(qtbot, window, tmp_path: Path) ->
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication
 
-    draw_photos(tmp_path / "p", 3, seed=72, size=(1600, 1200))
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "p", expect=3)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
-    window.grid.setFocus()
-    window.grid.setCurrentIndex(window.model.index(0))
-    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
-    viewer = window.viewer
+    viewer = _open_viewer(qtbot, window, tmp_path / "p", 3, seed=72, size=(1600, 1200), row=0)
     qtbot.waitUntil(lambda: viewer._best_image() is not None, timeout=10000)
     qtbot.keyClick(viewer, Qt.Key.Key_F11)
     qtbot.waitUntil(window.isFullScreen, timeout=5000)
@@ -580,7 +580,6 @@ def test_a_drag_over_the_window_is_highlighted_and_an_offline_folder_says_why(
     from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
 
     drive = tmp_path / "drive"
-    draw_photos(drive, 3, seed=73)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(drive))])
     window.dragEnterEvent(QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
@@ -589,10 +588,7 @@ def test_a_drag_over_the_window_is_highlighted_and_an_offline_folder_says_why(
     assert window.drop_overlay.isVisible()
     window.dragLeaveEvent(QDragLeaveEvent())
     assert not window.drop_overlay.isVisible()
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, drive, expect=3)
-    window.controller.start_watching()
-    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    _watched_drive(qtbot, window, drive, 3, seed=73)
     drive.rename(tmp_path / "parked")   # unplugged
     qtbot.waitUntil(lambda: "offline" in window.sidebar.topLevelItem(0).text(0),
                     timeout=10000)

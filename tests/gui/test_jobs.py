@@ -25,6 +25,7 @@ from tests.gui.test_main_window import (
     _index_by_drop,
     _model_ready,
     _status,
+    _watched_drive,
 )
 
 pytestmark = pytest.mark.slow
@@ -95,11 +96,7 @@ def test_starting_the_app_looks_at_no_folder_on_the_gui_thread(
 def test_a_drive_comes_back_online_while_a_long_job_runs(qtbot, window,
                                                         tmp_path: Path) -> None:
     drive = tmp_path / "drive"
-    draw_photos(drive, 4, seed=62)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, drive, expect=4)
-    window.controller.start_watching()
-    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    _watched_drive(qtbot, window, drive, 4, seed=62)
     job = _start_slow_index(qtbot, window, tmp_path / "many")
     item = lambda: window.sidebar.topLevelItem(0).text(0)  # noqa: E731
     parked = tmp_path / "parked"
@@ -297,8 +294,6 @@ def test_cancel_stops_indexing_and_no_run_is_queued_twice(qtbot, window,
                                                           tmp_path: Path) -> None:
     _model_ready(qtbot, window)
     job = _start_slow_index(qtbot, window, tmp_path / "many", n=200)
-    # Asking to index again while that run will do it: the same job, not a second one.
-    assert window.controller.index_now() is job
     # The watcher's first look at the folders waits behind it (an indexing run too).
     window.controller.start_watching()
     def waiting() -> list:
@@ -307,6 +302,8 @@ def test_cancel_stops_indexing_and_no_run_is_queued_twice(qtbot, window,
 
     qtbot.waitUntil(lambda: bool(waiting()), timeout=20000)
     behind = waiting()
+    # Asking to index again while a run waits to start: that run, not a second one.
+    assert window.controller.index_now() is behind[0]
     window.controller.cancel_job()     # the status bar's Cancel
     _idle(qtbot, window)
     assert job.state is JobState.CANCELLED

@@ -404,14 +404,19 @@ def test_new_photos_appear_while_the_app_is_open_and_selection_survives(
     assert window.grid.currentIndex().data(Qt.ItemDataRole.UserRole + 4) == chosen
 
 
+def _watched_drive(qtbot, window, folder: Path, n: int, seed: int) -> None:
+    """A folder of ``n`` drawings indexed by a drop, then watched, shown in the sidebar."""
+    draw_photos(folder, n, seed=seed)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=n)
+    window.controller.start_watching()
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+
+
 def test_folder_moved_away_and_back_shows_offline_then_online(qtbot, window,
                                                              tmp_path: Path) -> None:
     folder = tmp_path / "drive"
-    draw_photos(folder, 4, seed=17)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, folder, expect=4)
-    window.controller.start_watching()
-    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    _watched_drive(qtbot, window, folder, 4, seed=17)
     parked = tmp_path / "parked"
     folder.rename(parked)   # the drive is unplugged
     qtbot.waitUntil(lambda: "offline" in window.sidebar.topLevelItem(0).text(0), timeout=10000)
