@@ -241,10 +241,7 @@ def test_settings_that_cannot_be_saved_are_said_in_words(qtbot, window, app_env:
 def test_the_watcher_beside_indexing_in_the_app_then_closing_mid_run(
         qtbot, window, tmp_path: Path) -> None:
     watched = tmp_path / "watched"
-    draw_photos(watched, 4, seed=65)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, watched, expect=4)
-    window.controller.start_watching()
+    _watched_drive(qtbot, window, watched, 4, seed=65)
     failed: list = []
     window.controller.jobs.changed.connect(
         lambda job: job.state is JobState.FAILED and failed.append(job.title))

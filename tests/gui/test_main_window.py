@@ -380,10 +380,7 @@ def test_welcome_later_leaves_a_banner_and_the_menu_brings_it_back(qtbot, window
 def test_new_photos_appear_while_the_app_is_open_and_selection_survives(
         qtbot, window, tmp_path: Path) -> None:
     folder = tmp_path / "watched"
-    draw_photos(folder, 3, seed=14)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, folder, expect=3)
-    window.controller.start_watching()
+    _watched_drive(qtbot, window, folder, 3, seed=14)
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
     window.grid.setCurrentIndex(window.model.index(1))
     chosen = window.details.photo.id
