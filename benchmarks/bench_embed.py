@@ -7,6 +7,10 @@ class, the precision ladder photoclip climbs on it, what building each tower cos
 (the fixed start-up cost), and each precision's speed as a multiple of fp32 (the plain
 open_clip tower). "int8 (photoclip)" is the tower photoclip builds (its MLP layers
 quantized); "int8 (all linears)" quantizes every linear layer, for comparison.
+``--onnxruntime`` (needs ``pip install onnxruntime onnx``) also exports the tower to ONNX and
+times it in ONNX Runtime, in fp32 and with ONNX Runtime's dynamic int8 quantization of the
+weight matrices (per channel, 7-bit range: AVX2 without VNNI saturates full-range int8 dot
+products), to decide by measurement whether that runtime would be worth its dependency.
 
     python benchmarks/bench_embed.py --arch ViT-B-32-256 --batches 1 8 32
 """
@@ -18,7 +22,9 @@ import copy
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -26,11 +32,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import cpu_line
 
 
+def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
+    """The tower exported to ONNX and run by ONNX Runtime: fp32 and int8, each with what
+    exporting (and quantizing) costs once."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = Path(tempfile.mkdtemp(prefix="photoclip-bench-onnx-"))
+    size = visual.image_size
+    size = size[0] if isinstance(size, tuple) else size
+    fp32_path, int8_path = folder / "tower.onnx", folder / "tower-int8.onnx"
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(visual, (torch.randn(1, 3, size, size),), str(fp32_path),
+                          input_names=["x"], output_names=["y"], opset_version=17,
+                          dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, dynamo=False)
+    exported = time.perf_counter() - t0
+    graph = onnx.load(str(fp32_path)).graph
+    weights = {init.name for init in graph.initializer}
+    # Only products with a weight matrix: attention's query-key and attention-value
+    # products multiply two activations, and quantizing those costs most of the accuracy.
+    with_weights = [node.name for node in graph.node if node.op_type in ("MatMul", "Gemm")
+                    and any(i in weights for i in node.input)]
+    t0 = time.perf_counter()
+    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                     per_channel=True, reduce_range=True, nodes_to_quantize=with_weights)
+    quantized = time.perf_counter() - t0
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+
+    def session(path: Path) -> Any:
+        run = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return lambda x: torch.from_numpy(run.run(None, {"x": x.numpy()})[0])
+
+    return {"onnxruntime fp32": (session(fp32_path), exported),
+            "onnxruntime int8": (session(int8_path), exported + quantized)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="ViT-B-32-256")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     ap.add_argument("--images", type=int, default=64, help="images per measurement")
+    ap.add_argument("--onnxruntime", action="store_true",
+                    help="also time the tower in ONNX Runtime (fp32 and int8)")
     args = ap.parse_args()
     import open_clip
 
@@ -55,6 +104,9 @@ def main() -> int:
         t0 = time.perf_counter()
         variants[name] = make()
         built[name] = time.perf_counter() - t0
+    if args.onnxruntime:
+        for name, (run, seconds) in onnxruntime_towers(model.visual).items():
+            variants[name], built[name] = run, seconds
     print("building each tower once (start-up cost): " + ", ".join(
         f"{name} {seconds:.2f} s" for name, seconds in built.items()))
     x = torch.randn(max(args.batches), 3, size, size)
