@@ -98,9 +98,14 @@ def test_confirm_and_reject_change_the_ranking_and_undo_restores(concept_lib) ->
     rank_before = [r.photo.path for r in library.label_ranking(SET, LABEL)].index(right.path)
     confirm = library.edit_tags([right.id], SET, LABEL, "manual")
     assert right.path in [e.path for e in library.label_set(SET).learned[LABEL].examples]
-    # An example of its own now: it rises, and with it the ranking changes.
-    rank_after = [r.photo.path for r in library.label_ranking(SET, LABEL)].index(right.path)
-    assert rank_after < rank_before - 5, (rank_before, rank_after)
+    # An example of its own now: its score rises well clear of where it was, and it climbs.
+    # (By how many places depends on the CPU's float kernels: AVX2 and AVX512 embed the
+    # small test model's photos slightly differently, and the neighbours move too.)
+    ranked_after = library.label_ranking(SET, LABEL)
+    rank_after = [r.photo.path for r in ranked_after].index(right.path)
+    score_after = next(r.score for r in ranked_after if r.photo.path == right.path)
+    assert score_after > scores[right.path] + 0.1, (scores[right.path], score_after)
+    assert rank_after < rank_before, (rank_before, rank_after)
     # Undo, newest first: the file and the tags are as they were.
     library.restore_tags([(pid, s, lb, before) for pid, s, lb, before, _a in confirm])
     library.restore_tags([(pid, s, lb, before) for pid, s, lb, before, _a in entries])
