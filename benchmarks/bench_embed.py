@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -69,8 +70,11 @@ def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
         run = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return lambda x: torch.from_numpy(run.run(None, {"x": x.numpy()})[0])
 
-    return {"onnxruntime fp32": (session(fp32_path), exported),
-            "onnxruntime int8": (session(int8_path), exported + quantized)}
+    towers = {"onnxruntime fp32": (session(fp32_path), exported),
+              "onnxruntime int8": (session(int8_path), exported + quantized)}
+    # The sessions hold the models in memory; the ~0.5 GB of files need not outlive them.
+    shutil.rmtree(folder, ignore_errors=True)
+    return towers
 
 
 def main() -> int:
