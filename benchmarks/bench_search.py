@@ -84,10 +84,20 @@ def main() -> int:
                 t0 = time.perf_counter()
                 library.search_matches(text)
                 warm.append(time.perf_counter() - t0)
+            path = library.precision_report()["search"]
+            torch_only = []   # the same queries through torch's text tower, for the ratio
+            import torch
+
+            for text in WARM_QUERIES:
+                t0 = time.perf_counter()
+                library.embedder._torch_texts(torch, [text + "."])
+                torch_only.append(time.perf_counter() - t0)
         print(f"query embedding, exported tower vs torch: cosine {float(fast @ slow):.6f}")
         print(f"warm query in process (model loaded, as the app searches): median "
               f"{1000 * statistics.median(warm):.0f} ms (min {1000 * min(warm):.0f}, max "
-              f"{1000 * max(warm):.0f}; {len(warm)} different queries)")
+              f"{1000 * max(warm):.0f}; {len(warm)} different queries; {path}); the "
+              f"query's embedding alone through torch: median "
+              f"{1000 * statistics.median(torch_only):.0f} ms")
         load = os.getloadavg()[0]
         med, lo, hi = time_search(lib, env, args.runs)
         print(f"photoclip search as a process ({exported}): median {med:.2f} s "

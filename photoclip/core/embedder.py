@@ -44,6 +44,10 @@ from photoclip.core.precision import (
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "ViT-B-32-256:datacomp_s34b_b86k"
+# Up to this many new texts at once run on the query tower (Embedder._query_tower).
+QUERY_TOWER_TEXTS = 4
+# The query tower runs the model's own float32 weights: only summation order differs.
+QUERY_TOWER_COSINE = 0.9999
 
 # (message, bytes done, bytes total); total is 0 when unknown. It may raise
 # DownloadCancelled to stop the download (what arrived is kept; the next try resumes).
@@ -364,6 +368,8 @@ class Embedder:
         self._untried: list[str] = []
         self._rejected: list[str] = []
         self._trim_text = False
+        self._numpy_text: Any = None      # the query tower; False: none (see _query_tower)
+        self.query_tower_cosine: float | None = None
         self.device = "cpu"
         self.precision = "fp32"
         self.cpu_class: str | None = None
@@ -747,6 +753,16 @@ class Embedder:
                 "image": self.precision, "text": "fp32", "reason": self.precision_reason,
                 "check": asdict(self.precision_check) if self.precision_check else None}
 
+    @property
+    def query_path(self) -> str:
+        """How this process embeds a query, for the reports ("… with the {query_path}")."""
+        if self._numpy_text:
+            return (f"model's text tower run by numpy in float32 (cosine to torch "
+                    f"{self.query_tower_cosine:.6f})")
+        if self._numpy_text is None and self.device == "cpu":
+            return "model's text tower, run by numpy from the first query"
+        return "model's text tower (torch)"
+
     # -- encoding --------------------------------------------------------------------------
 
     @property
@@ -880,8 +896,10 @@ class Embedder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> (N, D) unit vectors. Recent texts are cached: a search is typed often.
 
-        Runs beside an image batch: the towers share no state at inference, and the text
-        path has its own lock, so a query is answered while indexing goes on.
+        A few texts at a time (a query as it is typed) run on the query tower (below) when
+        the model has one; batches (label-set prompts) run on torch. Runs beside an image
+        batch: the towers share no state at inference, and the text path has its own
+        lock, so a query is answered while indexing goes on.
         """
         self.load()
         import torch
@@ -889,10 +907,9 @@ class Embedder:
         with self._text_lock:
             todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
             if todo:
-                with torch.inference_mode():
-                    tokens = self._tokenizer(list(todo)).to(self.device)
-                    feats = torch.nn.functional.normalize(
-                        self._text_features(torch, tokens).float(), dim=-1).cpu().numpy()
+                tower = self._query_tower(torch) if len(todo) <= QUERY_TOWER_TEXTS else None
+                feats = tower.encode(todo) if tower is not None else self._torch_texts(
+                    torch, todo)
                 for text, vec in zip(todo, feats, strict=True):
                     self._text_cache[text] = vec
             for text in texts:
@@ -902,22 +919,74 @@ class Embedder:
                 self._text_cache.popitem(last=False)
             return out
 
-    def export_text_tower(self, library: Path) -> str | None:
-        """Export the text tower for :mod:`photoclip.core.textexport` into ``library``.
+    def _torch_texts(self, torch: Any, texts: Sequence[str]) -> np.ndarray:
+        with torch.inference_mode():
+            tokens = self._tokenizer(list(texts)).to(self.device)
+            return torch.nn.functional.normalize(
+                self._text_features(torch, tokens).float(), dim=-1).cpu().numpy()
 
-        Returns None when written (or already there for this model), else why not: an
-        architecture or tokenizer the numpy tower does not implement, or an export whose
-        probe embeddings did not match torch's. Those libraries keep searching with torch.
+    def _query_tower(self, torch: Any) -> Any:
+        """The loaded text tower run by numpy in float32, for queries; None if it cannot be.
+
+        Why: a query is a handful of tokens, so each layer is a matrix-vector product that
+        only streams weights, and torch's CPU matmul does that at a fraction of memory
+        speed (measured on an AVX2-only EPYC: 4.7 GB/s for torch's linear against 8.5
+        GB/s for numpy's matmul on (in, out) matrices; a whole query 47 ms against 26-31
+        ms). The same weights in float32: checked once against torch on the probe texts
+        (cosine >= :data:`QUERY_TOWER_COSINE`). Costs a float32 copy of the block matrices
+        (~150 MB for ViT-B-32), made at the first query, so an indexing-only process never
+        pays it. Not used on a GPU. Caller holds ``_text_lock``.
         """
+        if self._numpy_text is None:
+            self._numpy_text = False
+            if self.device == "cpu":
+                try:
+                    self._numpy_text = self._build_query_tower(torch) or False
+                except Exception as exc:   # never worse than torch: note it, go on
+                    log.warning("queries run on torch: the numpy text tower failed (%s)",
+                                _first_line(exc))
+        return self._numpy_text or None
+
+    def _build_query_tower(self, torch: Any) -> Any:
         from photoclip.core import textexport
 
-        manifest = textexport.read_manifest(library)
-        if (manifest and manifest.get("format") == textexport.FORMAT
-                and manifest.get("signature") == self.signature):
+        got = self._text_tensors(torch)
+        if isinstance(got, str):
+            log.info("queries run on torch: %s", got)
             return None
-        self.load()
+        manifest, tensors = got
+        weights = {name: np.ascontiguousarray(t.detach().float().cpu().numpy())
+                   for name, t in tensors.items()}
         import open_clip
-        import torch
+
+        tower = textexport.TextTower(
+            manifest, weights, textexport.BPETokenizer(
+                Path(open_clip.tokenizer.default_bpe()), int(manifest["context_length"])))
+        worst = self._tower_agreement(torch, tower)
+        if worst < QUERY_TOWER_COSINE:
+            log.warning("queries run on torch: the numpy text tower's worst cosine to torch "
+                        "was %.6f", worst)
+            return None
+        self.query_tower_cosine = worst
+        return tower
+
+    def _tower_agreement(self, torch: Any, tower: Any) -> float:
+        """Worst cosine between ``tower`` and torch on the probe texts; -1 if the token ids
+        differ (a tokenizer that disagrees is wrong however close the vectors land)."""
+        from photoclip.core import textexport
+
+        probe = list(textexport.PROBE_TEXTS)
+        ids_ok = tower.tokenizer(probe) == [
+            [int(v) for v in row[:int(row.argmax()) + 1]] for row in self._tokenizer(probe)]
+        if not ids_ok:
+            return -1.0
+        return float(np.min(np.sum(tower.encode(probe) * self._torch_texts(torch, probe),
+                                   axis=1)))
+
+    def _text_tensors(self, torch: Any) -> tuple[dict[str, Any], dict[str, Any]] | str:
+        """The text tower as the numpy tower runs it: a manifest and named torch tensors
+        (matrices as (in, out) views, nothing copied); or why the numpy tower cannot."""
+        import open_clip
 
         tower = _text_tower(self._model)
         tok = self._tokenizer
@@ -955,37 +1024,30 @@ class Embedder:
         if len(eps) != 1:
             return "the text transformer mixes layer norms"
 
-        def f32(t: Any) -> np.ndarray:
-            return t.detach().float().cpu().numpy()
-
-        def f16(t: Any) -> np.ndarray:
-            return t.detach().float().cpu().numpy().astype(np.float16)
-
-        tensors: dict[str, np.ndarray] = {
-            "token_embedding": f16(tower.token_embedding.weight),
-            "positional_embedding": f32(tower.positional_embedding),
-            "ln_final.w": f32(tower.ln_final.weight), "ln_final.b": f32(tower.ln_final.bias),
+        tensors: dict[str, Any] = {
+            "token_embedding": tower.token_embedding.weight,
+            "positional_embedding": tower.positional_embedding,
+            "ln_final.w": tower.ln_final.weight, "ln_final.b": tower.ln_final.bias,
         }
         for i, blk in enumerate(blocks):
             p = f"blocks.{i}."
             tensors.update({
-                p + "ln_1.w": f32(blk.ln_1.weight), p + "ln_1.b": f32(blk.ln_1.bias),
-                p + "attn.in_w": f16(blk.attn.in_proj_weight.T),
-                p + "attn.in_b": f32(blk.attn.in_proj_bias),
-                p + "attn.out_w": f16(blk.attn.out_proj.weight.T),
-                p + "attn.out_b": f32(blk.attn.out_proj.bias),
-                p + "ln_2.w": f32(blk.ln_2.weight), p + "ln_2.b": f32(blk.ln_2.bias),
-                p + "mlp.fc_w": f16(blk.mlp.c_fc.weight.T), p + "mlp.fc_b": f32(blk.mlp.c_fc.bias),
-                p + "mlp.proj_w": f16(blk.mlp.c_proj.weight.T),
-                p + "mlp.proj_b": f32(blk.mlp.c_proj.bias),
+                p + "ln_1.w": blk.ln_1.weight, p + "ln_1.b": blk.ln_1.bias,
+                p + "attn.in_w": blk.attn.in_proj_weight.T,
+                p + "attn.in_b": blk.attn.in_proj_bias,
+                p + "attn.out_w": blk.attn.out_proj.weight.T,
+                p + "attn.out_b": blk.attn.out_proj.bias,
+                p + "ln_2.w": blk.ln_2.weight, p + "ln_2.b": blk.ln_2.bias,
+                p + "mlp.fc_w": blk.mlp.c_fc.weight.T, p + "mlp.fc_b": blk.mlp.c_fc.bias,
+                p + "mlp.proj_w": blk.mlp.c_proj.weight.T, p + "mlp.proj_b": blk.mlp.c_proj.bias,
             })
         proj = tower.text_projection
         if isinstance(proj, torch.nn.Linear):
-            tensors["proj_w"] = f32(proj.weight.T)
+            tensors["proj_w"] = proj.weight.T
             if proj.bias is not None:
-                tensors["proj_b"] = f32(proj.bias)
+                tensors["proj_b"] = proj.bias
         elif proj is not None:
-            tensors["proj_w"] = f32(proj)
+            tensors["proj_w"] = proj
         manifest = {"signature": self.signature, "model": str(self.spec),
                     "width": int(tower.token_embedding.embedding_dim),
                     "heads": int(blocks[0].attn.num_heads), "layers": len(blocks),
@@ -993,26 +1055,53 @@ class Embedder:
                     "eps": eps.pop(),
                     # What the relevance cut needs without torch (core/relevance.py).
                     "logit_scale": float(self._model.logit_scale.exp())}
+        return manifest, tensors
+
+    def export_text_tower(self, library: Path) -> str | None:
+        """Export the text tower for :mod:`photoclip.core.textexport` into ``library``.
+
+        Returns None when written (or already there for this model), else why not: an
+        architecture or tokenizer the numpy tower does not implement, or an export whose
+        probe embeddings did not match torch's. Those libraries keep searching with torch.
+        """
+        from photoclip.core import textexport
+
+        manifest = textexport.read_manifest(library)
+        if (manifest and manifest.get("format") == textexport.FORMAT
+                and manifest.get("signature") == self.signature):
+            return None
+        self.load()
+        import open_clip
+        import torch
+
+        got = self._text_tensors(torch)
+        if isinstance(got, str):
+            return got
+        manifest, named = got
+
+        def stored(name: str, t: Any) -> np.ndarray:
+            # The big matrices in float16 halve the export (their rounding costs < 1e-5 of
+            # cosine); vectors, positions and the projection stay float32.
+            a = t.detach().float().cpu().numpy()
+            big = name == "token_embedding" or (name.startswith("blocks.") and name.endswith("_w"))
+            return a.astype(np.float16) if big else a
+
+        tensors = {name: stored(name, t) for name, t in named.items()}
         vocab = Path(open_clip.tokenizer.default_bpe())
         library.mkdir(parents=True, exist_ok=True)
         folder = textexport.write_export(library, {**manifest, "probe": None}, tensors, vocab)
         exported = textexport.open_tower(library, self.signature)
-        probe = list(textexport.PROBE_TEXTS)
         worst = -1.0
         if exported is not None:
-            got = exported.encode(probe)
-            worst = float(np.min(np.sum(got * self.encode_texts(probe), axis=1)))
-            ids_ok = exported.tokenizer(probe) == [
-                [int(v) for v in row[:int(row.argmax()) + 1]] for row in tok(probe)]
-            if not ids_ok:
-                worst = -1.0
+            with self._text_lock:
+                worst = self._tower_agreement(torch, exported)
         if worst < textexport.MIN_COSINE:
             import shutil
 
             shutil.rmtree(folder, ignore_errors=True)
             return f"the exported tower did not reproduce torch (worst cosine {worst:.5f})"
         meta = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        meta["probe"] = {"texts": len(probe), "worst_cosine": worst}
+        meta["probe"] = {"texts": len(textexport.PROBE_TEXTS), "worst_cosine": worst}
         (folder / "manifest.json").write_text(json.dumps(meta, indent=1))
         return None
 

@@ -1497,8 +1497,11 @@ class Library:
         manifest = textexport.read_manifest(self.folder)
         exported = bool(manifest and manifest.get("format") == textexport.FORMAT
                         and manifest.get("signature") == self.embedder.signature)
-        report["search"] = ("exported text tower (numpy, no torch)" if exported
-                            else "the model's text tower (torch)")
+        if self.embedder.loaded:
+            report["search"] = self.embedder.query_path
+        else:
+            report["search"] = ("library's exported text tower (numpy, no torch)" if exported
+                                else "model's text tower (torch)")
         return report
 
     # -- duplicate review: find, trash and restore, merge tags ------------------------------

@@ -165,10 +165,15 @@ def _quick_gelu(x: np.ndarray) -> np.ndarray:
 
 
 class TextTower:
-    """A CLIP text tower on numpy, from an export folder. Thread-safe (no mutable state)."""
+    """A CLIP text tower on numpy. Thread-safe (no mutable state).
 
-    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
-        self.folder = folder
+    Weights are named as the export names them, matrices laid out (in, out); any float
+    dtype (an export's float16 matrices are widened per use, which a one-query process
+    pays once; an in-memory tower given float32 pays nothing).
+    """
+
+    def __init__(self, manifest: dict[str, Any], weights: dict[str, np.ndarray],
+                 tokenizer: BPETokenizer) -> None:
         self.manifest = manifest
         self.signature: str = manifest["signature"]
         self.heads = int(manifest["heads"])
@@ -176,13 +181,20 @@ class TextTower:
         self.eps = float(manifest["eps"])
         self.logit_scale: float | None = manifest.get("logit_scale")
         self.act = _quick_gelu if manifest["act"] == "quick_gelu" else _gelu
+        self._w = weights
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def from_folder(cls, folder: Path, manifest: dict[str, Any]) -> TextTower:
+        """An export folder's tower, its weights read through a memory map."""
         blob = np.memmap(folder / "weights.bin", dtype=np.uint8, mode="r")
-        self._w: dict[str, np.ndarray] = {}
+        weights: dict[str, np.ndarray] = {}
         for name, (dtype, shape, offset) in manifest["tensors"].items():
             count = int(np.prod(shape))
             size = count * np.dtype(dtype).itemsize
-            self._w[name] = blob[offset:offset + size].view(dtype).reshape(shape)
-        self.tokenizer = BPETokenizer(folder / VOCAB_NAME, int(manifest["context_length"]))
+            weights[name] = blob[offset:offset + size].view(dtype).reshape(shape)
+        return cls(manifest, weights,
+                   BPETokenizer(folder / VOCAB_NAME, int(manifest["context_length"])))
 
     def _f32(self, name: str) -> np.ndarray:
         return np.asarray(self._w[name], dtype=np.float32)
@@ -244,7 +256,7 @@ def open_tower(library: Path, signature: str) -> TextTower | None:
         return None
     try:
         with _open_lock:
-            return TextTower(library / FOLDER, manifest)
+            return TextTower.from_folder(library / FOLDER, manifest)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.info("exported text tower in %s not usable: %s", library, exc)
         return None

@@ -77,7 +77,7 @@ def test_multilingual_model_searches_through_torch(tiny_multilingual: str, tmp_p
     # A search process (model not loaded): no export to use, so torch answers.
     with Library.open(tmp_path / "lib", readonly=True) as lib:
         assert lib.model_spec == tiny_multilingual
-        assert lib.precision_report()["search"] == "the model's text tower (torch)"
+        assert lib.precision_report()["search"] == "model's text tower (torch)"
         hits = lib.search("un cercle rouge", top=5)
         assert len(hits) == 5
         assert lib.embedder.loaded

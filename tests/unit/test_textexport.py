@@ -45,6 +45,31 @@ def test_exported_tower_matches_torch(tmp_path: Path, shapes_embedder: Embedder)
     assert (tmp_path / textexport.FOLDER / "weights.bin").stat().st_mtime_ns == stamp
 
 
+def test_queries_run_on_the_numpy_query_tower_and_batches_on_torch(
+        shapes_embedder: Embedder) -> None:
+    """A query (a few texts) runs the loaded weights on numpy, faster for a handful of
+    tokens; its vector is torch's to float32 summation order. Batches stay on torch."""
+    import torch
+
+    from photoclip.core.embedder import QUERY_TOWER_COSINE, QUERY_TOWER_TEXTS
+
+    emb = shapes_embedder
+    query = "a small green triangle, query-tower test"
+    vec = emb.encode_texts([query])[0]
+    tower = emb._numpy_text
+    assert isinstance(tower, textexport.TextTower)
+    assert "numpy" in emb.query_path
+    assert np.array_equal(vec, tower.encode([query])[0])   # it came from the tower
+    torch_vec = emb._torch_texts(torch, [query])[0]
+    assert float(vec @ torch_vec) >= QUERY_TOWER_COSINE
+    assert emb.query_tower_cosine is not None and emb.query_tower_cosine >= QUERY_TOWER_COSINE
+    batch = [f"{i} blue squares, batch test" for i in range(QUERY_TOWER_TEXTS + 1)]
+    assert np.array_equal(emb.encode_texts(batch), emb._torch_texts(torch, batch))
+    # The tower holds float32 copies: the model's weights are not changed or shared.
+    fc = emb._model.transformer.resblocks[0].mlp.c_fc.weight
+    assert not np.shares_memory(tower._w["blocks.0.mlp.fc_w"], fc.detach().numpy())
+
+
 def test_search_without_the_model_uses_the_export(tmp_path: Path,
                                                   shapes_embedder: Embedder) -> None:
     draw_shapes_library(tmp_path / "photos", 30, seed=5)
