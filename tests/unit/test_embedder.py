@@ -152,3 +152,23 @@ def test_signature_follows_weights_not_folder(tmp_path: Path) -> None:
     assert model_signature(f"local-dir:{copy}") != model_signature(f"local-dir:{SHAPES_MODEL}")
 
 
+
+
+def test_a_loaded_model_is_open_clips_own_though_its_random_init_was_skipped() -> None:
+    """The embedder skips the initialisation the checkpoint overwrites: every tensor of
+    the model, buffers it computes itself included, must be what open_clip builds."""
+    import open_clip
+    import torch
+
+    reference = open_clip.create_model(f"local-dir:{SHAPES_MODEL}").eval()
+    emb = Embedder(f"local-dir:{SHAPES_MODEL}", precision="fp32")
+    emb.load()
+    ours = emb._model
+    ref_tensors = dict(reference.named_parameters()) | dict(reference.named_buffers())
+    our_tensors = dict(ours.named_parameters()) | dict(ours.named_buffers())
+    assert set(our_tensors) == set(ref_tensors)
+    for name, t in ref_tensors.items():
+        assert torch.equal(our_tensors[name], t), name
+    # And the skip is over: a module built afterwards is initialised again.
+    assert torch.count_nonzero(torch.nn.Linear(64, 64).weight) > 0
+    assert torch.nn.init.normal_(torch.zeros(100)).abs().sum() > 0
