@@ -62,7 +62,8 @@ def test_queries_run_on_the_numpy_query_tower_and_batches_on_torch(
     assert np.array_equal(vec, tower.encode([query])[0])   # it came from the tower
     torch_vec = emb._torch_texts(torch, [query])[0]
     assert float(vec @ torch_vec) >= QUERY_TOWER_COSINE
-    assert emb.query_tower_cosine is not None and emb.query_tower_cosine >= QUERY_TOWER_COSINE
+    assert emb.query_tower_cosine is not None
+    assert emb.query_tower_cosine >= QUERY_TOWER_COSINE
     batch = [f"{i} blue squares, batch test" for i in range(QUERY_TOWER_TEXTS + 1)]
     assert np.array_equal(emb.encode_texts(batch), emb._torch_texts(torch, batch))
     # The tower holds float32 copies: the model's weights are not changed or shared.
