@@ -898,11 +898,12 @@ class Embedder:
             return x
         return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_texts(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         """Texts -> (N, D) unit vectors. Recent texts are cached: a search is typed often.
 
-        A few texts at a time (a query as it is typed) run on the query tower (below) when
-        the model has one; batches (label-set prompts) run on torch. Runs beside an image
+        ``query``: a search as it is typed, which runs on the query tower (below) when the
+        model has one and the texts are few; everything else (label-set prompts) on torch,
+        so a process that only indexes never builds the query tower. Runs beside an image
         batch: the towers share no state at inference, and the text path has its own
         lock, so a query is answered while indexing goes on.
         """
@@ -912,7 +913,8 @@ class Embedder:
         with self._text_lock:
             todo = [t for t in dict.fromkeys(texts) if t not in self._text_cache]
             if todo:
-                tower = self._query_tower(torch) if len(todo) <= QUERY_TOWER_TEXTS else None
+                tower = (self._query_tower(torch) if query and len(todo) <= QUERY_TOWER_TEXTS
+                         else None)
                 feats = tower.encode(todo) if tower is not None else self._torch_texts(
                     torch, todo)
                 for text, vec in zip(todo, feats, strict=True):

@@ -873,7 +873,7 @@ class Library:
             tower = self._exported_text_tower()
             if tower is not None:
                 return tower.encode([text])[0]
-        return self.embedder.encode_texts([text])[0]
+        return self.embedder.encode_texts([text], query=True)[0]
 
     def _logit_scale(self) -> float:
         """The model's logit scale, from the exported tower when the model is not loaded."""

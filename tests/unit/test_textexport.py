@@ -48,14 +48,15 @@ def test_exported_tower_matches_torch(tmp_path: Path, shapes_embedder: Embedder)
 def test_queries_run_on_the_numpy_query_tower_and_batches_on_torch(
         shapes_embedder: Embedder) -> None:
     """A query (a few texts) runs the loaded weights on numpy, faster for a handful of
-    tokens; its vector is torch's to float32 summation order. Batches stay on torch."""
+    tokens; its vector is torch's to float32 summation order. Batches and label prompts
+    stay on torch."""
     import torch
 
     from photoclip.core.embedder import QUERY_TOWER_COSINE, QUERY_TOWER_TEXTS
 
     emb = shapes_embedder
     query = "a small green triangle, query-tower test"
-    vec = emb.encode_texts([query])[0]
+    vec = emb.encode_texts([query], query=True)[0]
     tower = emb._numpy_text
     assert isinstance(tower, textexport.TextTower)
     assert "numpy" in emb.query_path
@@ -65,7 +66,9 @@ def test_queries_run_on_the_numpy_query_tower_and_batches_on_torch(
     assert emb.query_tower_cosine is not None
     assert emb.query_tower_cosine >= QUERY_TOWER_COSINE
     batch = [f"{i} blue squares, batch test" for i in range(QUERY_TOWER_TEXTS + 1)]
-    assert np.array_equal(emb.encode_texts(batch), emb._torch_texts(torch, batch))
+    assert np.array_equal(emb.encode_texts(batch, query=True), emb._torch_texts(torch, batch))
+    prompt = "a photo of a blue square, prompt test"   # not a query: torch
+    assert np.array_equal(emb.encode_texts([prompt]), emb._torch_texts(torch, [prompt]))
     # The tower holds float32 copies: the model's weights are not changed or shared.
     fc = emb._model.transformer.resblocks[0].mlp.c_fc.weight
     assert not np.shares_memory(tower._w["blocks.0.mlp.fc_w"], fc.detach().numpy())
