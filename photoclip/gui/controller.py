@@ -249,6 +249,7 @@ class LibraryController(QObject):
                 library.embedder.load(progress=download)
             finally:
                 job.cancellable = False
+            library.embedder.prepare_queries()   # the first search then answers at once
             library.warm_label_sets()
             return library.model_spec
 
