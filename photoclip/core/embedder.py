@@ -360,6 +360,7 @@ class Embedder:
         self._text_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
+        self._tokenizer_lock = threading.Lock()
         self._preprocess_cfg: dict[str, Any] | None = None
         self._signature: str | None = None
         self._text_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -478,8 +479,12 @@ class Embedder:
                     model, _, _preprocess = open_clip.create_model_and_transforms(
                         self.spec.open_clip_name(), pretrained=self.spec.pretrained,
                         cache_dir=self.cache_dir, weights_only=True)
-                tokenizer = open_clip.get_tokenizer(self.spec.open_clip_name(),
-                                                    cache_dir=self.cache_dir)
+                # OpenAI's BPE tokenizer is a file in open_clip, and it is loaded when text
+                # first needs it (0.1-0.6 s less before the first photos are searchable); a
+                # Hugging Face tokenizer may need its files fetched, so it fails here.
+                tokenizer = (open_clip.get_tokenizer(self.spec.open_clip_name(),
+                                                     cache_dir=self.cache_dir)
+                             if hf_text_model(str(self.spec)) else None)
             except ModelUnavailableError:
                 raise
             except Exception as exc:
@@ -935,9 +940,21 @@ class Embedder:
         with self._text_lock:
             self._query_tower(torch)
 
+    @property
+    def tokenizer(self) -> Any:
+        """The model's open_clip tokenizer (the model is loaded)."""
+        if self._tokenizer is None:
+            with self._tokenizer_lock:
+                if self._tokenizer is None:
+                    import open_clip
+
+                    self._tokenizer = open_clip.get_tokenizer(self.spec.open_clip_name(),
+                                                              cache_dir=self.cache_dir)
+        return self._tokenizer
+
     def _torch_texts(self, torch: Any, texts: Sequence[str]) -> np.ndarray:
         with torch.inference_mode():
-            tokens = self._tokenizer(list(texts)).to(self.device)
+            tokens = self.tokenizer(list(texts)).to(self.device)
             return torch.nn.functional.normalize(
                 self._text_features(torch, tokens).float(), dim=-1).cpu().numpy()
 
@@ -993,7 +1010,7 @@ class Embedder:
 
         probe = list(textexport.PROBE_TEXTS)
         ids_ok = tower.tokenizer(probe) == [
-            [int(v) for v in row[:int(row.argmax()) + 1]] for row in self._tokenizer(probe)]
+            [int(v) for v in row[:int(row.argmax()) + 1]] for row in self.tokenizer(probe)]
         if not ids_ok:
             return -1.0
         return float(np.min(np.sum(tower.encode(probe) * self._torch_texts(torch, probe),
@@ -1005,7 +1022,7 @@ class Embedder:
         import open_clip
 
         tower = _text_tower(self._model)
-        tok = self._tokenizer
+        tok = self.tokenizer
         if hf_text_model(str(self.spec)):
             return ("the text tower is a Hugging Face transformer (a multilingual model), "
                     "which the export does not implement")
@@ -1136,22 +1153,32 @@ def _initialisation_skipped(torch: Any) -> Any:
     about to be loaded. Buffers a model computes itself (attention masks) are untouched:
     they are not made by these functions. Process-wide while it lasts, so it is held only
     around building a model, one at a time."""
+    import sys
+
     init = torch.nn.init
-    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")
-             and callable(getattr(init, n))]
+    fills = {id(f): f for n in dir(init) if n.endswith("_") and not n.startswith("_")
+             and callable(f := getattr(init, n))}
 
     def keep(tensor: Any, *_args: Any, **_kwargs: Any) -> Any:
         return tensor
 
     with _init_lock:
-        saved = {n: getattr(init, n) for n in names}
+        # The fills are looked up on torch.nn.init, and also bound by name where a module
+        # imported them (torch's MultiheadAttention: xavier_uniform_), so both are swapped.
+        saved: list[tuple[Any, str, Any]] = []
+        homes = [m for name, m in list(sys.modules.items()) if m is not None
+                 and name.split(".")[0] in ("torch", "open_clip", "timm", "transformers")]
+        for module in homes:
+            for attr, value in list(vars(module).items()):
+                if id(value) in fills and fills[id(value)] is value:
+                    saved.append((module, attr, value))
         try:
-            for n in names:
-                setattr(init, n, keep)
+            for module, attr, _value in saved:
+                setattr(module, attr, keep)
             yield
         finally:
-            for n, f in saved.items():
-                setattr(init, n, f)
+            for module, attr, value in saved:
+                setattr(module, attr, value)
 
 
 def _text_tower(model: Any) -> Any | None:

@@ -169,7 +169,7 @@ def test_trimmed_text_tower_equals_the_whole_context(shapes_embedder: Embedder) 
     import torch
 
     texts = ["a red circle", "a small blue star on a yellow background", "x"]
-    tokens = shapes_embedder._tokenizer(texts)
+    tokens = shapes_embedder.tokenizer(texts)
     with torch.inference_mode():
         whole = torch.nn.functional.normalize(
             shapes_embedder._model.encode_text(tokens), dim=-1).numpy()
