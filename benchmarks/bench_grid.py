@@ -26,6 +26,7 @@ def main() -> int:
     ap.add_argument("--group", default="month", choices=("day", "month", "year", "none"))
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")   # as the app runs (gui/__init__.py)
     from PySide6.QtWidgets import QApplication
 
     from photoclip.core.catalog import Photo

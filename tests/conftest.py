@@ -18,6 +18,8 @@ import pytest
 # Tests never touch the network and never open a real display.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# As the app sets it (photoclip/gui/__init__.py), before pytest-qt first imports PySide6.
+os.environ.setdefault("PYSIDE6_OPTION_LAZY", "0")
 # ...nor the user's cache (prompt embeddings and precision checks live there): one fresh
 # folder per test session, shared by the CLI subprocesses the e2e tests start.
 os.environ["PHOTOCLIP_CACHE_DIR"] = tempfile.mkdtemp(prefix="photoclip-test-cache-")

@@ -249,7 +249,8 @@ class LibraryController(QObject):
                 library.embedder.load(progress=download)
             finally:
                 job.cancellable = False
-            library.embedder.prepare_queries()   # the first search then answers at once
+            # Beside indexing, not before it: the first search then answers at once.
+            library.embedder.prepare_queries(wait=False)
             library.warm_label_sets()
             return library.model_spec
 

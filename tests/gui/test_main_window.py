@@ -227,8 +227,10 @@ def test_search_during_indexing_answers_within_a_second(qtbot, window,
                                                        tmp_path: Path) -> None:
     draw_shapes_library(tmp_path / "first", 40, seed=21)
     _model_ready(qtbot, window)
-    # Loading the model built the query tower, so no search pays for it.
-    assert "run by numpy in float32" in window.controller._library.embedder.query_path
+    # Loading the model builds the query tower (beside the first indexing), so no search
+    # pays for it.
+    qtbot.waitUntil(lambda: "run by numpy in float32"
+                    in window.controller._library.embedder.query_path, timeout=30000)
     _index_by_drop(qtbot, window, tmp_path / "first", expect=44)
     drawing = _big_pngs(tmp_path / "more", 600, seed=22)[0][1]
     query = f"a {drawing.colour} {drawing.shape}"   # the new folder holds ~30 of these
