@@ -931,11 +931,11 @@ class Embedder:
                 self._text_cache.popitem(last=False)
             return out
 
-    def prepare_queries(self, *, wait: bool = True) -> None:
-        """Build the query tower now (about 1 s for ViT-B-32 on 2 cores), so that the
-        first search does not pay for it. For a process that will search: the app, which
-        does not wait (``wait=False``: a thread builds it; a search meanwhile waits for
-        it as it would have built it itself)."""
+    def prepare_queries(self) -> None:
+        """Start building the query tower on a thread of its own (about 1 s for ViT-B-32
+        on 2 cores), so that the first search does not pay for it; a search meanwhile
+        waits for it as it would have built it itself. For a process that will search:
+        the app, once the model has loaded."""
         self.load()
         import torch
 
@@ -943,12 +943,9 @@ class Embedder:
             with self._text_lock:
                 self._query_tower(torch)
 
-        if wait:
-            build()
-        else:
-            # Not a daemon: a process quitting meanwhile waits the second for it rather
-            # than tearing numpy and torch down under it.
-            threading.Thread(target=build, name="photoclip-query-tower").start()
+        # Not a daemon: a process quitting meanwhile waits the second for it rather than
+        # tearing numpy and torch down under it.
+        threading.Thread(target=build, name="photoclip-query-tower").start()
 
     @property
     def tokenizer(self) -> Any:

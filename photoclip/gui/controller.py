@@ -250,7 +250,7 @@ class LibraryController(QObject):
             finally:
                 job.cancellable = False
             # Beside indexing, not before it: the first search then answers at once.
-            library.embedder.prepare_queries(wait=False)
+            library.embedder.prepare_queries()
             library.warm_label_sets()
             return library.model_spec
 
