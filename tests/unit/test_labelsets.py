@@ -75,12 +75,14 @@ def test_manual_tags_survive_a_retag_from_a_hand_edit(tagged) -> None:
 def test_watch_retags_after_a_hand_edit_within_seconds(tagged) -> None:
     library, _truth = tagged
     stars = _labelled(library, "star")
-    done = threading.Event()
+    caught_up, done = threading.Event(), threading.Event()
     watcher = FolderWatcher(library, debounce=0.2, settle=0.3)
     apply = watcher.apply
 
     def applying(change, cancel):  # type: ignore[no-untyped-def]
         result = apply(change, cancel)
+        if change.reconcile:
+            caught_up.set()
         if change.label_sets:
             done.set()
         return result
@@ -88,6 +90,10 @@ def test_watch_retags_after_a_hand_edit_within_seconds(tagged) -> None:
     watcher.apply = applying  # type: ignore[method-assign]
     watcher.start()
     try:
+        # The set folder is watched from the watcher's thread, just before its start-up
+        # catch-up. An edit made before that is applied by the catch-up (not by the watch
+        # this test is about), so the edit waits until the catch-up has run.
+        assert caught_up.wait(30), "the watcher never caught up at start"
         path = library.labelsets_dir / "shapes.toml"
         path.write_text(path.read_text().replace('"star"', '"star shape"'))
         assert done.wait(10), "no re-tag within 10 s of the edit"
