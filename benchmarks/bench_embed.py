@@ -5,8 +5,10 @@ the tower's FLOPs per image, so the output says how close the model runs to what
 matrix units can do at all (the tower is almost entirely matrix multiplies). Prints the CPU
 class, the precision ladder photoclip climbs on it, what building each tower costs once
 (the fixed start-up cost), and each precision's speed as a multiple of fp32 (the plain
-open_clip tower). "int8 (photoclip)" is the tower photoclip builds (its MLP layers
-quantized); "int8 (all linears)" quantizes every linear layer, for comparison.
+open_clip tower). "int8" and "int8-mlp" are the towers photoclip builds (core/int8.py:
+every linear layer, attention's projections too; or the MLP layers only); "int8 (torch
+types)" is quantize_dynamic over every nn.Linear type, attention's output projection
+included, as one would first try it: that loses MultiheadAttention's fused path.
 ``--onnxruntime`` (needs ``pip install onnxruntime onnx``) also exports the tower to ONNX and
 times it in ONNX Runtime, in fp32 and with ONNX Runtime's dynamic int8 quantization of the
 weight matrices (per channel, 7-bit range: AVX2 without VNNI saturates full-range int8 dot
@@ -87,7 +89,7 @@ def main() -> int:
     args = ap.parse_args()
     import open_clip
 
-    from photoclip.core.embedder import _quantize_int8
+    from photoclip.core import int8
     from photoclip.core.precision import candidates, cpu_class
 
     print(cpu_line(os.environ.get("PHOTOCLIP_CPU_CLASS")))
@@ -102,8 +104,9 @@ def main() -> int:
     variants = {"fp32": model.visual}
     for name, make in (
             ("bf16", lambda: copy.deepcopy(model.visual).to(torch.bfloat16)),
-            ("int8 (photoclip)", lambda: _quantize_int8(torch, model.visual)),
-            ("int8 (all linears)", lambda: torch.ao.quantization.quantize_dynamic(
+            ("int8", lambda: int8.quantize(model.visual, "all")),
+            ("int8-mlp", lambda: int8.quantize(model.visual, "mlp")),
+            ("int8 (torch types)", lambda: torch.ao.quantization.quantize_dynamic(
                 copy.deepcopy(model.visual), {torch.nn.Linear}, dtype=torch.qint8))):
         t0 = time.perf_counter()
         variants[name] = make()

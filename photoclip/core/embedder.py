@@ -252,58 +252,11 @@ def _generated_images(pre: Preprocessor, n: int, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
-def _int8_layers(torch: Any, visual: Any) -> set[str]:
-    """The linear layers of an image tower that int8 applies to (none: it does not apply).
-
-    Empty for a torch without eager quantization, or a tower whose linear layers are all
-    read as raw weights (a ResNet's attention pool). Cheap: the tower is not copied.
-    """
-    try:
-        from torch.ao.quantization import quantize_dynamic  # noqa: F401
-    except ImportError:
-        return set()
-    modules = dict(visual.named_modules())
-    names = set()
-    for name, mod in modules.items():
-        if type(mod) is not torch.nn.Linear:
-            continue   # MultiheadAttention's out_proj is a subclass it calls by weight
-        parent = modules.get(name.rpartition(".")[0])
-        if parent is not None and "AttentionPool" in type(parent).__name__:
-            continue   # reads q_proj.weight directly
-        names.add(name)
-    return names
-
-
-def _quantize_int8(torch: Any, visual: Any) -> Any | None:
-    """An int8 copy of an image tower (torch dynamic quantization of its linear layers),
-    or None where int8 does not apply (:func:`_int8_layers`). Measured on ViT-B-32-256
-    (benchmarks/bench_embed.py): quantizing the MLPs only is faster than also routing
-    attention through quantized projections, which loses torch's fused attention kernel.
-    """
-    names = _int8_layers(torch, visual)
-    if not names:
-        return None
-    import copy
-    import itertools
-    import warnings
-
-    from torch.ao.quantization import quantize_dynamic
-
-    # The copy shares every fp32 tensor with the tower (nothing here changes a tensor in
-    # place): the linear layers are swapped for int8 ones and the rest is reused, so the
-    # int8 tower costs its int8 weights, not a second fp32 tower (about 350 MB for
-    # ViT-B/32, measured as peak RSS with benchmarks/bench_cli_index.py).
-    shared = {id(t): t for t in itertools.chain(visual.parameters(), visual.buffers())}
-    with warnings.catch_warnings():
-        # torch.ao.quantization announces its move to torchao; it still works, and a
-        # torch without it falls back to fp32 above.
-        warnings.simplefilter("ignore")
-        try:
-            return quantize_dynamic(copy.deepcopy(visual, shared), names, dtype=torch.qint8,
-                                    inplace=True)
-        except Exception as exc:   # an engine this CPU lacks: fp32 it is
-            log.info("int8 image tower unavailable: %s", _first_line(exc))
-            return None
+def _int8_scope(precision: str) -> str | None:
+    """What an int8 precision quantizes (core/int8.py), or None for a precision that is
+    not int8: "int8" every linear layer, attention's projections too; "int8-mlp" the MLPs
+    only, the rung below it for weights whose attention does not take int8 well."""
+    return {"int8": "all", "int8-mlp": "mlp"}.get(precision)
 
 
 class _Trial:
@@ -336,7 +289,7 @@ class Embedder:
 
     Loading is explicit (``load``) because it can download hundreds of MB; every encode
     call loads on demand otherwise. ``precision`` (of the image tower) is asked for as
-    ``auto``, ``fp32``, ``bf16`` or ``int8``. ``auto`` climbs the ladder of
+    ``auto``, ``fp32``, ``bf16``, ``int8`` or ``int8-mlp``. ``auto`` climbs the ladder of
     core/precision.py: a faster path runs beside fp32 on the first photos embedded and is
     used once it proved faithful (the verdict is remembered per model and machine); until
     then, and when it is rejected, fp32. An explicit choice is used as asked, and measured
@@ -571,8 +524,11 @@ class Embedder:
                     memo[id(t)] = (torch.nn.Parameter(half, requires_grad=False)
                                    if isinstance(t, torch.nn.Parameter) else half)
             return copy.deepcopy(fp32, memo)
-        if precision == "int8" and self.device == "cpu":
-            return _quantize_int8(torch, fp32)
+        scope = _int8_scope(precision)
+        if scope is not None and self.device == "cpu":
+            from photoclip.core import int8
+
+            return int8.quantize(fp32, scope)
         return None
 
     @staticmethod
@@ -644,8 +600,10 @@ class Embedder:
     def _applies(self, torch: Any, precision: str) -> bool:
         """Whether a tower in ``precision`` can be built for this model here (without
         building it: that waits for the second batch)."""
-        if precision == "int8":
-            return self.device == "cpu" and bool(_int8_layers(torch, self._model.visual))
+        if _int8_scope(precision) is not None:
+            from photoclip.core import int8
+
+            return self.device == "cpu" and int8.applies(self._model.visual)
         return precision == "bf16"
 
     def _where(self) -> str:
@@ -720,7 +678,7 @@ class Embedder:
             return
         log.info("%s rejected for %s: %s", trial.precision, self.spec, check.describe())
         self._rejected.append(check.describe())
-        self._next_trial(torch, check.describe())
+        self._next_trial(torch, "; ".join(self._rejected))   # every rung that failed, said
 
     def finish_check(self) -> None:
         """Decide a check still waiting for photos, topping it up with generated images.

@@ -7,16 +7,19 @@ photos closely (worst cosine) and keeps the same nearest neighbours (top-10 agre
 ================  =====================================  ===================================
 CPU class         what it has                            candidates, in order
 ================  =====================================  ===================================
-``amx``           AMX bf16 tiles (Intel Xeon 4th gen+)   bf16, int8
-``avx512-bf16``   AVX512-BF16 (AMD Zen 4+, Cooper Lake)  bf16, int8
-``avx512-vnni``   AVX512 VNNI int8 dot products          int8
-``avx2``          AVX2 + FMA (most laptops/desktops)     int8
+``amx``           AMX bf16 tiles (Intel Xeon 4th gen+)   bf16, int8, int8-mlp
+``avx512-bf16``   AVX512-BF16 (AMD Zen 4+, Cooper Lake)  bf16, int8, int8-mlp
+``avx512-vnni``   AVX512 VNNI int8 dot products          int8, int8-mlp
+``avx2``          AVX2 + FMA (most laptops/desktops)     int8, int8-mlp
 ``basic``         none of those                          (fp32 only)
 ================  =====================================  ===================================
 
 bf16 is emulated (and several times *slower* than fp32) without bf16 units, which is why it
-is never a candidate there; int8 (torch's dynamic quantization of the linear layers) is
-faster than fp32 wherever AVX2 is. A GPU (CUDA) tries bf16; Apple's MPS stays in fp32.
+is never a candidate there; int8 (torch's dynamic quantization of every linear layer,
+attention's projections too: core/int8.py) is faster than fp32 wherever AVX2 is.
+``int8-mlp`` quantizes the MLP layers only: slower than int8, still faster than fp32, and
+tried when a model's attention does not take int8 faithfully. A GPU (CUDA) tries bf16;
+Apple's MPS stays in fp32.
 
 Verdicts are remembered per (model, CPU class, torch version) in the user cache, so the
 check costs one batch once per model and machine, not at every start.
@@ -45,23 +48,24 @@ log = logging.getLogger(__name__)
 
 ENV_CPU_CLASS = "PHOTOCLIP_CPU_CLASS"
 CPU_CLASSES = ("amx", "avx512-bf16", "avx512-vnni", "avx2", "basic")
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "int8", "int8-mlp")
 
 # A path is faithful when the worst calibration image keeps this cosine to fp32...
-MIN_COSINE = {"bf16": 0.999, "int8": 0.995}
+MIN_COSINE = {"bf16": 0.999, "int8": 0.995, "int8-mlp": 0.995}
 # ...and, on average, this share of each image's 10 nearest neighbours stays the same.
 MIN_TOP10_AGREEMENT = 0.9
 # Photos the check looks at (the first ones indexed); fewer than this and generated
 # images fill the rest.
 CALIBRATION_IMAGES = 32
-# Bump when the check changes meaning: older verdicts are then measured again.
-CHECK_VERSION = 1
+# Bump when the check, or what a precision builds, changes meaning: older verdicts are
+# then measured again. 2: "int8" quantizes attention's projections too.
+CHECK_VERSION = 2
 
 _CANDIDATES = {
-    "amx": ("bf16", "int8"),
-    "avx512-bf16": ("bf16", "int8"),
-    "avx512-vnni": ("int8",),
-    "avx2": ("int8",),
+    "amx": ("bf16", "int8", "int8-mlp"),
+    "avx512-bf16": ("bf16", "int8", "int8-mlp"),
+    "avx512-vnni": ("int8", "int8-mlp"),
+    "avx2": ("int8", "int8-mlp"),
     "basic": (),
 }
 

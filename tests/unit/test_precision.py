@@ -58,7 +58,7 @@ def test_cpu_class_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
     assert precision.cpu_class() == "avx2"
     monkeypatch.setenv(precision.ENV_CPU_CLASS, "nonsense")
     assert precision.cpu_class() == detected
-    assert precision.candidates("cpu", "avx2") == ("int8",)
+    assert precision.candidates("cpu", "avx2") == ("int8", "int8-mlp")
     assert precision.candidates("cpu", "avx512-bf16")[0] == "bf16"
     assert precision.candidates("cpu", "basic") == ()
     assert precision.candidates("mps", "basic") == ()
@@ -121,7 +121,8 @@ def test_int8_is_tried_on_the_first_photos_then_remembered(
 def test_an_unfaithful_path_is_rejected_and_fp32_stays(
         tiny_vit: str, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
-    monkeypatch.setitem(precision.MIN_COSINE, "int8", 1.5)   # a bar int8 cannot reach
+    for rung in ("int8", "int8-mlp"):
+        monkeypatch.setitem(precision.MIN_COSINE, rung, 1.5)   # a bar int8 cannot reach
     emb = Embedder(tiny_vit)
     emb.load()
     emb.encode_images(photos(emb, 5, seed=4))
@@ -130,9 +131,35 @@ def test_an_unfaithful_path_is_rejected_and_fp32_stays(
     check = emb.precision_check
     assert check is not None
     assert not check.accepted
-    assert (check.own_photos, check.images) == (5, CALIBRATION_IMAGES)
-    assert "not faithful" in emb.precision_reason
+    # The last rung's check: the 5 photos went to int8's, generated images fill this one.
+    assert (check.precision, check.own_photos, check.images) == ("int8-mlp", 0,
+                                                                  CALIBRATION_IMAGES)
+    assert "int8 not faithful" in emb.precision_reason
+    assert "int8-mlp not faithful" in emb.precision_reason
     assert Embedder(tiny_vit).planned_precision()[0] == "fp32"
+
+
+def test_when_int8_is_rejected_the_mlp_only_rung_is_tried_next(
+        tiny_vit: str, own_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(precision.ENV_CPU_CLASS, "avx2")
+    monkeypatch.setitem(precision.MIN_COSINE, "int8", 1.5)   # int8 of attention fails
+    emb = Embedder(tiny_vit)
+    emb.load()
+    # The first batch waits for the tower (built at the second), as at a library's start.
+    emb.encode_images(photos(emb, 8, seed=5))
+    emb.encode_images(photos(emb, CALIBRATION_IMAGES - 8, seed=6))   # int8 judged: no
+    assert emb.precision == "fp32"
+    assert "int8-mlp is checked" in emb.precision_reason
+    emb.encode_images(photos(emb, 8, seed=7))
+    emb.encode_images(photos(emb, CALIBRATION_IMAGES - 8, seed=8))   # int8-mlp judged
+    assert emb.precision == "int8-mlp", emb.precision_reason
+    assert emb.precision_check is not None
+    assert emb.precision_check.accepted
+    # Both verdicts are remembered: the next start goes to int8-mlp without trying int8.
+    again = Embedder(tiny_vit)
+    assert again.planned_precision()[0] == "int8-mlp"
+    again.load()
+    assert "then int8-mlp" in again.precision_reason
 
 
 def test_int8_does_not_apply_to_a_resnet_tower(own_cache: Path,
