@@ -185,7 +185,8 @@ def main() -> int:
                     "photoclip-bench-model")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None, help="decode threads")
-    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "int8", "int8-mlp"])
+    ap.add_argument("--precision", default="auto",
+                    choices=["auto", "fp32", "bf16", "int8", "int8-mlp"])
     ap.add_argument("--cpu-class", help="run this CPU class's precision ladder "
                     "(PHOTOCLIP_CPU_CLASS: the choice is emulated, the instructions are not)")
     ap.add_argument("--side", choices=["reference", "photoclip"], help=argparse.SUPPRESS)
