@@ -528,7 +528,10 @@ class Embedder:
         if scope is not None and self.device == "cpu":
             from photoclip.core import int8
 
-            return int8.quantize(fp32, scope)
+            try:
+                return int8.quantize(fp32, scope)
+            except Exception as exc:   # an engine this CPU lacks: fp32 it is
+                log.info("%s image tower unavailable: %s", precision, _first_line(exc))
         return None
 
     @staticmethod
@@ -600,10 +603,11 @@ class Embedder:
     def _applies(self, torch: Any, precision: str) -> bool:
         """Whether a tower in ``precision`` can be built for this model here (without
         building it: that waits for the second batch)."""
-        if _int8_scope(precision) is not None:
+        scope = _int8_scope(precision)
+        if scope is not None:
             from photoclip.core import int8
 
-            return self.device == "cpu" and int8.applies(self._model.visual)
+            return self.device == "cpu" and int8.applies(self._model.visual, scope)
         return precision == "bf16"
 
     def _where(self) -> str:

@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import copy
 import itertools
-import logging
 import warnings
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-log = logging.getLogger(__name__)
 
 # What an int8 tower quantizes: "all" linear layers (attention's projections too), or
 # only those torch reaches without help ("mlp": the MLPs, the first ladder of photoclip).
@@ -151,7 +148,8 @@ def linear_layers(visual: nn.Module, scope: str) -> set[str]:
 
 def quantize(visual: nn.Module, scope: str = "all") -> nn.Module | None:
     """An int8 copy of an image tower, or None where int8 does not apply or this torch
-    cannot build it. The copy shares every fp32 tensor it does not replace."""
+    has no eager quantization; raises what quantizing raises (an engine this CPU lacks).
+    The copy shares every fp32 tensor it does not replace."""
     names = linear_layers(visual, scope)
     if not names:
         return None
@@ -174,18 +172,13 @@ def quantize(visual: nn.Module, scope: str = "all") -> nn.Module | None:
         # torch.ao.quantization announces its move to torchao; it still works, and a
         # torch without it stays in fp32.
         warnings.simplefilter("ignore")
-        try:
-            return quantize_dynamic(tower, names, dtype=torch.qint8, inplace=True)
-        except Exception as exc:   # an engine this CPU lacks: fp32 it is
-            log.info("int8 image tower unavailable: %s", str(exc).splitlines()[0] if
-                     str(exc) else type(exc).__name__)
-            return None
+        return quantize_dynamic(tower, names, dtype=torch.qint8, inplace=True)
 
 
-def applies(visual: Any) -> bool:
-    """Whether an int8 tower can be built for this tower with this torch."""
+def applies(visual: Any, scope: str) -> bool:
+    """Whether an int8 tower of ``scope`` can be built for this tower with this torch."""
     try:
         from torch.ao.quantization import quantize_dynamic  # noqa: F401
     except ImportError:
         return False
-    return bool(linear_layers(visual, "mlp"))
+    return bool(linear_layers(visual, scope))
