@@ -28,10 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# What an int8 tower quantizes: "all" linear layers (attention's projections too), or
-# only those torch reaches without help ("mlp": the MLPs, the first ladder of photoclip).
-SCOPES = ("all", "mlp")
-
 
 class SelfAttention(nn.Module):
     """``nn.MultiheadAttention`` (packed projections, no bias_k/v, no zero attention) with
@@ -131,8 +127,9 @@ def _as_float(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def linear_layers(visual: nn.Module, scope: str) -> set[str]:
-    """Names of the linear layers an int8 tower of ``scope`` quantizes (after the
-    attention swap for "all"); empty where int8 does not apply. Cheap: nothing is copied."""
+    """Names of the linear layers an int8 tower of ``scope`` quantizes: "all" (after the
+    attention swap, attention's projections too) or "mlp" (only those torch reaches
+    without help); empty where int8 does not apply. Cheap: nothing is copied."""
     modules = dict(visual.named_modules())
     names = set()
     for name, mod in modules.items():
