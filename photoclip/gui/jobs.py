@@ -76,6 +76,9 @@ class Job(QObject):
         self.total = 0
         self.message = ""
         self.outcome = ""             # one line when it ended: what it did, or why not
+        # Set on the GUI thread once the ``finished`` handlers have run: ``state`` says the
+        # work ended (worker thread) before the outcome is written (GUI thread).
+        self.wrapped_up = False
         self.result: Any = None
         self.error: BaseException | None = None
         self.cancel_event = threading.Event()
@@ -229,6 +232,7 @@ class JobQueue(QObject):
             job.cancel()
             job.state = JobState.CANCELLED
             job.ended.set()
+            job.wrapped_up = True
             return job
         job.changed.connect(self.changed.emit)
         self.jobs.append(job)
@@ -271,6 +275,7 @@ class JobQueue(QObject):
     def _on_ended(self, job: Job) -> None:
         self._runners.pop(job.id, None)
         job.finished.emit(job)     # first: its handlers write the job's outcome
+        job.wrapped_up = True
         self.changed.emit(job)
         if job.quiet and job.state is JobState.DONE and not job.outcome:
             self._drop(job)

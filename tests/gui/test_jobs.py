@@ -121,7 +121,7 @@ def test_interactive_work_never_waits_behind_indexing(qtbot, window, tmp_path: P
     retag = window.controller.save_label_set(read_label_set(shapes))
     assert retag is not None
     assert retag.interactive
-    qtbot.waitUntil(lambda: retag.state.finished, timeout=30000)
+    qtbot.waitUntil(lambda: retag.wrapped_up, timeout=30000)
     assert retag.state is JobState.DONE
     assert index_job.state is JobState.PAUSED   # it ran beside the paused index
     # The status bar shows what runs; the Jobs window lists both lanes' work.

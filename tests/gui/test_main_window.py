@@ -307,7 +307,7 @@ def test_cancel_of_a_folder_added_while_running_stops_within_one_batch(
     assert "left" in window.jobs_button.text()
     at_cancel = job.done
     qtbot.mouseClick(window.cancel_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: job.state.finished, timeout=30000)
+    qtbot.waitUntil(lambda: job.wrapped_up, timeout=30000)
     assert job.state is JobState.CANCELLED
     assert "Cancelled" in job.outcome
     embedded = _status(window).indexed
