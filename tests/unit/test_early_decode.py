@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photoclip.core import Library
-from photoclip.core.embedder import Embedder
+from photoclip.core.catalog import Photo
+from photoclip.core.embedder import Embedder, Preprocessor
 from tests.conftest import SHAPES_SPEC, draw_photos
 
 
@@ -61,3 +64,46 @@ def test_photos_decoded_while_loading_embed_as_after_it(
     assert "decoding the first photos again" in caplog.text
     for path, vec in after.items():
         np.testing.assert_allclose(stale[path], vec, atol=1e-3)
+
+
+def test_the_first_batch_runs_alone(tmp_path: Path, cache: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Early decoding holds while the first batch is embedded: on two cores, decoding
+    beside it made the first photos searchable later."""
+    from photoclip.core import indexer
+
+    photos = tmp_path / "photos"
+    draw_photos(photos, 40, seed=6)
+    early_starts: list[float] = []
+    batch_began = threading.Event()
+    real_decode = indexer._decode
+
+    def timed_decode(photo: Photo, pre: Preprocessor) -> indexer._Decoded:
+        if threading.current_thread().name.startswith("photoclip-early"):
+            early_starts.append(time.perf_counter())
+            if len(early_starts) == 10:
+                # Work is left for the early thread when the first batch begins, however
+                # quickly the model loads.
+                batch_began.wait(30)
+        return real_decode(photo, pre)
+
+    monkeypatch.setattr(indexer, "_decode", timed_decode)
+    batches: list[tuple[float, float]] = []
+
+    class Timed(Embedder):
+        def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+            t0 = time.perf_counter()
+            if not batches:
+                batch_began.set()
+                time.sleep(1.0)   # time enough for an unheld early thread to go on
+            try:
+                return super().encode_images(pixels)
+            finally:
+                batches.append((t0, time.perf_counter()))
+
+    embedded = _index(tmp_path / "lib", photos, Timed(SHAPES_SPEC, precision="fp32"))
+    assert len(embedded) == 40
+    start, end = batches[0]
+    assert len([t for t in early_starts if t < start]) == 10
+    assert not [t for t in early_starts if start < t < end], "decoded beside the first batch"
+    assert [t for t in early_starts if t > end], "early decoding went on after it"
