@@ -2,9 +2,12 @@
 
 Decoding (JPEG draft + resize + crop to uint8) runs in a bounded thread pool a few batches ahead
 of the model; Pillow and numpy release the GIL for the heavy parts, so decode overlaps
-with torch. One consumer thread (the caller's) runs the model and commits each batch in
-one catalog transaction, then adds it to the vector index. A SIGKILL at any moment keeps
-every committed batch; the next run picks up the photos that still have no embedding.
+with torch. While torch is first imported, though, the importing thread holds the GIL
+nearly all the time, so the photos decoded meanwhile are decoded in a helper process
+(:class:`_EarlyDecoding`). One consumer thread (the caller's) runs the model and commits
+each batch in one catalog transaction, then adds it to the vector index. A SIGKILL at any
+moment keeps every committed batch; the next run picks up the photos that still have no
+embedding.
 
 Progress and cancel work without Qt (DESIGN.md rule 4): a callback receives
 :class:`IndexProgress` after each batch, a ``threading.Event`` cancels, another pauses.
@@ -14,12 +17,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +102,101 @@ def _decode_when(gate: threading.Event, photo: Photo, pre: Preprocessor) -> _Dec
     return _decode(photo, pre)
 
 
+def _collect(photo: Photo, fut: Future[_Decoded], pre: Preprocessor,
+             failures: list[str]) -> _Decoded:
+    """A decode's result. ``_decode`` never raises, so an exception here is the helper
+    process failing (killed, or it could not start): the photo is decoded here instead,
+    and the first such failure of a run is logged (in ``failures``)."""
+    try:
+        return fut.result()
+    except Exception as exc:
+        if not failures:
+            log.info("the photos left to the helper process are decoded here: it failed "
+                     "(%s)", exc or type(exc).__name__)
+        failures.append(photo.path)
+        return _decode(photo, pre)
+
+
+# Which pool decodes the photos while the model loads: "auto" (a helper process while
+# torch is still to be imported, else a thread), "process" or "thread". For benchmarks and
+# tests; users have no reason to set it.
+ENV_EARLY_DECODE = "PHOTOCLIP_EARLY_DECODE"
+Pending = deque[tuple[Photo, "Future[_Decoded]"]]
+
+
+class _EarlyDecoding:
+    """Decodes the first photos while the model loads.
+
+    Importing torch and open_clip takes seconds of one core (3-8 s on the 2-core machines
+    measured) and holds the GIL nearly throughout: a decode *thread* beside it got through
+    25 photos in a 4.5 s import, a helper *process* through 70, and the import took no
+    longer. So while torch is still to be imported the decoding goes to one spawned process
+    (a fresh interpreter with PIL and numpy only: forking a process that may run Qt is not
+    safe), which stops once the model is ready, so the first batch has both cores. Where
+    torch is imported already the load is short and a thread does, held while the first
+    batch runs. A helper that cannot start or dies costs only time: its photos are decoded
+    in this process (:func:`_collect`).
+    """
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
+        mode = os.environ.get(ENV_EARLY_DECODE, "auto").strip().lower()
+        if mode not in ("process", "thread"):
+            mode = "process" if ("torch" not in sys.modules
+                                 and (os.cpu_count() or 1) > 1) else "thread"
+        self.threads = ThreadPoolExecutor(1, thread_name_prefix="photoclip-early")
+        self.process: ProcessPoolExecutor | None = None
+        if mode == "process":
+            try:
+                self.process = ProcessPoolExecutor(
+                    1, mp_context=multiprocessing.get_context("spawn"))
+            except Exception as exc:   # no multiprocessing on this platform or build
+                log.info("decoding the first photos on a thread: %s", exc)
+
+    @property
+    def kind(self) -> str:
+        return "process" if self.process is not None else "thread"
+
+    def submit(self, photo: Photo, pre: Preprocessor) -> Future[_Decoded]:
+        if self.process is not None:
+            try:
+                return self.process.submit(_decode, photo, pre)
+            except Exception as exc:   # the helper could not be started
+                log.info("decoding the first photos on a thread: %s", exc)
+                self.process.shutdown(wait=False, cancel_futures=True)
+                self.process = None
+        return self.threads.submit(_decode_when, self.gate, photo, pre)
+
+    def model_ready(self, pending: Pending) -> list[Photo]:
+        """The helper stops: photos it has not begun go back to the queue (returned, in
+        order); what it has begun or finished stays in ``pending``."""
+        if self.process is None:
+            return []
+        kept = [(photo, fut) for photo, fut in pending if not fut.cancel()]
+        redo = [photo for photo, fut in pending if fut.cancelled()]
+        pending.clear()
+        pending.extend(kept)
+        decoded = sum(1 for _, fut in kept if fut.done())
+        log.info("%d photos decoded by a helper process while the model loaded", decoded)
+        self.process.shutdown(wait=False)
+        return redo
+
+    def close(self, pending: Pending) -> None:
+        for _, fut in pending:
+            fut.cancel()
+        if self.process is not None:
+            self.process.shutdown(wait=True, cancel_futures=True)
+        self.threads.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> _EarlyDecoding:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.shutdown(wait=True)
+        self.threads.shutdown(wait=True)
+
+
 # The first batch is small so the first photos are searchable seconds after the model is
 # ready; full batches follow (they keep the model's matrices large enough to run fast).
 FIRST_BATCH = 8
@@ -146,35 +246,35 @@ class Indexer:
         if progress:
             progress(IndexProgress("load-model", 0, len(todo), message=f"loading {model}"))
         queue: Iterator[Photo] = iter(todo)
-        pending: deque[Future[_Decoded]] = deque()
+        pending: Pending = deque()
         stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "tag": 0.0, "wait": 0.0}
         decoder = decoders()   # registers the HEIC plugin before any photo is decoded
         early = None if self.embedder.loaded else self.embedder.early_preprocessor()
         early_gate = threading.Event()
         early_gate.set()
-        with ThreadPoolExecutor(1, thread_name_prefix="photoclip-early") as early_pool:
+        with _EarlyDecoding(early_gate) as early_pool:
             if early is not None:
                 # Importing torch and loading the weights keep one core busy for seconds;
-                # one thread decodes the first photos on another meanwhile, so the first
-                # batches are ready the moment the model is.
+                # the first photos are decoded on another meanwhile, so the first batches
+                # are ready the moment the model is.
                 per_photo = early.size[0] * early.size[1] * 3
                 for photo in itertools.islice(queue, max(1, EARLY_DECODE_BYTES // per_photo)):
-                    pending.append(early_pool.submit(_decode_when, early_gate, photo, early))
+                    pending.append((photo, early_pool.submit(photo, early)))
             try:
                 self.embedder.load(progress=download)
             except BaseException:
-                for fut in pending:
-                    fut.cancel()
+                early_pool.close(pending)
                 raise
             pre = self.embedder.preprocessor()
             if early is not None and early != pre:
                 # The guess was wrong (a changed model folder): decode those again.
                 log.info("decoding the first photos again: the model resizes differently")
-                redo = [photo for photo, _ in zip(todo, pending, strict=False)]
-                for fut in pending:
-                    fut.cancel()
+                redo = [photo for photo, _ in pending]
+                early_pool.close(pending)
                 pending.clear()
                 queue = itertools.chain(redo, queue)
+            elif early is not None:
+                queue = itertools.chain(early_pool.model_ready(pending), queue)
             done = self._run_batches(todo, queue, pending, pre, decoder, summary, stages,
                                      progress, cancel, pause, t_start, early_gate)
         self._save_vectors(summary)
@@ -187,7 +287,7 @@ class Indexer:
         return summary
 
     def _run_batches(self, todo: Sequence[Photo], queue: Iterator[Photo],
-                     pending: deque[Future[_Decoded]], pre: Preprocessor, decoder: str,
+                     pending: Pending, pre: Preprocessor, decoder: str,
                      summary: IndexSummary, stages: dict[str, float],
                      progress: ProgressCallback | None, cancel: threading.Event,
                      pause: threading.Event | None, t_start: float,
@@ -196,6 +296,7 @@ class Indexer:
         model = self.embedder.signature
         last_save = time.monotonic()
         done = 0
+        helper_failures: list[str] = []
 
         with ThreadPoolExecutor(self.decode_threads, thread_name_prefix="photoclip-decode") as pool:
             ahead = self.batch_size * self.prefetch_batches
@@ -205,7 +306,7 @@ class Indexer:
                     photo = next(queue, None)
                     if photo is None:
                         return
-                    pending.append(pool.submit(_decode, photo, pre))
+                    pending.append((photo, pool.submit(_decode, photo, pre)))
 
             fill()
             while pending:
@@ -214,14 +315,14 @@ class Indexer:
                         time.sleep(0.05)
                 if cancel.is_set():
                     summary.cancelled = True
-                    for fut in pending:
+                    for _, fut in pending:
                         fut.cancel()
                     break
                 batch: list[_Decoded] = []
                 t0 = time.perf_counter()
                 size = self.batch_size if done else min(self.batch_size, FIRST_BATCH)
                 while pending and len(batch) < size:
-                    batch.append(pending.popleft().result())
+                    batch.append(_collect(*pending.popleft(), pre, helper_failures))
                     fill()
                 stages["wait"] += time.perf_counter() - t0
                 stages["decode"] += sum(d.seconds for d in batch)

@@ -107,3 +107,60 @@ def test_the_first_batch_runs_alone(tmp_path: Path, cache: Path,
     assert len([t for t in early_starts if t < start]) == 10
     assert not [t for t in early_starts if start < t < end], "decoded beside the first batch"
     assert [t for t in early_starts if t > end], "early decoding went on after it"
+
+
+def test_a_helper_process_decodes_while_torch_is_imported(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Where torch is still to be imported the early photos go to a spawned process (this
+    test process has torch already, so the env forces it): same embeddings as after."""
+    photos = tmp_path / "photos"
+    draw_photos(photos, 12, seed=7)
+    loaded = Embedder(SHAPES_SPEC, precision="fp32")
+    loaded.load()
+    after = _index(tmp_path / "a", photos, loaded)
+    monkeypatch.setenv("PHOTOCLIP_EARLY_DECODE", "process")
+
+    class SlowLoad(Embedder):
+        def load(self, *args: object, **kwargs: object) -> None:
+            if not self.loaded:
+                time.sleep(3.0)   # a load as long as torch's import: the helper decodes
+            super().load(*args, **kwargs)  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.INFO, logger="photoclip.core.indexer"):
+        during = _index(tmp_path / "b", photos, SlowLoad(SHAPES_SPEC, precision="fp32"))
+    decoded = [r.getMessage() for r in caplog.records
+               if "decoded by a helper process" in r.getMessage()]
+    assert decoded, caplog.text
+    assert int(decoded[0].split()[0]) > 0
+    assert during.keys() == after.keys()
+    for path, vec in after.items():
+        np.testing.assert_allclose(during[path], vec, atol=1e-3)
+
+
+def test_a_helper_process_that_dies_costs_only_time(
+        tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The helper killed (SIGKILL) while the model loads: its photos are decoded here."""
+    import multiprocessing
+    import os
+    import signal
+
+    photos = tmp_path / "photos"
+    draw_photos(photos, 12, seed=8)
+    monkeypatch.setenv("PHOTOCLIP_EARLY_DECODE", "process")
+    killed: list[int] = []
+
+    class KillsHelper(Embedder):
+        def load(self, *args: object, **kwargs: object) -> None:
+            for child in multiprocessing.active_children() if not self.loaded else []:
+                os.kill(child.pid, signal.SIGKILL)   # type: ignore[arg-type]
+                killed.append(child.pid)   # type: ignore[arg-type]
+            super().load(*args, **kwargs)  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.INFO, logger="photoclip.core.indexer"):
+        embedded = _index(tmp_path / "lib", photos, KillsHelper(SHAPES_SPEC, precision="fp32"))
+    assert killed
+    assert len(embedded) == 12
+    assert all(v is not None for v in embedded.values())
+    assert "decoded here: it failed" in caplog.text
