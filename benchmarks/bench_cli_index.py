@@ -12,7 +12,10 @@ moment the process starts:
 ``--cache cold`` gives each run an empty user cache (the first library ever on this
 computer: prompts embedded, precision checked); ``warm`` runs once beforehand to fill it
 (a second library). ``--cpu-class`` runs the precision ladder of another CPU class
-(PHOTOCLIP_CPU_CLASS): the choice is emulated, this CPU's instructions are not.
+(PHOTOCLIP_CPU_CLASS): the choice is emulated, this CPU's instructions are not;
+``--avx2-only`` also limits torch's kernels to AVX2 (what an AVX2-only CPU runs, on this
+CPU's cores). ``--early-decode thread`` measures the decoding done while the model loads
+on a thread instead of photoclip's helper process, side by side with ``--against .``.
 
     python benchmarks/bench_cli_index.py bench-data/camera --count 300 --runs 3
     git worktree add /tmp/before HEAD~3 && python benchmarks/bench_cli_index.py \
@@ -31,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import ROOT, cpu_line, make_random_model
+from bench_index import AVX2_ONLY_ENV, ROOT, cpu_line, make_random_model
 
 
 def first_embedding(catalog: Path) -> bool:
@@ -95,6 +98,12 @@ def main() -> int:
                     "photoclip-bench-model")
     ap.add_argument("--cache", choices=["cold", "warm"], default="cold")
     ap.add_argument("--cpu-class", help="run this class's precision ladder (emulated choice)")
+    ap.add_argument("--avx2-only", action="store_true",
+                    help="limit torch's instructions to AVX2 too (the AVX2 ladder on the "
+                         "kernels an AVX2-only CPU runs; this CPU's cores and clocks)")
+    ap.add_argument("--early-decode", choices=["process", "thread"],
+                    help="where photos are decoded while the model loads (default: as "
+                         "photoclip chooses); with --against, for this checkout only")
     ap.add_argument("--against", type=Path, metavar="CHECKOUT",
                     help="another photoclip checkout (e.g. a git worktree of an older commit) "
                          "run in turn with this one, each run alternating, for a side-by-side "
@@ -107,7 +116,10 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if args.cpu_class:
         env["PHOTOCLIP_CPU_CLASS"] = args.cpu_class
-    print(cpu_line(args.cpu_class))
+    if args.avx2_only:
+        env.update(AVX2_ONLY_ENV)
+        os.environ.update(AVX2_ONLY_ENV)   # for cpu_line
+    print(cpu_line(env.get("PHOTOCLIP_CPU_CLASS")))
     print(f"{len(photos)} photos, {args.arch} (random weights), user cache {args.cache}; "
           f"load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as work:
@@ -120,6 +132,8 @@ def main() -> int:
         for n in range(args.runs):
             for name, tree in trees:
                 tree_env = dict(env, PYTHONPATH=str(tree))
+                if args.early_decode and name == "this":
+                    tree_env["PHOTOCLIP_EARLY_DECODE"] = args.early_decode
                 cache = Path(work) / f"cache-{name}-{n}"
                 if args.cache == "warm":
                     one_run(subset, args.model_dir, cache, tree_env)

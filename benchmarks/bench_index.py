@@ -57,6 +57,14 @@ def make_random_model(arch: str, folder: Path) -> Path:
     return folder
 
 
+# Limits torch's kernels to AVX2 (aten, oneDNN, MKL, and fbgemm, which runs dynamic int8),
+# so an AVX512 machine runs the code an AVX2-only CPU runs: int8 without VNNI, bf16
+# emulated. The instructions are emulated, not the CPU: its cores, clocks and caches stay.
+AVX2_ONLY_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                 "MKL_ENABLE_INSTRUCTIONS": "AVX2", "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+                 "PHOTOCLIP_CPU_CLASS": "avx2"}
+
+
 def cpu_line(forced: str | None = None) -> str:
     """The CPU and its class (and the class whose ladder is run, when one is forced)."""
     from photoclip.core.precision import detected_cpu_class
@@ -73,6 +81,8 @@ def cpu_line(forced: str | None = None) -> str:
     line = f"CPU: {name or 'unknown'}, {os.cpu_count()} cores, class {klass}"
     if forced and forced != klass:
         line += f"; precision ladder of class {forced} forced (PHOTOCLIP_CPU_CLASS)"
+    if os.environ.get("FBGEMM_ENABLE_INSTRUCTIONS") == "AVX2":
+        line += "; torch's instructions limited to AVX2 (AVX2_ONLY_ENV)"
     return line
 
 
