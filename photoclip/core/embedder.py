@@ -19,7 +19,9 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 import threading
+import types
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -59,6 +61,8 @@ _INTERPOLATION = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
+
+
 
 
 @dataclass(frozen=True)
@@ -118,13 +122,103 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+# Two imports that open_clip makes at its first import cost seconds of every start, before
+# the first photo can be embedded, and the models photoclip runs need neither:
+# - timm, for the few models whose image tower is a timm network (0.6 s, and its models
+#   use torch.compile's decorators, which import torch's compiler); it is brought back
+#   for such a model (:func:`_timm_for`);
+# - torch's compiler, ``torch._dynamo``, which torchvision's ops import for one helper
+#   that only their calls use (roi_align asks whether it runs under torch.compile).
+# Together 2.1 s of open_clip's 3.2 s import on the AVX512 machine (the compiler took
+# 2.9 s alone on the AVX2 one). Building, quantizing and running the model leave
+# ``torch._dynamo`` unimported, so while open_clip is first imported timm is held back and
+# that one module of the compiler is a stand-in whose attributes, once used, come from the
+# real module.
+ENV_LEAN_IMPORT = "PHOTOCLIP_LEAN_IMPORT"   # "0": import open_clip with all it imports
+_DYNAMO_UTILS = "torch._dynamo.utils"
+
+
+def _real_dynamo_utils() -> Any:
+    if isinstance(sys.modules.get(_DYNAMO_UTILS), _DeferredDynamoUtils):
+        del sys.modules[_DYNAMO_UTILS]
+    return importlib.import_module(_DYNAMO_UTILS)
+
+
+class _DeferredDynamoUtils(types.ModuleType):
+    """``torch._dynamo.utils`` until something uses it; then the real module's attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(_real_dynamo_utils(), name)
+
+
+def _deferred_is_compile_supported(device_type: Any) -> Any:
+    return _real_dynamo_utils().is_compile_supported(device_type)
+
+
+def _open_clip() -> Any:
+    """The open_clip module; its first import is the lean one described above."""
+    if "open_clip" in sys.modules:
+        return sys.modules["open_clip"]
+    lean = os.environ.get(ENV_LEAN_IMPORT, "1").strip() != "0"
+    stand_in = None
+    if lean and not any(m in sys.modules for m in ("torch._dynamo", _DYNAMO_UTILS,
+                                                   "torchvision")):
+        stand_in = _DeferredDynamoUtils(_DYNAMO_UTILS)
+        stand_in.is_compile_supported = _deferred_is_compile_supported  # type: ignore[attr-defined]
+        sys.modules[_DYNAMO_UTILS] = stand_in
+    held_timm = lean and "timm" not in sys.modules
+    if held_timm:
+        sys.modules["timm"] = None   # type: ignore[assignment]  # import timm: ImportError
+    try:
+        return importlib.import_module("open_clip")
+    finally:
+        if held_timm and sys.modules.get("timm", 0) is None:
+            del sys.modules["timm"]
+        if stand_in is not None:
+            if sys.modules.get(_DYNAMO_UTILS) is stand_in:
+                del sys.modules[_DYNAMO_UTILS]
+            dynamo = sys.modules.get("torch._dynamo")
+            if dynamo is not None and getattr(dynamo, "utils", None) is stand_in:
+                # Something imported the compiler meanwhile: it gets its real module.
+                dynamo.utils = _real_dynamo_utils()
+
+
+def _timm_for(open_clip: Any, cfg: dict[str, Any] | None) -> None:
+    """Brings back open_clip's timm adapter before a model that may need it is built (its
+    config names a timm image tower, or is unknown here)."""
+    vision = (cfg or {}).get("vision_cfg")
+    if cfg is not None and not (isinstance(vision, dict) and vision.get("timm_model_name")):
+        return
+    adapter = open_clip.timm_model
+    if getattr(adapter, "timm", None) is None and importlib.util.find_spec("timm") is not None:
+        # Run again, the adapter's imports succeed; its classes read them as module
+        # globals, so the classes open_clip already holds see them too.
+        importlib.reload(adapter)
+
+
+def _model_cfg(parsed: ModelSpec) -> dict[str, Any] | None:
+    """A model's open_clip config (``model_cfg``) where it can be read without a download."""
+    if parsed.kind == "local-dir":
+        with contextlib.suppress(OSError, ValueError):
+            raw = json.loads((Path(parsed.name) / "open_clip_config.json").read_text())
+            cfg = raw.get("model_cfg", raw)
+            return cfg if isinstance(cfg, dict) else None
+    elif parsed.kind == "pretrained":
+        with contextlib.suppress(ImportError):
+            cfg = _open_clip().get_model_config(parsed.name)
+            return cfg if isinstance(cfg, dict) else None
+    return None
+
+
 def model_is_local(spec: str, cache_dir: str | None = None) -> bool:
     """True when loading needs no download: a local folder, or weights already cached."""
     parsed = ModelSpec.parse(spec)
     if parsed.kind == "local-dir":
         return True
     try:
-        import open_clip.pretrained as pretrained  # light: no torch model is built
+        pretrained = _open_clip().pretrained
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return False
@@ -148,18 +242,7 @@ def model_is_local(spec: str, cache_dir: str | None = None) -> bool:
 def hf_text_model(spec: str) -> str | None:
     """The Hugging Face text model a spec's text tower is (a multilingual tower such as
     ``xlm-roberta-base``), or None for a CLIP text transformer. Reads configs only."""
-    parsed = ModelSpec.parse(spec)
-    cfg: dict[str, Any] | None = None
-    if parsed.kind == "local-dir":
-        with contextlib.suppress(OSError, ValueError):
-            raw = json.loads((Path(parsed.name) / "open_clip_config.json").read_text())
-            cfg = raw.get("model_cfg", raw)
-    elif parsed.kind == "pretrained":
-        try:
-            import open_clip
-        except ImportError:
-            return None
-        cfg = open_clip.get_model_config(parsed.name)
+    cfg = _model_cfg(ModelSpec.parse(spec))
     text = (cfg or {}).get("text_cfg", {})
     name = text.get("hf_model_name") if isinstance(text, dict) else None
     return str(name) if name else None
@@ -354,7 +437,7 @@ class Embedder:
 
     def _fetch_weights(self, progress: DownloadProgress | None) -> None:
         """Make sure pretrained weights are in the local cache, reporting download progress."""
-        import open_clip
+        open_clip = _open_clip()
 
         if self.spec.kind == "pretrained":
             if self.spec.pretrained is None:
@@ -421,7 +504,8 @@ class Embedder:
                     reason=f"The model {self.spec} searches in many languages with a text "
                            "encoder that needs an add-on which is not installed (the Python "
                            "package “transformers”).")
-            import open_clip
+            open_clip = _open_clip()
+            _timm_for(open_clip, _model_cfg(self.spec))
 
             # Weights are loaded strictly (every parameter from the checkpoint), so the
             # random initialisation open_clip runs first is thrown away: skipping it saves
@@ -915,7 +999,7 @@ class Embedder:
         if self._tokenizer is None:
             with self._tokenizer_lock:
                 if self._tokenizer is None:
-                    import open_clip
+                    open_clip = _open_clip()
 
                     self._tokenizer = open_clip.get_tokenizer(self.spec.open_clip_name(),
                                                               cache_dir=self.cache_dir)
@@ -959,7 +1043,7 @@ class Embedder:
         manifest, tensors = got
         weights = {name: np.ascontiguousarray(t.detach().float().cpu().numpy())
                    for name, t in tensors.items()}
-        import open_clip
+        open_clip = _open_clip()
 
         tower = textexport.TextTower(
             manifest, weights, textexport.BPETokenizer(
@@ -988,7 +1072,7 @@ class Embedder:
     def _text_tensors(self, torch: Any) -> tuple[dict[str, Any], dict[str, Any]] | str:
         """The text tower as the numpy tower runs it: a manifest and named torch tensors
         (matrices as (in, out) views, nothing copied); or why the numpy tower cannot."""
-        import open_clip
+        open_clip = _open_clip()
 
         tower = _text_tower(self._model)
         tok = self.tokenizer
@@ -1073,7 +1157,7 @@ class Embedder:
                 and manifest.get("signature") == self.signature):
             return None
         self.load()
-        import open_clip
+        open_clip = _open_clip()
         import torch
 
         got = self._text_tensors(torch)

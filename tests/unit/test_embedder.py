@@ -172,3 +172,112 @@ def test_a_loaded_model_is_open_clips_own_though_its_random_init_was_skipped() -
     # And the skip is over: a module built afterwards is initialised again.
     assert torch.count_nonzero(torch.nn.Linear(64, 64).weight) > 0
     assert torch.nn.init.normal_(torch.zeros(100)).abs().sum() > 0
+
+
+_COMPILER_PROBE = r"""
+import json, sys
+import numpy as np
+from PIL import Image
+from photoclip.core.embedder import Embedder
+emb = Embedder(sys.argv[1])
+emb.load()
+img = emb.encode_pil([Image.new("RGB", (90, 70), "red")])
+txt = emb.encode_texts(["a red circle"])
+after_model = "torch._dynamo" in sys.modules
+import torch, torchvision.ops
+boxes = [torch.tensor([[0.0, 0.0, 4.0, 4.0]])]
+pooled = torchvision.ops.roi_align(torch.arange(64.0).reshape(1, 1, 8, 8), boxes, 2)
+supported = sys.modules["torchvision.ops.roi_align"].is_compile_supported("cpu")
+import torch._dynamo.utils as real
+print(json.dumps({"after_model": after_model, "pooled": pooled.flatten().tolist(),
+                  "supported": supported, "real": real.is_compile_supported("cpu"),
+                  "real_is_module": type(real).__name__ == "module"
+                                    and hasattr(real, "counters"),
+                  "img": img[0].tolist(), "txt": txt[0].tolist()}))
+"""
+
+
+def _compiler_probe(tmp_path: Path, defer: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(_COMPILER_PROBE)
+    env = dict(os.environ, PHOTOCLIP_LEAN_IMPORT=defer)
+    out = subprocess.run([sys.executable, str(script), f"local-dir:{SHAPES_MODEL}"],
+                         capture_output=True, text=True, env=env, timeout=300,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_open_clip_is_imported_without_torchs_compiler(tmp_path: Path) -> None:
+    """The model loads and runs without ``torch._dynamo`` (seconds of every start), and
+    what torchvision took from it still answers, from the real module, once used."""
+    deferred = _compiler_probe(tmp_path, "1")
+    usual = _compiler_probe(tmp_path, "0")
+    assert deferred["after_model"] is False
+    assert usual["after_model"] is True
+    assert deferred["real_is_module"]
+    assert usual["real_is_module"]
+    assert deferred["supported"] == deferred["real"] == usual["supported"]
+    assert deferred["pooled"] == usual["pooled"]
+    np.testing.assert_allclose(deferred["img"], usual["img"], atol=1e-6)
+    np.testing.assert_allclose(deferred["txt"], usual["txt"], atol=1e-6)
+
+
+_TIMM_PROBE = r"""
+import json, sys
+from PIL import Image
+from photoclip.core.embedder import Embedder
+emb = Embedder(sys.argv[1])
+emb.load()
+img = emb.encode_pil([Image.new("RGB", (90, 70), "red"), Image.new("RGB", (50, 80), "blue")])
+print(json.dumps({"timm": "timm" in sys.modules, "img": img.tolist(),
+                  "tower": type(emb._model.visual).__name__}))
+"""
+
+
+def test_a_timm_image_tower_loads_after_the_lean_import(tmp_path: Path) -> None:
+    """timm is held back while open_clip is first imported, and brought back for a model
+    whose image tower is a timm network: it loads, and embeds as with the usual import."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    from photoclip.core.embedder import _timm_for
+
+    _timm_for(open_clip, None)   # this process may have imported open_clip leanly already
+    cfg = {"embed_dim": 32,
+           "vision_cfg": {"timm_model_name": "vit_tiny_patch16_224",
+                          "timm_model_pretrained": False, "timm_pool": "",
+                          "timm_proj": "linear", "image_size": 224},
+           "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
+                        "layers": 1}}
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**cfg)
+    folder = tmp_path / "timm-clip"
+    folder.mkdir()
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+              str(folder / "open_clip_model.safetensors"))
+    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg}))
+    script = tmp_path / "probe.py"
+    script.write_text(_TIMM_PROBE)
+    got = {}
+    for lean in ("1", "0"):
+        out = subprocess.run([sys.executable, str(script), f"local-dir:{folder}"],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
+                             cwd=Path(__file__).resolve().parents[2])
+        assert out.returncode == 0, out.stderr[-3000:]
+        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["1"]["tower"] == got["0"]["tower"] == "TimmModel"
+    assert got["1"]["timm"]
+    np.testing.assert_allclose(got["1"]["img"], got["0"]["img"], atol=1e-6)
