@@ -157,10 +157,21 @@ def _deferred_is_compile_supported(device_type: Any) -> Any:
     return _real_dynamo_utils().is_compile_supported(device_type)
 
 
+_open_clip_lock = threading.Lock()
+
+
 def _open_clip() -> Any:
     """The open_clip module; its first import is the lean one described above."""
     if "open_clip" in sys.modules:
-        return sys.modules["open_clip"]
+        # import_module, not sys.modules: it waits while another thread initialises it.
+        return importlib.import_module("open_clip")
+    with _open_clip_lock:   # the held-back modules are process-wide: one importer
+        if "open_clip" in sys.modules:
+            return importlib.import_module("open_clip")
+        return _lean_import()
+
+
+def _lean_import() -> Any:
     lean = os.environ.get(ENV_LEAN_IMPORT, "1").strip() != "0"
     stand_in = None
     if lean and not any(m in sys.modules for m in ("torch._dynamo", _DYNAMO_UTILS,
@@ -193,9 +204,11 @@ def _timm_for(open_clip: Any, cfg: dict[str, Any] | None) -> None:
         return
     adapter = open_clip.timm_model
     if getattr(adapter, "timm", None) is None and importlib.util.find_spec("timm") is not None:
-        # Run again, the adapter's imports succeed; its classes read them as module
-        # globals, so the classes open_clip already holds see them too.
-        importlib.reload(adapter)
+        with _open_clip_lock:
+            if getattr(adapter, "timm", None) is None:
+                # Run again, the adapter's imports succeed; its classes read them as
+                # module globals, so the classes open_clip already holds see them too.
+                importlib.reload(adapter)
 
 
 def _model_cfg(parsed: ModelSpec) -> dict[str, Any] | None:

@@ -178,7 +178,13 @@ _COMPILER_PROBE = r"""
 import json, sys
 import numpy as np
 from PIL import Image
-from photoclip.core.embedder import Embedder
+import threading
+from photoclip.core.embedder import Embedder, _open_clip
+got = []
+threads = [threading.Thread(target=lambda: got.append(_open_clip())) for _ in range(3)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert len(got) == 3 and all(hasattr(m, "create_model_and_transforms") for m in got)
 emb = Embedder(sys.argv[1])
 emb.load()
 img = emb.encode_pil([Image.new("RGB", (90, 70), "red")])
