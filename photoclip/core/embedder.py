@@ -63,8 +63,6 @@ _INTERPOLATION = {
 }
 
 
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     kind: str                 # "pretrained", "hf-hub" or "local-dir"

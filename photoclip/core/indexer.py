@@ -153,10 +153,6 @@ class _EarlyDecoding:
             except Exception as exc:   # no multiprocessing on this platform or build
                 log.info("decoding the first photos on a thread: %s", exc)
 
-    @property
-    def kind(self) -> str:
-        return "process" if self.process is not None else "thread"
-
     def submit(self, photo: Photo, pre: Preprocessor) -> Future[_Decoded]:
         if self.process is not None:
             try:
