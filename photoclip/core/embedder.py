@@ -120,20 +120,25 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-# Two imports that open_clip makes at its first import cost seconds of every start, before
-# the first photo can be embedded, and the models photoclip runs need neither:
+# Three imports that open_clip makes at its first import cost seconds of every start,
+# before the first photo can be embedded, and the models photoclip runs by default need
+# none of them:
 # - timm, for the few models whose image tower is a timm network (0.6 s, and its models
-#   use torch.compile's decorators, which import torch's compiler); it is brought back
-#   for such a model (:func:`_timm_for`);
+#   use torch.compile's decorators, which import torch's compiler);
+# - transformers, for the multilingual models whose text tower is a Hugging Face network
+#   (0.7 s; some of its releases import torch's compiler at once, 5.20 does on Python 3.10);
 # - torch's compiler, ``torch._dynamo``, which torchvision's ops import for one helper
 #   that only their calls use (roi_align asks whether it runs under torch.compile).
 # Together 2.1 s of open_clip's 3.2 s import on the AVX512 machine (the compiler took
 # 2.9 s alone on the AVX2 one). Building, quantizing and running the model leave
-# ``torch._dynamo`` unimported, so while open_clip is first imported timm is held back and
-# that one module of the compiler is a stand-in whose attributes, once used, come from the
-# real module.
+# ``torch._dynamo`` unimported, so while open_clip is first imported timm and transformers
+# are held back (open_clip's adapters for them are run again for a model that needs one:
+# :func:`_adapters_for`) and that one module of the compiler is a stand-in whose
+# attributes, once used, come from the real module.
 ENV_LEAN_IMPORT = "PHOTOCLIP_LEAN_IMPORT"   # "0": import open_clip with all it imports
 _DYNAMO_UTILS = "torch._dynamo.utils"
+# open_clip's adapter module for each package held back, and when a model needs it.
+_HELD_BACK = {"timm": "timm_model", "transformers": "hf_model"}
 
 
 def _real_dynamo_utils() -> Any:
@@ -177,14 +182,15 @@ def _lean_import() -> Any:
         stand_in = _DeferredDynamoUtils(_DYNAMO_UTILS)
         stand_in.is_compile_supported = _deferred_is_compile_supported  # type: ignore[attr-defined]
         sys.modules[_DYNAMO_UTILS] = stand_in
-    held_timm = lean and "timm" not in sys.modules
-    if held_timm:
-        sys.modules["timm"] = None   # type: ignore[assignment]  # import timm: ImportError
+    held = [name for name in _HELD_BACK if lean and name not in sys.modules]
+    for name in held:
+        sys.modules[name] = None   # type: ignore[assignment]  # import it: ImportError
     try:
         return importlib.import_module("open_clip")
     finally:
-        if held_timm and sys.modules.get("timm", 0) is None:
-            del sys.modules["timm"]
+        for name in held:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
         if stand_in is not None:
             if sys.modules.get(_DYNAMO_UTILS) is stand_in:
                 del sys.modules[_DYNAMO_UTILS]
@@ -194,19 +200,24 @@ def _lean_import() -> Any:
                 dynamo.utils = _real_dynamo_utils()
 
 
-def _timm_for(open_clip: Any, cfg: dict[str, Any] | None) -> None:
-    """Brings back open_clip's timm adapter before a model that may need it is built (its
-    config names a timm image tower, or is unknown here)."""
-    vision = (cfg or {}).get("vision_cfg")
-    if cfg is not None and not (isinstance(vision, dict) and vision.get("timm_model_name")):
-        return
-    adapter = open_clip.timm_model
-    if getattr(adapter, "timm", None) is None and importlib.util.find_spec("timm") is not None:
-        with _open_clip_lock:
-            if getattr(adapter, "timm", None) is None:
-                # Run again, the adapter's imports succeed; its classes read them as
-                # module globals, so the classes open_clip already holds see them too.
-                importlib.reload(adapter)
+def _adapters_for(open_clip: Any, cfg: dict[str, Any] | None) -> None:
+    """Brings back open_clip's adapter for timm or transformers before a model that may
+    need it is built: its config names a timm image tower or a Hugging Face text tower,
+    or is unknown here."""
+    vision, text = ((cfg or {}).get(key) for key in ("vision_cfg", "text_cfg"))
+    needs = {"timm": cfg is None or (isinstance(vision, dict)
+                                      and bool(vision.get("timm_model_name"))),
+             "transformers": cfg is None or (isinstance(text, dict)
+                                              and bool(text.get("hf_model_name")))}
+    for package, adapter_name in _HELD_BACK.items():
+        adapter = getattr(open_clip, adapter_name)
+        if (needs[package] and getattr(adapter, package, None) is None
+                and importlib.util.find_spec(package) is not None):
+            with _open_clip_lock:
+                if getattr(adapter, package, None) is None:
+                    # Run again, the adapter's imports succeed; its classes read them as
+                    # module globals, so the classes open_clip already holds see them.
+                    importlib.reload(adapter)
 
 
 def _model_cfg(parsed: ModelSpec) -> dict[str, Any] | None:
@@ -516,7 +527,7 @@ class Embedder:
                            "encoder that needs an add-on which is not installed (the Python "
                            "package “transformers”).")
             open_clip = _open_clip()
-            _timm_for(open_clip, _model_cfg(self.spec))
+            _adapters_for(open_clip, _model_cfg(self.spec))
 
             # Weights are loaded strictly (every parameter from the checkpoint), so the
             # random initialisation open_clip runs first is thrown away: skipping it saves

@@ -26,6 +26,10 @@ def build_tiny_multilingual(folder: Path) -> str:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast, XLMRobertaConfig
 
+    from photoclip.core.embedder import _adapters_for, _open_clip
+
+    # photoclip may have imported open_clip without its Hugging Face adapter in this process.
+    _adapters_for(_open_clip(), None)
     folder.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tok.normalizer = normalizers.Lowercase()

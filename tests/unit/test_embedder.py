@@ -190,12 +190,14 @@ emb.load()
 img = emb.encode_pil([Image.new("RGB", (90, 70), "red")])
 txt = emb.encode_texts(["a red circle"])
 after_model = "torch._dynamo" in sys.modules
+held_back = {name: name in sys.modules for name in ("timm", "transformers")}
 import torch, torchvision.ops
 boxes = [torch.tensor([[0.0, 0.0, 4.0, 4.0]])]
 pooled = torchvision.ops.roi_align(torch.arange(64.0).reshape(1, 1, 8, 8), boxes, 2)
 supported = sys.modules["torchvision.ops.roi_align"].is_compile_supported("cpu")
 import torch._dynamo.utils as real
-print(json.dumps({"after_model": after_model, "pooled": pooled.flatten().tolist(),
+print(json.dumps({"after_model": after_model, "held_back": held_back,
+                  "pooled": pooled.flatten().tolist(),
                   "supported": supported, "real": real.is_compile_supported("cpu"),
                   "real_is_module": type(real).__name__ == "module"
                                     and hasattr(real, "counters"),
@@ -225,7 +227,9 @@ def test_open_clip_is_imported_without_torchs_compiler(tmp_path: Path) -> None:
     deferred = _compiler_probe(tmp_path, "1")
     usual = _compiler_probe(tmp_path, "0")
     assert deferred["after_model"] is False
+    assert deferred["held_back"] == {"timm": False, "transformers": False}
     assert usual["after_model"] is True
+    assert usual["held_back"] == {"timm": True, "transformers": True}
     assert deferred["real_is_module"]
     assert usual["real_is_module"]
     assert deferred["supported"] == deferred["real"] == usual["supported"]
@@ -258,9 +262,9 @@ def test_a_timm_image_tower_loads_after_the_lean_import(tmp_path: Path) -> None:
     import torch
     from safetensors.torch import save_file
 
-    from photoclip.core.embedder import _timm_for
+    from photoclip.core.embedder import _adapters_for
 
-    _timm_for(open_clip, None)   # this process may have imported open_clip leanly already
+    _adapters_for(open_clip, None)   # this process may have imported open_clip leanly already
     cfg = {"embed_dim": 32,
            "vision_cfg": {"timm_model_name": "vit_tiny_patch16_224",
                           "timm_model_pretrained": False, "timm_pool": "",

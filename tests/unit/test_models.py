@@ -93,3 +93,41 @@ def test_speed_is_measured_for_a_model_that_is_here(tmp_path: Path, shapes_embed
     assert "photos/s" in speed.describe()
     with pytest.raises(ModelUnavailableError):
         measure_speed(f"local-dir:{tmp_path / 'no-model'}")
+
+
+_LEAN_PROBE = r"""
+import json, sys
+from photoclip.core.embedder import Embedder
+emb = Embedder(sys.argv[1])
+emb.load()
+txt = emb.encode_texts(["a red circle", "un cercle rouge"])
+print(json.dumps({"transformers": "transformers" in sys.modules, "txt": txt.tolist(),
+                  "tower": type(emb._model.text).__name__}))
+"""
+
+
+@pytest.mark.slow
+def test_a_multilingual_text_tower_loads_after_the_lean_import(tiny_multilingual: str,
+                                                              tmp_path: Path) -> None:
+    """transformers is held back while open_clip is first imported, and brought back for a
+    model whose text tower is a Hugging Face encoder: it embeds as with the usual import."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    script = tmp_path / "probe.py"
+    script.write_text(_LEAN_PROBE)
+    got = {}
+    for lean in ("1", "0"):
+        out = subprocess.run([sys.executable, str(script), tiny_multilingual],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
+                             cwd=Path(__file__).resolve().parents[2])
+        assert out.returncode == 0, out.stderr[-3000:]
+        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["1"]["tower"] == got["0"]["tower"] == "HFTextEncoder"
+    assert got["1"]["transformers"]
+    np.testing.assert_allclose(got["1"]["txt"], got["0"]["txt"], atol=1e-6)
