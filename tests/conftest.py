@@ -46,6 +46,25 @@ def shapes_embedder(shapes_spec: str):
     return emb
 
 
+def run_lean_and_usual(tmp_path: Path, source: str, spec: str) -> dict[str, dict]:
+    """``source`` run as a fresh process with open_clip's lean import ("1") and the usual
+    one ("0"); each prints one JSON line last, returned by setting."""
+    import json
+    import subprocess
+
+    script = tmp_path / "probe.py"
+    script.write_text(source)
+    got = {}
+    for lean in ("1", "0"):
+        out = subprocess.run([sys.executable, str(script), spec],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
+                             cwd=Path(__file__).resolve().parents[1])
+        assert out.returncode == 0, out.stderr[-3000:]
+        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
+    return got
+
+
 def draw_photos(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 120),
                 fmt: str = "jpg") -> list[tuple[Path, Drawing]]:
     """Write ``n`` drawn shapes as photo files named after what they show."""

@@ -10,7 +10,7 @@ from PIL import Image
 from photoclip.core.embedder import Embedder, ModelSpec, Preprocessor, model_signature
 from photoclip.core.errors import ModelUnavailableError
 from photoclip.core.images import open_photo
-from tests.conftest import SHAPES_MODEL
+from tests.conftest import SHAPES_MODEL, run_lean_and_usual
 
 
 def test_spec_parsing(tmp_path: Path) -> None:
@@ -254,9 +254,6 @@ def test_a_timm_image_tower_loads_after_the_lean_import(tmp_path: Path) -> None:
     """timm is held back while open_clip is first imported, and brought back for a model
     whose image tower is a timm network: it loads, and embeds as with the usual import."""
     import json
-    import os
-    import subprocess
-    import sys
 
     import open_clip
     import torch
@@ -278,16 +275,7 @@ def test_a_timm_image_tower_loads_after_the_lean_import(tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()},
               str(folder / "open_clip_model.safetensors"))
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg}))
-    script = tmp_path / "probe.py"
-    script.write_text(_TIMM_PROBE)
-    got = {}
-    for lean in ("1", "0"):
-        out = subprocess.run([sys.executable, str(script), f"local-dir:{folder}"],
-                             capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
-                             cwd=Path(__file__).resolve().parents[2])
-        assert out.returncode == 0, out.stderr[-3000:]
-        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
+    got = run_lean_and_usual(tmp_path, _TIMM_PROBE, f"local-dir:{folder}")
     assert got["1"]["tower"] == got["0"]["tower"] == "TimmModel"
     assert got["1"]["timm"]
     np.testing.assert_allclose(got["1"]["img"], got["0"]["img"], atol=1e-6)

@@ -13,7 +13,7 @@ from photoclip.core import Library, ModelUnavailableError
 from photoclip.core import models as known_models
 from photoclip.core.embedder import Embedder, hf_text_model
 from photoclip.core.models import KNOWN_MODELS, SpeedCache, availability, measure_speed
-from tests.conftest import SHAPES_SPEC, draw_shapes_library
+from tests.conftest import SHAPES_SPEC, draw_shapes_library, run_lean_and_usual
 
 MULTILINGUAL = "xlm-roberta-base-ViT-B-32:laion5b_s13b_b90k"
 
@@ -111,23 +111,9 @@ def test_a_multilingual_text_tower_loads_after_the_lean_import(tiny_multilingual
                                                               tmp_path: Path) -> None:
     """transformers is held back while open_clip is first imported, and brought back for a
     model whose text tower is a Hugging Face encoder: it embeds as with the usual import."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     import numpy as np
 
-    script = tmp_path / "probe.py"
-    script.write_text(_LEAN_PROBE)
-    got = {}
-    for lean in ("1", "0"):
-        out = subprocess.run([sys.executable, str(script), tiny_multilingual],
-                             capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
-                             cwd=Path(__file__).resolve().parents[2])
-        assert out.returncode == 0, out.stderr[-3000:]
-        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
+    got = run_lean_and_usual(tmp_path, _LEAN_PROBE, tiny_multilingual)
     assert got["1"]["tower"] == got["0"]["tower"] == "HFTextEncoder"
     assert got["1"]["transformers"]
     np.testing.assert_allclose(got["1"]["txt"], got["0"]["txt"], atol=1e-6)
