@@ -205,27 +205,11 @@ print(json.dumps({"after_model": after_model, "held_back": held_back,
 """
 
 
-def _compiler_probe(tmp_path: Path, defer: str) -> dict:
-    import json
-    import os
-    import subprocess
-    import sys
-
-    script = tmp_path / "probe.py"
-    script.write_text(_COMPILER_PROBE)
-    env = dict(os.environ, PHOTOCLIP_LEAN_IMPORT=defer)
-    out = subprocess.run([sys.executable, str(script), f"local-dir:{SHAPES_MODEL}"],
-                         capture_output=True, text=True, env=env, timeout=300,
-                         cwd=Path(__file__).resolve().parents[2])
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_open_clip_is_imported_without_torchs_compiler(tmp_path: Path) -> None:
     """The model loads and runs without ``torch._dynamo`` (seconds of every start), and
     what torchvision took from it still answers, from the real module, once used."""
-    deferred = _compiler_probe(tmp_path, "1")
-    usual = _compiler_probe(tmp_path, "0")
+    got = run_lean_and_usual(tmp_path, _COMPILER_PROBE, f"local-dir:{SHAPES_MODEL}")
+    deferred, usual = got["1"], got["0"]
     assert deferred["after_model"] is False
     assert deferred["held_back"] == {"timm": False, "transformers": False}
     assert usual["after_model"] is True
