@@ -86,6 +86,9 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=64, help="images per measurement")
     ap.add_argument("--onnxruntime", action="store_true",
                     help="also time the tower in ONNX Runtime (fp32 and int8)")
+    ap.add_argument("--int8-engines", action="store_true",
+                    help="also time photoclip's int8 tower under each of torch's other "
+                         "quantized engines (onednn, fbgemm; photoclip runs the default)")
     args = ap.parse_args()
     import open_clip
 
@@ -111,6 +114,18 @@ def main() -> int:
         t0 = time.perf_counter()
         variants[name] = make()
         built[name] = time.perf_counter() - t0
+    engines: dict[str, str] = {}   # tower -> the quantized engine it runs under
+    if args.int8_engines:
+        default = torch.backends.quantized.engine
+        for engine in ("onednn", "fbgemm"):
+            if engine == default or engine not in torch.backends.quantized.supported_engines:
+                continue
+            torch.backends.quantized.engine = engine
+            t0 = time.perf_counter()
+            variants[f"int8 {engine}"] = int8.quantize(model.visual, "all")
+            built[f"int8 {engine}"] = time.perf_counter() - t0
+            engines[f"int8 {engine}"] = engine
+        torch.backends.quantized.engine = default
     if args.onnxruntime:
         for name, (run, seconds) in onnxruntime_towers(model.visual).items():
             variants[name], built[name] = run, seconds
@@ -145,8 +160,11 @@ def main() -> int:
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
     print(f"{args.arch}, {size}px, torch {torch.__version__}, {torch.get_num_threads()} threads")
     fp32_rate: dict[int, float] = {}
+    default_engine = torch.backends.quantized.engine
     for name, visual in variants.items():
         dtype = torch.bfloat16 if name == "bf16" else torch.float32
+        # A quantized layer runs under the engine in force when it is called.
+        torch.backends.quantized.engine = engines.get(name, default_engine)
         with torch.inference_mode():
             got = torch.nn.functional.normalize(visual(x[:8].to(dtype)).float(), dim=-1)
             cos = float((ref * got).sum(-1).min())

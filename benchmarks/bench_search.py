@@ -88,20 +88,29 @@ def main() -> int:
                 library.search_matches(text)
                 warm.append(time.perf_counter() - t0)
             path = library.precision_report()["search"]
-            torch_only = []   # the same queries through torch's text tower, for the ratio
+            # The same queries through each text tower alone (no cache, no search), for
+            # the ratio: which tower is quicker depends on the CPU.
+            torch_only, numpy_only = [], []
             import torch
 
+            tower = library.embedder._numpy_text
             for text in WARM_QUERIES:
                 t0 = time.perf_counter()
                 library.embedder._torch_texts(torch, [text + "."])
                 torch_only.append(time.perf_counter() - t0)
+                if tower:
+                    t0 = time.perf_counter()
+                    tower.encode([text + "."])
+                    numpy_only.append(time.perf_counter() - t0)
         print(f"query embedding, exported tower vs torch: cosine {float(fast @ slow):.6f}")
         print(f"warm query in process (model loaded, as the app searches): median "
               f"{1000 * statistics.median(warm):.0f} ms (min {1000 * min(warm):.0f}, max "
               f"{1000 * max(warm):.0f}; {len(warm)} different queries; {path}); the "
               f"query's embedding alone through torch: median "
-              f"{1000 * statistics.median(torch_only):.0f} ms; the first query after "
-              f"loading {1000 * first:.0f} ms")
+              f"{1000 * statistics.median(torch_only):.0f} ms"
+              + (f", through numpy: median {1000 * statistics.median(numpy_only):.0f} ms"
+                 if numpy_only else "")
+              + f"; the first query after loading {1000 * first:.0f} ms")
         load = os.getloadavg()[0]
         med, lo, hi = time_search(lib, env, args.runs)
         print(f"photoclip search as a process ({exported}): median {med:.2f} s "
