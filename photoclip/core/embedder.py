@@ -186,7 +186,11 @@ def _lean_import() -> Any:
     for name in held:
         sys.modules[name] = None   # type: ignore[assignment]  # import it: ImportError
     try:
-        return importlib.import_module("open_clip")
+        # An import statement, not import_module: freezers (PyInstaller) bundle what
+        # import statements name, and the app built without open_clip had none.
+        import open_clip
+    except ImportError as exc:
+        raise ImportError(f"open_clip cannot be imported ({exc})") from exc
     finally:
         for name in held:
             if sys.modules.get(name, 0) is None:
@@ -198,6 +202,11 @@ def _lean_import() -> Any:
             if dynamo is not None and getattr(dynamo, "utils", None) is stand_in:
                 # Something imported the compiler meanwhile: it gets its real module.
                 dynamo.utils = _real_dynamo_utils()
+    if not hasattr(open_clip, "create_model_and_transforms"):
+        # A folder named open_clip without its code (its data files, say) imports as an
+        # empty namespace package.
+        raise ImportError(f"open_clip is incomplete here (found {open_clip.__path__})")
+    return open_clip
 
 
 def _adapters_for(open_clip: Any, cfg: dict[str, Any] | None) -> None:
@@ -508,6 +517,15 @@ class Embedder:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
 
+            try:
+                open_clip = _open_clip()
+            except ImportError as exc:
+                raise ModelUnavailableError(
+                    f"photoclip's installation is incomplete: {_first_line(exc)}; install "
+                    "photoclip again",
+                    reason="photoclip's installation is incomplete (a part that runs the "
+                           "models, open_clip, is missing). Install photoclip again.",
+                ) from exc
             if self.threads:
                 torch.set_num_threads(self.threads)
             if self.spec.kind == "local-dir":
@@ -526,7 +544,6 @@ class Embedder:
                     reason=f"The model {self.spec} searches in many languages with a text "
                            "encoder that needs an add-on which is not installed (the Python "
                            "package “transformers”).")
-            open_clip = _open_clip()
             _adapters_for(open_clip, _model_cfg(self.spec))
 
             # Weights are loaded strictly (every parameter from the checkpoint), so the

@@ -75,3 +75,33 @@ def test_gui_thread_modules_do_not_touch_files() -> None:
                 if called in FILE_CALLS or called == "open":
                     offenders.append(f"{name}:{node.lineno}: {called}()")
     assert not offenders
+
+
+def _imports(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """Top-level package names that import statements name, and that
+    ``importlib.import_module("...")`` calls name."""
+    static, dynamic = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            static |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            static.add(node.module.split(".")[0])
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr == "import_module" and node.args
+              and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)):
+            dynamic.add(node.args[0].value.split(".")[0])
+    return static, dynamic
+
+
+def test_every_package_imported_by_name_is_also_named_by_an_import_statement() -> None:
+    """The installers are built by PyInstaller, which bundles what import statements name:
+    a package reached only through ``import_module`` is left out of the app (open_clip was,
+    and the built app could not load a model)."""
+    static, dynamic = set(), set()
+    for path in CORE.parent.rglob("*.py"):
+        got = _imports(ast.parse(path.read_text()))
+        static |= got[0]
+        dynamic |= got[1]
+    assert "open_clip" in dynamic   # the check looks at what it should
+    assert dynamic <= static, sorted(dynamic - static)

@@ -263,3 +263,55 @@ def test_a_timm_image_tower_loads_after_the_lean_import(tmp_path: Path) -> None:
     assert got["1"]["tower"] == got["0"]["tower"] == "TimmModel"
     assert got["1"]["timm"]
     np.testing.assert_allclose(got["1"]["img"], got["0"]["img"], atol=1e-6)
+
+
+_NO_OPEN_CLIP = r"""
+import importlib.machinery, json, sys
+from pathlib import Path
+
+data_only = Path(sys.argv[2])
+
+
+class DataOnly:
+    # What a bundle that left open_clip's code out finds: its data folder, which imports
+    # as an empty namespace package.
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "open_clip":
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = [str(data_only)]
+            return spec
+        return None
+
+
+sys.meta_path.insert(0, DataOnly)
+from photoclip.core.embedder import Embedder
+from photoclip.core.errors import ModelUnavailableError
+
+try:
+    Embedder(sys.argv[1]).load()
+    print(json.dumps({"error": None}))
+except ModelUnavailableError as exc:
+    print(json.dumps({"error": str(exc), "reason": exc.reason}))
+"""
+
+
+def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "open_clip" / "model_configs").mkdir(parents=True)
+    script = tmp_path / "probe.py"
+    script.write_text(_NO_OPEN_CLIP)
+    out = subprocess.run([sys.executable, str(script), f"local-dir:{SHAPES_MODEL}",
+                          str(tmp_path / "open_clip")], capture_output=True, text=True,
+                         timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["error"] is not None
+    assert got["error"].startswith("photoclip's installation is incomplete")
+    assert "install photoclip again" in got["error"]
+    assert "Error" not in got["error"]
+    assert "Traceback" not in got["error"]
+    assert got["reason"].startswith("photoclip's installation is incomplete")
