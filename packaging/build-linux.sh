@@ -51,8 +51,14 @@ trap 'rm -rf "$WORK"' EXIT
 COUNT=$("$PY" packaging/draw_test_photos.py "$WORK/photos")
 export HF_HUB_OFFLINE=1 PHOTOCLIP_CACHE_DIR="$WORK/cache" PHOTOCLIP_CONFIG_DIR="$WORK/config"
 MODEL="local-dir:$ROOT/tests/models/shapes-clip"
-"$APP/photoclip" --library "$WORK/lib" --model "$MODEL" index "$WORK/photos" 2>&1 |
+"$APP/photoclip" -v --library "$WORK/lib" --model "$MODEL" index "$WORK/photos" 2>&1 |
   tee "$WORK/index.log"
+# The first photos are decoded by a spawned helper process while torch is imported; in a
+# frozen app the helper re-runs this executable, which must start as a helper, not as the CLI.
+if grep -q "decoded here: it failed" "$WORK/index.log"; then
+  echo "build-linux: the early-decode helper process failed in the frozen app" >&2; exit 1
+fi
+grep "decoded by a helper process" "$WORK/index.log" || echo "note: the helper decoded nothing"
 # JPEGs, a HEIC and DNGs (with and without a preview): libheif and LibRaw are in the bundle.
 grep -q "indexed $COUNT photos.*, 0 failed" "$WORK/index.log" ||
   { echo "build-linux: not every test photo was indexed (HEIC/RAW support?)" >&2; exit 1; }
