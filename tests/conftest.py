@@ -46,23 +46,27 @@ def shapes_embedder(shapes_spec: str):
     return emb
 
 
-def run_lean_and_usual(tmp_path: Path, source: str, spec: str) -> dict[str, dict]:
-    """``source`` run as a fresh process with open_clip's lean import ("1") and the usual
-    one ("0"); each prints one JSON line last, returned by setting."""
+def run_probe(tmp_path: Path, source: str, *args: str,
+              env: dict[str, str] | None = None) -> dict:
+    """``source`` run as a fresh Python process in the checkout with ``args``; it prints
+    one JSON line last, returned."""
     import json
     import subprocess
 
     script = tmp_path / "probe.py"
     script.write_text(source)
-    got = {}
-    for lean in ("1", "0"):
-        out = subprocess.run([sys.executable, str(script), spec],
-                             capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, PHOTOCLIP_LEAN_IMPORT=lean),
-                             cwd=Path(__file__).resolve().parents[1])
-        assert out.returncode == 0, out.stderr[-3000:]
-        got[lean] = json.loads(out.stdout.strip().splitlines()[-1])
-    return got
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                         text=True, timeout=300, env=dict(os.environ, **(env or {})),
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_lean_and_usual(tmp_path: Path, source: str, spec: str) -> dict[str, dict]:
+    """``source`` run with open_clip's lean import ("1") and the usual one ("0"), by
+    setting (:func:`run_probe`)."""
+    return {lean: run_probe(tmp_path, source, spec, env={"PHOTOCLIP_LEAN_IMPORT": lean})
+            for lean in ("1", "0")}
 
 
 def draw_photos(folder: Path, n: int, seed: int = 0, size: tuple[int, int] = (160, 120),

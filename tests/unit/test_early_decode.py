@@ -72,6 +72,9 @@ def test_the_first_batch_runs_alone(tmp_path: Path, cache: Path,
     beside it made the first photos searchable later."""
     from photoclip.core import indexer
 
+    # The thread is what is held; without torch imported yet (this test alone) photoclip
+    # would choose the helper process, which no gate holds.
+    monkeypatch.setenv("PHOTOCLIP_EARLY_DECODE", "thread")
     photos = tmp_path / "photos"
     draw_photos(photos, 40, seed=6)
     early_starts: list[float] = []

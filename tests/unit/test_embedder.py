@@ -10,7 +10,7 @@ from PIL import Image
 from photoclip.core.embedder import Embedder, ModelSpec, Preprocessor, model_signature
 from photoclip.core.errors import ModelUnavailableError
 from photoclip.core.images import open_photo
-from tests.conftest import SHAPES_MODEL, run_lean_and_usual
+from tests.conftest import SHAPES_MODEL, run_lean_and_usual, run_probe
 
 
 def test_spec_parsing(tmp_path: Path) -> None:
@@ -297,18 +297,9 @@ except ModelUnavailableError as exc:
 
 
 def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: Path) -> None:
-    import json
-    import subprocess
-    import sys
-
     (tmp_path / "open_clip" / "model_configs").mkdir(parents=True)
-    script = tmp_path / "probe.py"
-    script.write_text(_NO_OPEN_CLIP)
-    out = subprocess.run([sys.executable, str(script), f"local-dir:{SHAPES_MODEL}",
-                          str(tmp_path / "open_clip")], capture_output=True, text=True,
-                         timeout=300, cwd=Path(__file__).resolve().parents[2])
-    assert out.returncode == 0, out.stderr[-3000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = run_probe(tmp_path, _NO_OPEN_CLIP, f"local-dir:{SHAPES_MODEL}",
+                    str(tmp_path / "open_clip"))
     assert got["error"] is not None
     assert got["error"].startswith("photoclip's installation is incomplete")
     assert "install photoclip again" in got["error"]
