@@ -205,7 +205,8 @@ def _lean_import() -> Any:
     if not hasattr(open_clip, "create_model_and_transforms"):
         # A folder named open_clip without its code (its data files, say) imports as an
         # empty namespace package.
-        raise ImportError(f"open_clip is incomplete here (found {open_clip.__path__})")
+        found = ", ".join(open_clip.__path__)
+        raise ImportError(f"open_clip is incomplete here (found only {found})")
     return open_clip
 
 

@@ -303,6 +303,8 @@ def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: P
     assert got["error"] is not None
     assert got["error"].startswith("photoclip's installation is incomplete")
     assert "install photoclip again" in got["error"]
+    assert str(tmp_path / "open_clip") in got["error"]   # the folder, not Python's repr
+    assert "[" not in got["error"]
     assert "Error" not in got["error"]
     assert "Traceback" not in got["error"]
     assert got["reason"].startswith("photoclip's installation is incomplete")
