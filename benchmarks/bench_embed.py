@@ -115,17 +115,17 @@ def main() -> int:
         variants[name] = make()
         built[name] = time.perf_counter() - t0
     engines: dict[str, str] = {}   # tower -> the quantized engine it runs under
+    default_engine = torch.backends.quantized.engine
     if args.int8_engines:
-        default = torch.backends.quantized.engine
         for engine in ("onednn", "fbgemm"):
-            if engine == default or engine not in torch.backends.quantized.supported_engines:
+            if engine == default_engine or engine not in torch.backends.quantized.supported_engines:
                 continue
             torch.backends.quantized.engine = engine
             t0 = time.perf_counter()
             variants[f"int8 {engine}"] = int8.quantize(model.visual, "all")
             built[f"int8 {engine}"] = time.perf_counter() - t0
             engines[f"int8 {engine}"] = engine
-        torch.backends.quantized.engine = default
+        torch.backends.quantized.engine = default_engine
     if args.onnxruntime:
         for name, (run, seconds) in onnxruntime_towers(model.visual).items():
             variants[name], built[name] = run, seconds
@@ -160,7 +160,6 @@ def main() -> int:
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
     print(f"{args.arch}, {size}px, torch {torch.__version__}, {torch.get_num_threads()} threads")
     fp32_rate: dict[int, float] = {}
-    default_engine = torch.backends.quantized.engine
     for name, visual in variants.items():
         dtype = torch.bfloat16 if name == "bf16" else torch.float32
         # A quantized layer runs under the engine in force when it is called.
