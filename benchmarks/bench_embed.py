@@ -13,6 +13,14 @@ included, as one would first try it: that loses MultiheadAttention's fused path.
 times it in ONNX Runtime, in fp32 and with ONNX Runtime's dynamic int8 quantization of the
 weight matrices (per channel, 7-bit range: AVX2 without VNNI saturates full-range int8 dot
 products), to decide by measurement whether that runtime would be worth its dependency.
+``--openvino`` (needs ``pip install openvino nncf``; both in the ``bench`` extra) does the
+same for OpenVINO: the tower in fp32, in the precision OpenVINO picks for this CPU ("auto":
+bf16 where there are bf16 units), with int8 weights only ("int8-w": NNCF weight compression),
+and with NNCF's int8 post-training quantization of weights and activations (SmoothQuant, calibrated
+on random images: this measures speed; faithfulness on real weights needs real photos).
+``--avx2-only`` runs it all on the instructions an AVX2-only CPU has (bench_index's
+AVX2_ONLY_ENV; OpenVINO's own kernels, outside oneDNN, honour the limit only in builds
+that read OV_CPU_MAX_ISA).
 
     python benchmarks/bench_embed.py --arch ViT-B-32-256 --batches 1 8 32
 """
@@ -32,7 +40,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import cpu_line
+from bench_index import AVX2_ONLY_ENV, cpu_line
 
 
 def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
@@ -79,6 +87,57 @@ def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
     return towers
 
 
+def openvino_towers(visual: torch.nn.Module, calibration: list[torch.Tensor]
+                    ) -> dict[str, tuple[Any, float]]:
+    """The tower converted to OpenVINO and compiled for this CPU, in each precision worth
+    weighing, with what converting (and quantizing) costs once."""
+    import logging
+
+    import nncf
+    import openvino as ov
+
+    nncf.set_log_level(logging.ERROR)
+    size = visual.image_size
+    size = size[0] if isinstance(size, tuple) else size
+    core = ov.Core()
+    # One stream on all the threads torch has: the same work split as the torch towers.
+    core.set_property("CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads()})
+    t0 = time.perf_counter()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # Traced without the trace check, which fails on open_clip's renamed submodules.
+        traced = torch.jit.trace(visual, torch.randn(2, 3, size, size), check_trace=False)
+    shape = [(-1, 3, size, size)]
+    converted = time.perf_counter() - t0
+
+    def compiled(model: Any, precision: str | None) -> Any:
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if precision:
+            config["INFERENCE_PRECISION_HINT"] = precision
+        run = core.compile_model(model, "CPU", config)
+        return lambda x: torch.from_numpy(run(x.float().numpy())[0])
+
+    towers: dict[str, tuple[Any, float]] = {}
+    t0 = time.perf_counter()
+    model = ov.convert_model(traced, input=shape)
+    towers["openvino fp32"] = (compiled(model, "f32"), converted + time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    towers["openvino auto"] = (compiled(model, None),
+                                     converted + time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    weights = nncf.compress_weights(ov.convert_model(traced, input=shape),
+                                    mode=nncf.CompressWeightsMode.INT8_ASYM)
+    towers["openvino int8-w"] = (compiled(weights, None),
+                                       converted + time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    quantized = nncf.quantize(ov.convert_model(traced, input=shape),
+                              nncf.Dataset([x.numpy() for x in calibration]),
+                              model_type=nncf.ModelType.TRANSFORMER,
+                              subset_size=sum(len(x) for x in calibration))
+    towers["openvino int8"] = (compiled(quantized, None), converted + time.perf_counter() - t0)
+    return towers
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="ViT-B-32-256")
@@ -89,7 +148,17 @@ def main() -> int:
     ap.add_argument("--int8-engines", action="store_true",
                     help="also time photoclip's int8 tower under each of torch's other "
                          "quantized engines (onednn, fbgemm; photoclip runs the default)")
+    ap.add_argument("--openvino", action="store_true",
+                    help="also time the tower in OpenVINO (fp32, its own choice, int8 "
+                         "weights, int8 post-training quantization)")
+    ap.add_argument("--avx2-only", action="store_true",
+                    help="limit every library's instructions to AVX2 (what an AVX2-only "
+                         "CPU runs; this CPU's cores and clocks)")
     args = ap.parse_args()
+    if args.avx2_only and os.environ.get("FBGEMM_ENABLE_INSTRUCTIONS") != "AVX2":
+        # The limits are read when the libraries load, which has happened here for torch.
+        env = dict(os.environ, **AVX2_ONLY_ENV)
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     import open_clip
 
     from photoclip.core import int8
@@ -128,6 +197,10 @@ def main() -> int:
         torch.backends.quantized.engine = default_engine
     if args.onnxruntime:
         for name, (run, seconds) in onnxruntime_towers(model.visual).items():
+            variants[name], built[name] = run, seconds
+    if args.openvino:
+        calibration = [torch.randn(8, 3, size, size) for _ in range(8)]
+        for name, (run, seconds) in openvino_towers(model.visual, calibration).items():
             variants[name], built[name] = run, seconds
     print("building each tower once (start-up cost): " + ", ".join(
         f"{name} {seconds:.2f} s" for name, seconds in built.items()))

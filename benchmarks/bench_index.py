@@ -60,7 +60,9 @@ def make_random_model(arch: str, folder: Path) -> Path:
 # Limits torch's kernels to AVX2 (aten, oneDNN, MKL, and fbgemm, which runs dynamic int8),
 # so an AVX512 machine runs the code an AVX2-only CPU runs: int8 without VNNI, bf16
 # emulated. The instructions are emulated, not the CPU: its cores, clocks and caches stay.
+# OV_CPU_MAX_ISA is for bench_embed --openvino: OpenVINO's kernels outside oneDNN.
 AVX2_ONLY_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                 "OV_CPU_MAX_ISA": "AVX2",
                  "MKL_ENABLE_INSTRUCTIONS": "AVX2", "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
                  "PHOTOCLIP_CPU_CLASS": "avx2"}
 
