@@ -204,8 +204,9 @@ def _lean_import() -> Any:
                 dynamo.utils = _real_dynamo_utils()
     if not hasattr(open_clip, "create_model_and_transforms"):
         # A folder named open_clip without its code (its data files, say) imports as an
-        # empty namespace package.
-        found = ", ".join(open_clip.__path__)
+        # empty namespace package; a stray open_clip.py has a file instead of a path.
+        found = ", ".join(getattr(open_clip, "__path__", None)
+                          or [str(getattr(open_clip, "__file__", "?"))])
         raise ImportError(f"open_clip is incomplete here (found only {found})")
     return open_clip
 

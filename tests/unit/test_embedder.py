@@ -284,7 +284,10 @@ class DataOnly:
         return None
 
 
-sys.meta_path.insert(0, DataOnly)
+if data_only.suffix == ".py":
+    sys.path.insert(0, str(data_only.parent))   # a stray module of that name comes first
+else:
+    sys.meta_path.insert(0, DataOnly)
 from photoclip.core.embedder import Embedder
 from photoclip.core.errors import ModelUnavailableError
 
@@ -296,14 +299,19 @@ except ModelUnavailableError as exc:
 """
 
 
-def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: Path) -> None:
-    (tmp_path / "open_clip" / "model_configs").mkdir(parents=True)
-    got = run_probe(tmp_path, _NO_OPEN_CLIP, f"local-dir:{SHAPES_MODEL}",
-                    str(tmp_path / "open_clip"))
+@pytest.mark.parametrize("found", ["open_clip", "stray/open_clip.py"])
+def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: Path,
+                                                                      found: str) -> None:
+    if found.endswith(".py"):
+        (tmp_path / found).parent.mkdir()
+        (tmp_path / found).write_text("")
+    else:
+        (tmp_path / found / "model_configs").mkdir(parents=True)
+    got = run_probe(tmp_path, _NO_OPEN_CLIP, f"local-dir:{SHAPES_MODEL}", str(tmp_path / found))
     assert got["error"] is not None
     assert got["error"].startswith("photoclip's installation is incomplete")
     assert "install photoclip again" in got["error"]
-    assert str(tmp_path / "open_clip") in got["error"]   # the folder, not Python's repr
+    assert str(tmp_path / found) in got["error"]   # what was found, not Python's repr
     assert "[" not in got["error"]
     assert "Error" not in got["error"]
     assert "Traceback" not in got["error"]
