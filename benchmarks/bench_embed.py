@@ -118,6 +118,7 @@ def openvino_towers(visual: torch.nn.Module, calibration: list[torch.Tensor]
         return lambda x: torch.from_numpy(run(x.float().numpy())[0])
 
     towers: dict[str, tuple[Any, float]] = {}
+    # Each NNCF pass below may rewrite the model it is given, so each gets its own conversion.
     t0 = time.perf_counter()
     model = ov.convert_model(traced, input=shape)
     towers["openvino fp32"] = (compiled(model, "f32"), converted + time.perf_counter() - t0)
