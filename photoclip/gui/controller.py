@@ -158,7 +158,7 @@ class LibraryController(QObject):
     failed_ready = Signal(object)             # [Photo]
     problems = Signal(int)                    # photos that could not be read, now
     tag_edited = Signal(object)               # TagEdit, for the undo stack
-    folder_removed = Signal(str, int)         # path, photos hidden (undo can bring back)
+    folder_removed = Signal(object, int)      # path (object keeps odd bytes), photos hidden
     trashed = Signal(object, object)          # TrashResult, TagEdit of merged tags or None
     duplicates_found = Signal(object)         # DuplicateReport
     about = Signal(str)                       # the About box's text

@@ -81,6 +81,7 @@ from photoclip.gui.panels import (
     RootRole,
     TagEditCommand,
     TrashCommand,
+    folder_of,
 )
 from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, LearnLabelDialog, TagBrowser
 from photoclip.gui.thumbnails import ThumbnailCache
@@ -490,14 +491,14 @@ class MainWindow(QMainWindow):
         self._show_view(self.controller.view)
 
     def _sidebar_clicked(self, item: QTreeWidgetItem) -> None:
-        self.set_view(View(folder=item.data(0, RootRole), tag=self.controller.view.tag,
-                           group=self.controller.view.group))
+        self.set_view(View(folder=folder_of(item.data(0, RootRole)),
+                           tag=self.controller.view.tag, group=self.controller.view.group))
 
     def _sidebar_menu(self, pos: Any) -> None:
         item = self.sidebar.itemAt(pos)
         if item is None:
             return
-        path = item.data(0, RootRole)
+        path = folder_of(item.data(0, RootRole))
         menu = QMenu(self)
         browse = menu.addAction(icon("photos"), "Show its photos")
         show = menu.addAction(icon("folder-open"), "Open in file manager")

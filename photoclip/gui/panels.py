@@ -45,6 +45,18 @@ RootStatusRole = Qt.ItemDataRole.UserRole + 1  # a root's RootStatus
 FolderRole = Qt.ItemDataRole.UserRole + 2      # a folder inside a root: (photos, online)
 
 
+def set_folder(item: QTreeWidgetItem, path: str) -> None:
+    """``item`` stands for the folder ``path``."""
+    # Kept as a 1-tuple: a str in Qt's item data comes back re-encoded, without a name's
+    # odd bytes (held as surrogates), and would name another folder.
+    item.setData(0, RootRole, (path,))
+
+
+def folder_of(data: Any) -> str | None:
+    """The folder path in an item's or an index's RootRole data (None: not a folder)."""
+    return data[0] if data else None
+
+
 class ScaledPreview(QLabel):
     """A pixmap shown as large as the panel allows, never cropped, never blown up."""
 
@@ -113,7 +125,7 @@ class ElidedLabel(QLabel):
 
 
 class DetailsPanel(QWidget):
-    find_similar = Signal(str)
+    find_similar = Signal(object)   # path (object: a str signal loses a name's odd bytes)
 
     def __init__(self, thumbnails: ThumbnailCache) -> None:
         super().__init__()
@@ -302,7 +314,7 @@ class _FolderDelegate(QStyledItemDelegate):
         painter.save()
         painter.setPen(text if online else dim)
         painter.drawText(body, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         fm.elidedText(shown_name(index.data(RootRole)),
+                         fm.elidedText(shown_name(folder_of(index.data(RootRole))),
                                        Qt.TextElideMode.ElideMiddle, body.width()))
         painter.setPen(dim)
         painter.drawText(QRect(body.right(), rect.top(), count_w, rect.height()),
@@ -333,7 +345,7 @@ class FolderList(QTreeWidget):
         self.itemCollapsed.connect(lambda item: self._remember(item, False))
 
     def _remember(self, item: QTreeWidgetItem, expanded: bool) -> None:
-        path = item.data(0, RootRole)
+        path = folder_of(item.data(0, RootRole))
         if item.parent() is None:
             (self._collapsed_roots.discard if expanded else self._collapsed_roots.add)(path)
         else:
@@ -370,14 +382,14 @@ class FolderList(QTreeWidget):
         for name in sorted(node.children, key=lambda n: (n.casefold(), n)):
             child = node.children[name]
             item = QTreeWidgetItem(parent)
-            item.setData(0, RootRole, child.path)
+            set_folder(item, child.path)
             self._fill(item, child, online)
             item.setExpanded(child.path in self._expanded)
 
     def _update(self, top: QTreeWidgetItem, r: Any, tree: FolderNode) -> None:
         top.setText(0, f"{shown_name(r.path)} — " + (counted(r.photos, "photo") if r.online
                                                      else "offline"))
-        top.setData(0, RootRole, r.path)
+        set_folder(top, r.path)
         top.setData(0, RootStatusRole, r)
         top.setToolTip(0, shown(r.path) if r.online else
                        f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
@@ -392,11 +404,12 @@ class FolderList(QTreeWidget):
         items = [top.child(i) for i in range(top.childCount())]
         while items:
             item = items.pop()
-            node = nodes.get(item.data(0, RootRole))
+            path = folder_of(item.data(0, RootRole))
+            node = nodes.get(path)
             photos = node.photos if node else 0
-            item.setText(0, f"{shown_name(item.data(0, RootRole))} — {photos:,}")
+            item.setText(0, f"{shown_name(path)} — {photos:,}")
             item.setData(0, FolderRole, (photos, r.online))
-            item.setToolTip(0, f"{shown(item.data(0, RootRole))}\n{photos:,} photos here "
+            item.setToolTip(0, f"{shown(path)}\n{photos:,} photos here "
                             "and in the folders inside it")
             items.extend(item.child(i) for i in range(item.childCount()))
 
@@ -407,7 +420,7 @@ class FolderList(QTreeWidget):
             return
         found = self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive)
         for item in found:
-            if item.data(0, RootRole) == path:
+            if folder_of(item.data(0, RootRole)) == path:
                 parent = item.parent()
                 while parent is not None:
                     parent.setExpanded(True)

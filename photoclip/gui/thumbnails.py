@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 THUMB_SIZE = 256
 
 
+# Paths travel as ``object``: a str signal turns a name that is not UTF-8 (its odd bytes
+# held as surrogates) into another path, and that photo's thumbnail would never land.
 class _Signals(QObject):
-    ready = Signal(str, QImage)
-    failed = Signal(str)
+    ready = Signal(object, QImage)   # path
+    failed = Signal(object)          # path
 
 
 class _Job(QRunnable):
@@ -111,7 +113,7 @@ def _decode_with_pillow(path: str, size: int) -> QImage:
 class ThumbnailCache(QObject):
     """Ask with :meth:`get`; a ``ready`` signal follows for anything not already in memory."""
 
-    ready = Signal(str)
+    ready = Signal(object)   # path (object: see _Signals)
 
     def __init__(self, cache_dir: Path, parent: QObject | None = None,
                  memory_items: int = 2000) -> None:

@@ -44,7 +44,7 @@ KEY_HINTS = ("← → move · wheel zoom · 1 100% · 0 fit · I info · S slide
              "Esc back")
 
 class _Signals(QObject):
-    loaded = Signal(str, int, QImage)   # path, size asked, image
+    loaded = Signal(object, int, QImage)   # path (object: a str loses odd bytes), size, image
 
 
 class _Load(QRunnable):

@@ -330,11 +330,15 @@ def _tags(window, photo_id: int) -> set[tuple[str, str, str]]:
 
 def test_a_name_that_is_not_utf8_is_shown_readably_and_copied_exactly(
         qtbot, window, tmp_path: Path) -> None:
+    """Its thumbnail, preview and viewer image land, and its folder can be browsed: a path
+    passed through Qt as a str comes back without its odd bytes."""
     from PySide6.QtGui import QGuiApplication
 
     folder = tmp_path / "p"
     draw_photos(folder, 2, seed=67)
-    odd = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.jpg")   # Latin-1 "café"
+    odd_dir = os.fsdecode(os.fsencode(str(folder)) + b"/\xff\xfe")   # not UTF-8 at all
+    os.mkdir(odd_dir)
+    odd = os.fsdecode(os.fsencode(odd_dir) + b"/caf\xe9.jpg")   # Latin-1 "café"
     os.rename(sorted(folder.glob("*.jpg"))[0], odd)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, folder, expect=2)
@@ -347,6 +351,20 @@ def test_a_name_that_is_not_utf8_is_shown_readably_and_copied_exactly(
     assert "caf\ufffd.jpg" in window.details.info.text()
     window.details.copy_path()
     assert QGuiApplication.clipboard().text().endswith("caf\\xe9.jpg'")
+    qtbot.waitUntil(lambda: window.thumbnails.get(odd, 128) is not None, timeout=10000)
+    assert odd not in window.thumbnails.failed
+    qtbot.waitUntil(lambda: window.details.preview._pixmap is not None, timeout=10000)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.viewer._best_image() is not None, timeout=10000)
+    qtbot.keyClick(window.viewer, Qt.Key.Key_Escape)
+    top = window.sidebar.topLevelItem(0)
+    qtbot.waitUntil(lambda: top.childCount() == 1, timeout=10000)
+    assert top.child(0).text(0) == "\ufffd\ufffd — 1"
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.sidebar.itemClicked.emit(top.child(0), 0)
+    assert window.model.paths() == [odd]
+    assert top.child(0).isSelected()
 
 
 def test_a_damaged_catalog_at_start_is_repaired_from_the_window(qtbot, app_env: Path,
