@@ -978,7 +978,9 @@ class MainWindow(QMainWindow):
             self.controller.edit_tag(self.details.photo.id, label_set, label, action)
 
     def edit_label_sets(self) -> None:
-        LabelSetEditor(self.controller, self.thumbnails, self).exec()
+        editor = LabelSetEditor(self.controller, self.thumbnails, self)
+        editor.exec()
+        editor.deleteLater()   # it listens to the thumbnails; one open at a time
 
     def find_duplicates(self) -> None:
         from photoclip.gui.duplicates import DuplicatesDialog

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -150,8 +153,34 @@ class PhotoTags(QWidget):
             self.new.clear()
 
 
+class _LabelList(QListWidget):
+    """The labels of a set: Return edits the current one (it must not press Save)."""
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        item = self.currentItem()
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and item is not None
+                and self.state() != QAbstractItemView.State.EditingState):
+            self.editItem(item)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def commit_edit(self) -> None:
+        """A label being typed is taken as it stands (before the set is read or saved)."""
+        if self.state() != QAbstractItemView.State.EditingState:
+            return
+        editor = self.viewport().findChild(QLineEdit)
+        if editor is not None:
+            self.commitData(editor)
+            self.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+
+
 class LabelSetEditor(QDialog):
-    """Edit a label set; the preview shows which photos a label would take, live."""
+    """Edit a label set; the preview shows which photos a label would take, live.
+
+    Edits stay in the form until Save: closing, switching to another set or starting a new
+    one with unsaved edits asks first (Save, Discard, Cancel).
+    """
 
     def __init__(self, controller: Any, thumbnails: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,15 +189,17 @@ class LabelSetEditor(QDialog):
         self.controller = controller
         self.thumbnails = thumbnails
         self.sets: dict[str, LabelSet] = {}
+        self._loaded = ""          # the set the form was filled from ("": a new one)
+        self._clean: tuple = ()    # the form as loaded or last saved
         self.chooser = QComboBox()
-        self.chooser.currentTextChanged.connect(self._load)
-        new_set = QPushButton("New set…")
+        self.chooser.currentTextChanged.connect(self._switch)
+        new_set = self.new_set_button = QPushButton("New set…")
         new_set.clicked.connect(self._new_set)
         self.name = QLineEdit()
-        self.labels = QListWidget()
+        self.labels = _LabelList()
         self.labels.currentTextChanged.connect(lambda _t: self._show_preview())
         self.labels.itemChanged.connect(lambda _i: self._changed())
-        add = QPushButton("Add label")
+        add = self.add_button = QPushButton("Add label")
         add.clicked.connect(self._add_label)
         remove = QPushButton("Remove label")
         remove.clicked.connect(self._remove_label)
@@ -188,7 +219,13 @@ class LabelSetEditor(QDialog):
         self.preview.setViewMode(QListView.ViewMode.IconMode)
         self.preview.setIconSize(QSize(96, 96))
         self.preview.setResizeMode(QListView.ResizeMode.Adjust)
+        # One cell size, icon or not yet: thumbnails still decoding leave no gaps or jumble.
+        self.preview.setGridSize(QSize(112, 124))
+        self.preview.setUniformItemSizes(True)
+        self.preview.setMovement(QListView.Movement.Static)
         self._preview: dict[str, Any] = {}
+        self._preview_items: dict[str, list[QListWidgetItem]] = {}   # path -> cells
+        thumbnails.ready.connect(self._thumbnail_ready)
         self._timer = QTimer(self, singleShot=True, interval=400)
         self._timer.timeout.connect(self._compute_preview)
 
@@ -216,6 +253,10 @@ class LabelSetEditor(QDialog):
         right_layout.addWidget(self.preview, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save |
                                    QDialogButtonBox.StandardButton.Close)
+        for button in buttons.buttons():
+            # Return in a field or the label list must never save (or close) on its own.
+            button.setAutoDefault(False)
+            button.setDefault(False)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         body = QHBoxLayout()
@@ -231,24 +272,72 @@ class LabelSetEditor(QDialog):
 
     def _sets_loaded(self, sets: list[LabelSet], problems: list[str]) -> None:
         first = not self.sets
-        chosen = self.chooser.currentText()
         self.sets = {ls.name: ls for ls in sets}
         self.chooser.blockSignals(True)
         self.chooser.clear()
         self.chooser.addItems(sorted(self.sets))
         self.chooser.blockSignals(False)
-        if chosen in self.sets:
-            self.chooser.setCurrentText(chosen)
         self.error.setText("\n".join(f"Ignored, last good version kept: {p}" for p in problems))
         if first and self.sets:
-            self._load(self.chooser.currentText())
+            self._load(sorted(self.sets)[0])
+        else:   # the form is kept as it is, and the box still names what it holds
+            self._show_chosen(self._loaded if self._loaded in self.sets else "")
 
     # -- editing ---------------------------------------------------------------------------
+
+    def _state(self) -> tuple:
+        """What the form holds, to tell unsaved edits from the set as loaded or saved."""
+        return (self.name.text().strip(),
+                tuple(self.labels.item(i).text().strip() for i in range(self.labels.count())),
+                self.templates.toPlainText().strip(), round(self.threshold.value(), 3),
+                self.top_k.value())
+
+    def unsaved(self) -> bool:
+        self.labels.commit_edit()
+        return bool(self._clean) and self._state() != self._clean
+
+    def _may_leave(self) -> bool:
+        """True when the form may be replaced: no unsaved edits, or the user saved or
+        discarded them."""
+        if not self.unsaved():
+            return True
+        name = self.name.text().strip() or "this set"
+        answer = QMessageBox.question(
+            self, "Label sets", f"Save your changes to “{name}”?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard |
+            QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _show_chosen(self, name: str) -> None:
+        self.chooser.blockSignals(True)
+        if name:
+            self.chooser.setCurrentText(name)
+        else:
+            self.chooser.setCurrentIndex(-1)   # a new set is none of those listed
+        self.chooser.blockSignals(False)
+
+    def _switch(self, name: str) -> None:
+        if name == self._loaded:
+            return
+        if not self._may_leave():
+            self._show_chosen(self._loaded)
+            return
+        self._load(name)
+
+    def reject(self) -> None:
+        if self._may_leave():
+            super().reject()
 
     def _load(self, name: str) -> None:
         ls = self.sets.get(name)
         if ls is None:
             return
+        self._loaded = name
+        self._show_chosen(name)
+        self._preview = {}
+        self._show_preview()
         for w in (self.labels, self.templates, self.threshold, self.top_k):
             w.blockSignals(True)
         self.name.setText(ls.name)
@@ -260,6 +349,7 @@ class LabelSetEditor(QDialog):
         self.top_k.setValue(ls.top_k or 0)
         for w in (self.labels, self.templates, self.threshold, self.top_k):
             w.blockSignals(False)
+        self._clean = self._state()
         self._changed()
 
     def _label_item(self, label: str) -> QListWidgetItem:
@@ -269,6 +359,13 @@ class LabelSetEditor(QDialog):
         return item
 
     def _new_set(self) -> None:
+        if not self._may_leave():
+            return
+        self._loaded = ""
+        self._show_chosen("")
+        self._preview = {}
+        self._show_preview()
+        self._clean = ("",)   # never the form's state: a new set is unsaved until saved
         self.name.setText("new set")
         self.labels.clear()
         self._label_item("something")
@@ -289,7 +386,7 @@ class LabelSetEditor(QDialog):
 
     def current(self) -> LabelSet:
         """The set as edited; raises LabelSetError with the reason if it is not valid."""
-        previous = self.sets.get(self.chooser.currentText())
+        previous = self.sets.get(self._loaded)
         templates = [t.strip() for t in self.templates.toPlainText().splitlines() if t.strip()]
         labels = [self.labels.item(i).text().strip() for i in range(self.labels.count())]
         prompts = {k: v for k, v in (previous.prompts if previous else {}).items()
@@ -329,6 +426,7 @@ class LabelSetEditor(QDialog):
     def _show_preview(self) -> None:
         item = self.labels.currentItem()
         self.preview.clear()
+        self._preview_items = {}
         if item is None or item.text() not in self._preview:
             total = sum(n for n, _ in self._preview.values())
             self.preview_note.setText(f"This set would place {total} tags. Select a label "
@@ -345,20 +443,37 @@ class LabelSetEditor(QDialog):
             pix = self.thumbnails.get(photo.path, 96)
             if pix is not None:
                 entry.setIcon(pix)
+            else:   # decoding: the icon comes with ``ready``
+                self._preview_items.setdefault(photo.path, []).append(entry)
             self.preview.addItem(entry)
 
-    def save(self) -> None:
+    def _thumbnail_ready(self, path: str) -> None:
+        for entry in self._preview_items.pop(path, ()):
+            pix = self.thumbnails.get(path, 96)
+            if pix is not None:
+                entry.setIcon(pix)
+
+    def save(self) -> bool:
+        """Save the set as edited (the library is re-tagged as a job); False if it could
+        not be (the reason is shown)."""
+        self.labels.commit_edit()
         try:
             ls = self.current()
         except LabelSetError as exc:
             QMessageBox.warning(self, "Label set", str(exc))
-            return
+            return False
         if self.controller.save_label_set(ls) is None:
-            return
+            return False
         self.sets[ls.name] = ls
         if self.chooser.findText(ls.name) < 0:
+            self.chooser.blockSignals(True)
             self.chooser.addItem(ls.name)
+            self.chooser.blockSignals(False)
+        self._loaded = ls.name
+        self._show_chosen(ls.name)
+        self._clean = self._state()
         self.error.setText("Saved; re-tagging the library (see Jobs)…")
+        return True
 
 
 class LearnLabelDialog(QDialog):

@@ -541,6 +541,89 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     assert editor.preview.count() > 0
     editor.labels.item(0).setText("")
     assert "labels" in editor.error.text()
+    _answer_next_dialog(qtbot, lambda box: box.button(QMessageBox.StandardButton.Discard).click())
+    editor.reject()   # unsaved edits: it asks, and they are discarded
+
+
+def test_label_set_editor_saves_only_when_asked_and_asks_before_losing_edits(
+        qtbot, window, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QAbstractItemView, QLineEdit
+
+    from photoclip.gui.tags import LabelSetEditor
+
+    _tagged_library(qtbot, window, tmp_path)
+    qtbot.waitUntil(lambda: _tag_count(window.tag_browser, "shapes", "circle") > 0,
+                    timeout=20000)
+    saved = Path(window.controller.library_folder) / "labelsets" / "shapes.toml"
+    before = saved.read_text()
+    editor = LabelSetEditor(window.controller, window.thumbnails, window)
+    qtbot.addWidget(editor)
+    editor.show()
+    qtbot.waitUntil(lambda: editor.chooser.count() > 1, timeout=10000)
+    editor.chooser.setCurrentText("shapes")
+    assert editor.name.text() == "shapes"
+
+    def labels() -> list[str]:
+        return [editor.labels.item(i).text() for i in range(editor.labels.count())]
+
+    def line_editor() -> QLineEdit | None:
+        return editor.labels.viewport().findChild(QLineEdit)
+
+    # The preview's thumbnails land as they are decoded, in cells of one size.
+    window.thumbnails.forget()
+    with qtbot.waitSignal(window.controller.preview_ready, timeout=20000):
+        editor.threshold.setValue(editor.threshold.value() - 0.05)
+    editor.labels.setCurrentRow(0)
+    assert editor.preview.count() > 0
+    qtbot.waitUntil(lambda: all(not editor.preview.item(i).icon().isNull()
+                                for i in range(editor.preview.count())), timeout=20000)
+    # A label typed and entered with Return is taken; Return on the list edits a label.
+    # Neither saves the set.
+    editor.add_button.click()
+    qtbot.waitUntil(lambda: line_editor() is not None, timeout=5000)
+    line_editor().selectAll()
+    qtbot.keyClicks(line_editor(), "hexagon")
+    qtbot.keyClick(line_editor(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: labels()[-1] == "hexagon", timeout=5000)
+    editor.labels.setFocus()
+    qtbot.keyClick(editor.labels, Qt.Key.Key_Return)
+    assert editor.labels.state() == QAbstractItemView.State.EditingState
+    qtbot.keyClick(line_editor(), Qt.Key.Key_Escape)
+    qtbot.wait(300)
+    assert saved.read_text() == before
+    assert editor.isVisible()
+    # Closing with unsaved edits asks; Cancel keeps the dialog and the edits.
+    seen = _answer_next_dialog(
+        qtbot, lambda box: box.button(QMessageBox.StandardButton.Cancel).click())
+    editor.reject()
+    assert seen
+    assert "Save your changes to “shapes”" in seen[0]["text"]
+    assert seen[0]["default"] == "Save"
+    assert editor.isVisible()
+    assert labels()[-1] == "hexagon"
+    # Switching sets asks too; Cancel stays on the edited set, its name still in the box.
+    other = next(editor.chooser.itemText(i) for i in range(editor.chooser.count())
+                 if editor.chooser.itemText(i) != "shapes")
+    _answer_next_dialog(qtbot, lambda box: box.button(QMessageBox.StandardButton.Cancel).click())
+    editor.chooser.setCurrentText(other)
+    assert editor.chooser.currentText() == "shapes"
+    assert labels()[-1] == "hexagon"
+    # A new set, with Save chosen in the question: the edits are saved first; then the box
+    # names none of the other sets until the new one is saved, and then names it.
+    _answer_next_dialog(qtbot, lambda box: box.button(QMessageBox.StandardButton.Save).click())
+    editor.new_set_button.click()
+    qtbot.waitUntil(lambda: '"hexagon"' in saved.read_text(), timeout=20000)
+    assert editor.name.text() == "new set"
+    assert editor.chooser.currentText() == ""
+    editor.name.setText("pets")
+    editor.labels.item(0).setText("dog")
+    editor.save()
+    qtbot.waitUntil(lambda: (saved.parent / "pets.toml").is_file(), timeout=20000)
+    qtbot.waitUntil(lambda: editor.chooser.findText("pets") >= 0, timeout=10000)
+    assert editor.chooser.currentText() == "pets"
+    # Nothing unsaved: Close closes without a question.
+    editor.reject()
+    assert not editor.isVisible()
 
 
 def _detail_labels(window) -> list[str]:
