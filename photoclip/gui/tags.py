@@ -153,6 +153,9 @@ class PhotoTags(QWidget):
             self.new.clear()
 
 
+_PREVIEW_CELL = QSize(104, 120)   # a 96-pixel thumbnail and its score below
+
+
 class _LabelList(QListWidget):
     """The labels of a set: Return edits the current one (it must not press Save)."""
 
@@ -191,7 +194,7 @@ class LabelSetEditor(QDialog):
         self.sets: dict[str, LabelSet] = {}
         self._loaded = ""          # the set the form was filled from ("": a new one)
         self._clean: tuple = ()    # the form as loaded or last saved
-        self.chooser = QComboBox()
+        self.chooser = QComboBox(placeholderText="a new set, not saved yet")
         self.chooser.currentTextChanged.connect(self._switch)
         new_set = self.new_set_button = QPushButton("New set…")
         new_set.clicked.connect(self._new_set)
@@ -220,8 +223,7 @@ class LabelSetEditor(QDialog):
         self.preview.setIconSize(QSize(96, 96))
         self.preview.setResizeMode(QListView.ResizeMode.Adjust)
         # One cell size, icon or not yet: thumbnails still decoding leave no gaps or jumble.
-        self.preview.setGridSize(QSize(112, 124))
-        self.preview.setUniformItemSizes(True)
+        self.preview.setGridSize(_PREVIEW_CELL + QSize(8, 8))
         self.preview.setMovement(QListView.Movement.Static)
         self._preview: dict[str, Any] = {}
         self._preview_items: dict[str, list[QListWidgetItem]] = {}   # path -> cells
@@ -253,10 +255,8 @@ class LabelSetEditor(QDialog):
         right_layout.addWidget(self.preview, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save |
                                    QDialogButtonBox.StandardButton.Close)
-        for button in buttons.buttons():
-            # Return in a field or the label list must never save (or close) on its own.
-            button.setAutoDefault(False)
-            button.setDefault(False)
+        self.buttons = buttons
+        self._no_default_button()
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         body = QHBoxLayout()
@@ -325,6 +325,16 @@ class LabelSetEditor(QDialog):
             self._show_chosen(self._loaded)
             return
         self._load(name)
+
+    def _no_default_button(self) -> None:
+        # Return in a field or the label list must never save (or close) on its own.
+        for button in self.buttons.buttons():
+            button.setAutoDefault(False)
+            button.setDefault(False)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._no_default_button()   # the button box makes Save the default when shown
 
     def reject(self) -> None:
         if self._may_leave():
@@ -439,6 +449,7 @@ class LabelSetEditor(QDialog):
                                      else ""))
         for photo, score in photos:
             entry = QListWidgetItem(f"{score:.2f}")
+            entry.setSizeHint(_PREVIEW_CELL)
             entry.setToolTip(photo.path)
             pix = self.thumbnails.get(photo.path, 96)
             if pix is not None:

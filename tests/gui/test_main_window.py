@@ -589,6 +589,8 @@ def test_label_set_editor_saves_only_when_asked_and_asks_before_losing_edits(
     qtbot.keyClick(editor.labels, Qt.Key.Key_Return)
     assert editor.labels.state() == QAbstractItemView.State.EditingState
     qtbot.keyClick(line_editor(), Qt.Key.Key_Escape)
+    qtbot.keyClick(editor.name, Qt.Key.Key_Return)   # nor does Return in a field
+    qtbot.keyClick(editor.threshold, Qt.Key.Key_Return)
     qtbot.wait(300)
     assert saved.read_text() == before
     assert editor.isVisible()
