@@ -741,10 +741,9 @@ class LibraryController(QObject):
                 self.error.emit(f"Nothing was moved to the trash: {job.outcome}")
                 return
             result, merged = job.result
-            failed = f"; {len(result.failed)} could not be moved" if result.failed else ""
-            job.outcome = f"Moved {counted(len(result.trashed), 'photo')} to the trash{failed}"
+            job.outcome = trash_outcome(result)
             if result.failed:
-                self.error.emit(job.outcome + ": " + result.failed[0].reason)
+                self.error.emit(job.outcome)
             if result.trashed or merged is not None:
                 self.trashed.emit(result, merged)
 
@@ -1084,3 +1083,16 @@ def describe_error(exc: BaseException | None) -> str:
     return "an unexpected problem occurred (details are in the log)"
 
 
+def trash_outcome(result: Any) -> str:
+    """What a move to the trash did, in one line that also says why any photo stayed (the
+    Jobs list keeps this line; the status bar's message soon goes)."""
+    if not result.failed:
+        return f"Moved {counted(len(result.trashed), 'photo')} to the trash"
+    reasons = list(dict.fromkeys(f.reason for f in result.failed))
+    why = reasons[0] + ("" if len(reasons) == 1 else f" (and {len(reasons) - 1} other "
+                        "reason" + ("s" if len(reasons) > 2 else "") + ")")
+    if not result.trashed:
+        return (f"{counted(len(result.failed), 'photo')} could not be moved to the trash: "
+                f"{why}")
+    return (f"Moved {counted(len(result.trashed), 'photo')} to the trash; "
+            f"{len(result.failed):,} could not be moved: {why}")

@@ -306,3 +306,20 @@ def test_cancel_stops_indexing_and_no_run_is_queued_twice(qtbot, window,
     assert job.state is JobState.CANCELLED
     assert [j.state for j in behind] == [JobState.CANCELLED] * len(behind)
     assert _status(window).indexed < 200   # nothing went on indexing behind the Cancel
+
+
+def test_a_move_to_the_trash_that_left_photos_says_why_in_its_one_line() -> None:
+    from photoclip.core.trash import TrashedFile, TrashFailure, TrashResult
+    from photoclip.gui.controller import trash_outcome
+
+    ro = "cannot write to this folder: read-only file system"
+    moved = [TrashedFile("/p/a.jpg", 1)]
+    stuck = [TrashFailure(f"/ro/{i}.jpg", ro, 10 + i) for i in range(4)]
+    assert trash_outcome(TrashResult(0.0, moved)) == "Moved 1 photo to the trash"
+    assert trash_outcome(TrashResult(0.0, [], stuck)) == (
+        f"4 photos could not be moved to the trash: {ro}")
+    assert trash_outcome(TrashResult(0.0, moved, stuck)) == (
+        f"Moved 1 photo to the trash; 4 could not be moved: {ro}")
+    mixed = [*stuck, TrashFailure("/x.jpg", "file not found", 20)]
+    assert trash_outcome(TrashResult(0.0, moved, mixed)) == (
+        f"Moved 1 photo to the trash; 5 could not be moved: {ro} (and 1 other reason)")
