@@ -340,14 +340,19 @@ class LabelSetEditor(QDialog):
         if self._may_leave():
             super().reject()
 
-    def _load(self, name: str) -> None:
-        ls = self.sets.get(name)
-        if ls is None:
-            return
+    def _filling(self, name: str) -> None:
+        """The form is about to hold set ``name`` ("": a new one): the box says so, and the
+        previous set's preview goes."""
         self._loaded = name
         self._show_chosen(name)
         self._preview = {}
         self._show_preview()
+
+    def _load(self, name: str) -> None:
+        ls = self.sets.get(name)
+        if ls is None:
+            return
+        self._filling(name)
         for w in (self.labels, self.templates, self.threshold, self.top_k):
             w.blockSignals(True)
         self.name.setText(ls.name)
@@ -371,17 +376,14 @@ class LabelSetEditor(QDialog):
     def _new_set(self) -> None:
         if not self._may_leave():
             return
-        self._loaded = ""
-        self._show_chosen("")
-        self._preview = {}
-        self._show_preview()
-        self._clean = ("",)   # never the form's state: a new set is unsaved until saved
+        self._filling("")
         self.name.setText("new set")
         self.labels.clear()
         self._label_item("something")
         self.templates.clear()
         self.threshold.setValue(0.3)
         self.top_k.setValue(0)
+        self._clean = self._state()   # untouched, it closes without a question
 
     def _add_label(self) -> None:
         item = self._label_item("new label")
