@@ -1089,8 +1089,8 @@ def trash_outcome(result: Any) -> str:
     if not result.failed:
         return f"Moved {counted(len(result.trashed), 'photo')} to the trash"
     reasons = list(dict.fromkeys(f.reason for f in result.failed))
-    why = reasons[0] + ("" if len(reasons) == 1 else f" (and {len(reasons) - 1} other "
-                        "reason" + ("s" if len(reasons) > 2 else "") + ")")
+    why = reasons[0] + ("" if len(reasons) == 1
+                        else f" (and {counted(len(reasons) - 1, 'other reason')})")
     if not result.trashed:
         return (f"{counted(len(result.failed), 'photo')} could not be moved to the trash: "
                 f"{why}")
