@@ -43,6 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import AVX2_ONLY_ENV, cpu_line
 
 
+def image_side(visual: torch.nn.Module) -> int:
+    """The side of the square images the tower takes."""
+    size = visual.image_size
+    return size[0] if isinstance(size, tuple) else size
+
+
 def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
     """The tower exported to ONNX and run by ONNX Runtime: fp32 and int8, each with what
     exporting (and quantizing) costs once."""
@@ -53,8 +59,7 @@ def onnxruntime_towers(visual: torch.nn.Module) -> dict[str, tuple[Any, float]]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     folder = Path(tempfile.mkdtemp(prefix="photoclip-bench-onnx-"))
-    size = visual.image_size
-    size = size[0] if isinstance(size, tuple) else size
+    size = image_side(visual)
     fp32_path, int8_path = folder / "tower.onnx", folder / "tower-int8.onnx"
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -97,8 +102,7 @@ def openvino_towers(visual: torch.nn.Module, calibration: list[torch.Tensor]
     import openvino as ov
 
     nncf.set_log_level(logging.ERROR)
-    size = visual.image_size
-    size = size[0] if isinstance(size, tuple) else size
+    size = image_side(visual)
     core = ov.Core()
     # One stream on all the threads torch has: the same work split as the torch towers.
     core.set_property("CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads()})
@@ -117,26 +121,25 @@ def openvino_towers(visual: torch.nn.Module, calibration: list[torch.Tensor]
         run = core.compile_model(model, "CPU", config)
         return lambda x: torch.from_numpy(run(x.float().numpy())[0])
 
-    towers: dict[str, tuple[Any, float]] = {}
-    # Each NNCF pass below may rewrite the model it is given, so each gets its own conversion.
-    t0 = time.perf_counter()
+    def built(make: Any) -> tuple[Any, float]:
+        """The tower ``make()`` compiles, and what it cost with the trace."""
+        t0 = time.perf_counter()
+        return make(), converted + time.perf_counter() - t0
+
+    # Each NNCF pass may rewrite the model it is given, so each gets its own conversion.
     model = ov.convert_model(traced, input=shape)
-    towers["openvino fp32"] = (compiled(model, "f32"), converted + time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    towers["openvino auto"] = (compiled(model, None),
-                                     converted + time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    weights = nncf.compress_weights(ov.convert_model(traced, input=shape),
-                                    mode=nncf.CompressWeightsMode.INT8_ASYM)
-    towers["openvino int8-w"] = (compiled(weights, None),
-                                       converted + time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    quantized = nncf.quantize(ov.convert_model(traced, input=shape),
-                              nncf.Dataset([x.numpy() for x in calibration]),
-                              model_type=nncf.ModelType.TRANSFORMER,
-                              subset_size=sum(len(x) for x in calibration))
-    towers["openvino int8"] = (compiled(quantized, None), converted + time.perf_counter() - t0)
-    return towers
+    return {
+        "openvino fp32": built(lambda: compiled(model, "f32")),
+        "openvino auto": built(lambda: compiled(model, None)),
+        "openvino int8-w": built(lambda: compiled(nncf.compress_weights(
+            ov.convert_model(traced, input=shape), mode=nncf.CompressWeightsMode.INT8_ASYM),
+            None)),
+        "openvino int8": built(lambda: compiled(nncf.quantize(
+            ov.convert_model(traced, input=shape),
+            nncf.Dataset([x.numpy() for x in calibration]),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=sum(len(x) for x in calibration)), None)),
+    }
 
 
 def main() -> int:
@@ -172,8 +175,7 @@ def main() -> int:
     t0 = time.perf_counter()
     model = open_clip.create_model(args.arch, pretrained=None).eval()
     built = {"fp32": time.perf_counter() - t0}
-    size = model.visual.image_size
-    size = size[0] if isinstance(size, tuple) else size
+    size = image_side(model.visual)
     variants = {"fp32": model.visual}
     for name, make in (
             ("bf16", lambda: copy.deepcopy(model.visual).to(torch.bfloat16)),
