@@ -97,7 +97,7 @@ def _decode(photo: Photo, pre: Preprocessor) -> _Decoded:
 
 
 def _decode_when(gate: threading.Event, photo: Photo, pre: Preprocessor) -> _Decoded:
-    """An early decode, held while ``gate`` is clear (the first batch runs)."""
+    """A decode on a thread, held while ``gate`` is clear (the first batch runs)."""
     gate.wait()
     return _decode(photo, pre)
 
@@ -246,9 +246,9 @@ class Indexer:
         stages = {"decode": 0.0, "model": 0.0, "commit": 0.0, "tag": 0.0, "wait": 0.0}
         decoder = decoders()   # registers the HEIC plugin before any photo is decoded
         early = None if self.embedder.loaded else self.embedder.early_preprocessor()
-        early_gate = threading.Event()
-        early_gate.set()
-        with _EarlyDecoding(early_gate) as early_pool:
+        decode_gate = threading.Event()
+        decode_gate.set()
+        with _EarlyDecoding(decode_gate) as early_pool:
             if early is not None:
                 # Importing torch and loading the weights keep one core busy for seconds;
                 # the first photos are decoded on another meanwhile, so the first batches
@@ -272,7 +272,7 @@ class Indexer:
             elif early is not None:
                 queue = itertools.chain(early_pool.model_ready(pending), queue)
             done = self._run_batches(todo, queue, pending, pre, decoder, summary, stages,
-                                     progress, cancel, pause, t_start, early_gate)
+                                     progress, cancel, pause, t_start, decode_gate)
         self._save_vectors(summary)
         if not summary.cancelled:
             self.embedder.finish_check()   # a small library still gets its verdict
@@ -287,7 +287,7 @@ class Indexer:
                      summary: IndexSummary, stages: dict[str, float],
                      progress: ProgressCallback | None, cancel: threading.Event,
                      pause: threading.Event | None, t_start: float,
-                     early_gate: threading.Event) -> int:
+                     decode_gate: threading.Event) -> int:
         """Decode, embed and commit batch after batch; returns the photos gone through."""
         model = self.embedder.signature
         last_save = time.monotonic()
@@ -302,7 +302,7 @@ class Indexer:
                     photo = next(queue, None)
                     if photo is None:
                         return
-                    pending.append((photo, pool.submit(_decode, photo, pre)))
+                    pending.append((photo, pool.submit(_decode_when, decode_gate, photo, pre)))
 
             fill()
             while pending:
@@ -328,14 +328,15 @@ class Indexer:
                 if ok:
                     t0 = time.perf_counter()
                     if not done:
-                        # The first batch gets every core: decoding ahead beside it only
-                        # makes the first photos searchable later (bf16 CPU, batch of 8:
-                        # 1.0 s beside the early thread, 0.56 s alone).
-                        early_gate.clear()
+                        # The first batch gets every core: no decode begins beside it, which
+                        # only made the first photos searchable later (bf16 CPU, batch of 8:
+                        # 1.0 s beside the early thread, 0.56 s alone; AVX2-only Zen 1:
+                        # 2.8 s beside the decode threads, 1.4 s alone).
+                        decode_gate.clear()
                     try:
                         vecs = self.embedder.encode_images(np.stack([d.pixels for d in ok]))
                     finally:
-                        early_gate.set()
+                        decode_gate.set()
                     stages["model"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 seq = self.catalog.commit_embeddings(
