@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -394,6 +395,13 @@ class _Trial:
         self.ref: list[np.ndarray] = []
         self.got: list[np.ndarray] = []
         self.own = 0
+        # Seconds of fp32 and of the candidate on the same batches, run back to back.
+        self.ref_seconds = 0.0
+        self.got_seconds = 0.0
+
+    @property
+    def speedup(self) -> float | None:
+        return self.ref_seconds / self.got_seconds if self.got_seconds > 0 else None
 
     @property
     def images(self) -> int:
@@ -767,6 +775,21 @@ class Embedder:
         if trial.images >= CALIBRATION_IMAGES:
             self._decide(torch)
 
+    def _side_by_side(self, torch: Any, trial: _Trial, x: Any) -> np.ndarray:
+        """fp32 and the candidate on the same input, each timed (the check weighs speed
+        too); returns fp32's vectors."""
+        if not trial.got:   # a first run pays one-time costs that are not its speed
+            self._run_tower(torch, trial.tower, trial.precision, x[:1])
+        t0 = time.perf_counter()
+        ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
+        t1 = time.perf_counter()
+        got = self._run_tower(torch, trial.tower, trial.precision, x).cpu().numpy()
+        trial.ref_seconds += t1 - t0
+        trial.got_seconds += time.perf_counter() - t1
+        trial.ref.append(ref)
+        trial.got.append(got)
+        return ref
+
     def _next_trial(self, torch: Any, why: str) -> None:
         """The next candidate of the ladder on trial (with a remembered verdict, installed
         at the next catch-up), or fp32 for good."""
@@ -796,7 +819,7 @@ class Embedder:
         assert trial is not None
         self._trial = None
         check = judge(trial.precision, np.concatenate(trial.ref), np.concatenate(trial.got),
-                      trial.own)
+                      trial.own, trial.speedup)
         self._record(check)
         self._verdicts().put(trial.key, check)
         if check.accepted:
@@ -828,10 +851,7 @@ class Embedder:
                 missing = max(0, CALIBRATION_IMAGES - trial.images)
                 if missing:
                     x = self.model_input(_generated_images(self.preprocessor(), missing))
-                    trial.ref.append(self._run_tower(torch, self._visual, "fp32", x)
-                                     .cpu().numpy())
-                    trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
-                                     .cpu().numpy())
+                    self._side_by_side(torch, trial, x)
                 self._decide(torch)
 
     def precision_report(self) -> dict[str, Any]:
@@ -950,16 +970,15 @@ class Embedder:
             trial = self._trial
             if trial is None:
                 return self._run_tower(torch, self._visual, self.precision, x).cpu().numpy()
-            ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
-            trial.ref.append(ref)
-            trial.own += len(ref)
+            trial.own += len(x)
             if trial.tower is None:
+                ref = self._run_tower(torch, self._visual, "fp32", x).cpu().numpy()
+                trial.ref.append(ref)
                 trial.waiting.append(x)
-            else:
-                trial.got.append(self._run_tower(torch, trial.tower, trial.precision, x)
-                                 .cpu().numpy())
-                if trial.images >= CALIBRATION_IMAGES:
-                    self._decide(torch)
+                return ref
+            ref = self._side_by_side(torch, trial, x)
+            if trial.images >= CALIBRATION_IMAGES:
+                self._decide(torch)
             return ref
 
     def encode_pil(self, images: Sequence[Image.Image]) -> np.ndarray:

@@ -16,10 +16,15 @@ CPU class         what it has                            candidates, in order
 
 bf16 is emulated (and several times *slower* than fp32) without bf16 units, which is why it
 is never a candidate there; int8 (torch's dynamic quantization of every linear layer,
-attention's projections too: core/int8.py) is faster than fp32 wherever AVX2 is.
+attention's projections too: core/int8.py) is faster than fp32 wherever AVX2 is, by how much
+depends on the chip: 1.3-2× on AVX2-only Zen 3, only 1.05-1.14× on Zen 1, whose 256-bit
+units are two 128-bit halves (measured side by side, ``benchmarks/bench_embed.py``).
 ``int8-mlp`` quantizes the MLP layers only: slower than int8, still faster than fp32, and
 tried when a model's attention does not take int8 faithfully. A GPU (CUDA) tries bf16;
 Apple's MPS stays in fp32.
+
+So a faster path must also *be* faster: the trial times it against fp32 on the same batches,
+and a path that is not (``MIN_SPEEDUP``) is rejected like an unfaithful one.
 
 Verdicts are remembered per (model, CPU class, torch version) in the user cache, so the
 check costs one batch once per model and machine, not at every start.
@@ -54,12 +59,14 @@ PRECISIONS = ("fp32", "bf16", "int8", "int8-mlp")
 MIN_COSINE = {"bf16": 0.999, "int8": 0.995, "int8-mlp": 0.995}
 # ...and, on average, this share of each image's 10 nearest neighbours stays the same.
 MIN_TOP10_AGREEMENT = 0.9
+# ...and, timed against fp32 on the same batches, runs at least this much faster.
+MIN_SPEEDUP = 1.0
 # Photos the check looks at (the first ones indexed); fewer than this and generated
 # images fill the rest.
 CALIBRATION_IMAGES = 32
 # Bump when the check, or what a precision builds, changes meaning: older verdicts are
-# then measured again. 2: "int8" quantizes attention's projections too.
-CHECK_VERSION = 2
+# then measured again. 2: "int8" quantizes attention's projections too. 3: speed is checked.
+CHECK_VERSION = 3
 
 _CANDIDATES = {
     "amx": ("bf16", "int8", "int8-mlp"),
@@ -137,16 +144,33 @@ class Check:
     own_photos: int       # of which the user's photos (the rest generated)
     accepted: bool
     at: float = 0.0       # when it was measured (POSIX seconds)
+    # fp32's time over this path's on the same images (None: not timed, e.g. as asked)
+    speedup: float | None = None
+
+    @property
+    def faithful(self) -> bool:
+        return (self.worst_cosine >= MIN_COSINE.get(self.precision, 1.0)
+                and self.top10_agreement >= MIN_TOP10_AGREEMENT)
+
+    @property
+    def fast(self) -> bool:
+        return self.speedup is None or self.speedup >= MIN_SPEEDUP
 
     def describe(self) -> str:
         source = (f"{self.own_photos} of your photos" if self.own_photos == self.images else
                   f"{self.own_photos} of your photos and {self.images - self.own_photos} "
                   "generated images" if self.own_photos else f"{self.images} generated images")
-        verdict = "faithful" if self.accepted else "not faithful enough"
-        return (f"{self.precision} {verdict} on {source}: worst cosine to fp32 "
+        verdict = "faithful" if self.faithful else "not faithful enough"
+        text = (f"{self.precision} {verdict} on {source}: worst cosine to fp32 "
                 f"{self.worst_cosine:.4f} (needs {MIN_COSINE.get(self.precision, 1):.3f}), "
                 f"top-10 neighbours {self.top10_agreement:.0%} the same "
                 f"(needs {MIN_TOP10_AGREEMENT:.0%})")
+        if self.speedup is None:
+            return text
+        if self.fast:
+            return f"{text}; {self.speedup:.2f}× fp32's speed here"
+        return (f"{text}; {'but' if self.faithful else 'and'} not faster than fp32 here "
+                f"({self.speedup:.2f}× its speed)")
 
 
 def top_k_agreement(ref: np.ndarray, got: np.ndarray, k: int = 10) -> float:
@@ -165,14 +189,15 @@ def top_k_agreement(ref: np.ndarray, got: np.ndarray, k: int = 10) -> float:
     return float(np.mean([len(set(a[i]) & set(b[i])) / k for i in range(n)]))
 
 
-def judge(precision: str, ref: np.ndarray, got: np.ndarray, own_photos: int) -> Check:
-    """Compare unit vectors of the same images (fp32 ``ref``, candidate ``got``)."""
+def judge(precision: str, ref: np.ndarray, got: np.ndarray, own_photos: int,
+          speedup: float | None = None) -> Check:
+    """Compare unit vectors of the same images (fp32 ``ref``, candidate ``got``), and the
+    candidate's speed where it was timed against fp32 (``speedup``)."""
     cos = np.sum(ref * got, axis=1)
-    agreement = top_k_agreement(ref, got)
-    worst = float(cos.min())
-    accepted = worst >= MIN_COSINE.get(precision, 1.0) and agreement >= MIN_TOP10_AGREEMENT
-    return Check(precision, worst, float(cos.mean()), agreement, len(ref), own_photos,
-                 accepted, time.time())
+    check = Check(precision, float(cos.min()), float(cos.mean()), top_k_agreement(ref, got),
+                  len(ref), own_photos, False, time.time(), speedup)
+    check.accepted = check.faithful and check.fast
+    return check
 
 
 class VerdictCache:
