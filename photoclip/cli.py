@@ -485,6 +485,10 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         return 0
     if cmd == "tag":
         return _tag(lib, args)
+    if cmd == "search" and args.tag:
+        why = lib.unknown_tag(args.tag)
+        if why:
+            return _fail(why)
     if cmd == "search":
         if args.top is not None:
             _print_results(lib.search(args.text, args.top, **_filters(args)), args.json)

@@ -1471,6 +1471,22 @@ class Library:
         set_name, _, label = tag.rpartition(":")
         return self.catalog.ids_with_tag(label, set_name or None)
 
+    def unknown_tag(self, tag: str) -> str | None:
+        """Why ``tag`` (``label`` or ``set:label``) names nothing in this library, or None
+        when it names a label of a set or one that photos carry (a search filtered by a
+        misspelt label would otherwise just find nothing)."""
+        set_name, _, label = tag.rpartition(":")
+        sets = self.label_sets()
+        named = {(ls.name, lb) for ls in sets for lb in ls.labels} | set(self.tag_counts())
+        if any(lb == label and set_name in ("", s) for s, lb in named):
+            return None
+        if set_name and set_name not in {ls.name for ls in sets} | {s for s, _ in named}:
+            return (f"no label set “{set_name}” in this library (photoclip labels list "
+                    "shows them)")
+        where = f"the label set “{set_name}”" if set_name else "this library's label sets"
+        return (f"no label “{label}” in {where}, and no photo carries it (photoclip labels "
+                "list shows the sets)")
+
     def tag_scores(self, tag: str) -> dict[int, float | None]:
         """Photo id -> the tag's score (``None`` for tags the user gave): ``set:label``."""
         set_name, _, label = tag.rpartition(":")

@@ -255,6 +255,14 @@ def test_labels_and_tag_commands(indexed, tmp_path: Path) -> None:
                                 library=lib).stdout)
     assert hits
     assert all(truth[h["path"]] == "star" for h in hits)
+    # A label that names nothing is refused in words, not answered with no photos.
+    for tag, words in (("strar", "no label “strar” in this library's label sets"),
+                       ("shapes:strar", "no label “strar” in the label set “shapes”"),
+                       ("shaeps:star", "no label set “shaeps”")):
+        refused = photoclip("search", "a shape", "--tag", tag, library=lib, check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert words in refused.stderr
+        assert "Traceback" not in refused.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "shapes"\nlabels = ["circle"]\nthreshold = "high"\n')
     proc = photoclip("labels", "import", str(bad), library=lib, check=False)
