@@ -77,6 +77,25 @@ _CANDIDATES = {
 }
 
 
+# What each class means to someone reading the About box.
+_CLASS_WORDS = {
+    "amx": "an Intel processor with AMX matrix units",
+    "avx512-bf16": "a processor with AVX-512 bf16 instructions",
+    "avx512-vnni": "a processor with AVX-512 int8 (VNNI) instructions",
+    "avx2": "a processor with AVX2, without bf16 or int8 matrix instructions",
+    "basic": "a processor without AVX2",
+}
+
+
+def describe_compute(device: str, klass: str | None) -> str:
+    """Where the model runs, in words: "the graphics card (CUDA)", "a processor with …"."""
+    if device == "cuda":
+        return "the graphics card (CUDA)"
+    if device == "mps":
+        return "the Apple graphics processor (Metal)"
+    return _CLASS_WORDS.get(klass or "", "this computer's processor")
+
+
 def _cpu_flags() -> set[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()

@@ -293,9 +293,12 @@ class LibraryController(QObject):
         model_state, problem = self.state, self._model_message
 
         def text() -> str:
+            from photoclip.core.precision import describe_compute
+
             report = library.precision_report()
+            where = describe_compute(report["device"], report["cpu_class"])
             head = (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
-                    f"Computer: {report['cpu_class']} CPU ({report['device']})\n")
+                    f"Runs on: {where}\n")
             if not report.get("loaded") and model_state is ModelState.UNAVAILABLE:
                 return head + (f"The model is not running: {problem.rstrip('.')}.\n"
                                "Help → Set up the model… offers a download or a folder.")

@@ -192,6 +192,23 @@ def test_about_says_why_the_model_is_not_running(qtbot, make_window, tmp_path: P
     assert not NOT_FOR_PEOPLE.search(text), text
 
 
+def test_about_says_in_words_where_the_model_runs_and_in_what(qtbot, make_window) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.controller.model_state, timeout=30000,
+                          check_params_cb=lambda s, _m: s is ModelState.READY):
+        window.controller.load_model()
+    _idle(qtbot, window)
+    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    window.controller.request_about()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    text = seen[0]["text"]
+    assert "Runs on: a processor with" in text or "Runs on: an Intel processor" in text
+    assert "CPU (cpu)" not in text
+    assert "Image tower runs in fp32" in text   # the test model's ResNet tower takes no int8
+    assert "Why: " in text
+    assert not NOT_FOR_PEOPLE.search(text), text
+
+
 def test_errors_the_app_shows_name_no_command(tmp_path: Path, shapes_embedder) -> None:
     from photoclip.core import PhotoclipError
     from photoclip.core.catalog import Catalog, damaged_error
