@@ -516,7 +516,8 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
               f"{st.failed} failed; {st.missing} missing)")
         for r in st.roots:
             state = ("online" if r.online else "OFFLINE") + (", polled" if r.polling else "")
-            print(f"  {quote_path(r.path)}  {r.photos} photos  {state}")
+            unreadable = f", {r.unreadable} unreadable" if r.unreadable else ""
+            print(f"  {quote_path(r.path)}  {r.photos} photos{unreadable}  {state}")
         pr = st.precision
         if pr:
             print(f"compute  {pr['cpu_class']} CPU"

@@ -1219,24 +1219,27 @@ class Catalog:
                            "AND path = ?", [(at, action_id, p) for p in paths])
 
     def folder_counts(self) -> dict[int, dict[str, int]]:
-        """root id -> {directory: photos directly in it}, for the folder tree.
+        """root id -> {directory: readable photos directly in it}, for the folder tree (it
+        counts what the grid shows; unreadable files are listed by :meth:`failed_photos`).
 
         Cut in Python: SQLite has no dirname, and its ``rtrim`` idiom for one was 1.6-3x
         slower (100k photos in 500 folders, 2-core AMD EPYC: 73-172 ms against 229-310 ms).
         """
         out: dict[int, dict[str, int]] = {}
         for root_id, path in self._query(
-                "SELECT root_id, path FROM photos WHERE state != 'missing' "
-                "AND pair_of IS NULL"):
+                "SELECT root_id, path FROM photos WHERE state = 'ok' AND pair_of IS NULL"):
             folder = (path.rpartition(os.sep)[0] if isinstance(path, str)
                       else os.path.dirname(os_path(path)))
             folders = out.setdefault(root_id, {})
             folders[folder] = folders.get(folder, 0) + 1
         return out
 
-    def root_counts(self) -> dict[int, int]:
+    def root_counts(self, *, readable_only: bool = False) -> dict[int, int]:
+        """root id -> present files; ``readable_only``: only those that are not unreadable
+        (what the grid shows)."""
+        state = "state = 'ok'" if readable_only else "state != 'missing'"
         return {r[0]: r[1] for r in self._query(
-            "SELECT root_id, COUNT(*) FROM photos WHERE state != 'missing' AND pair_of IS NULL "
+            f"SELECT root_id, COUNT(*) FROM photos WHERE {state} AND pair_of IS NULL "
             "GROUP BY root_id")}
 
 

@@ -123,14 +123,20 @@ class Matches:
 class RootStatus:
     path: str
     online: bool
-    photos: int
+    photos: int           # present files, unreadable ones included
     polling: bool = False
-    # directory -> photos directly in it (only when asked for: the app's folder tree)
+    # directory -> readable photos directly in it (only when asked for: the folder tree)
     folders: dict[str, int] = field(default_factory=dict)
+    unreadable: int = 0   # of ``photos``, files that could not be read (the Problems list)
+
+    @property
+    def readable(self) -> int:
+        """What the grid shows of this folder."""
+        return self.photos - self.unreadable
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "online": self.online, "photos": self.photos,
-                "polling": self.polling}
+                "unreadable": self.unreadable, "polling": self.polling}
 
 
 @dataclass
@@ -640,9 +646,12 @@ class Library:
         """Each folder of the library with its photo count; ``folders``: also how many
         photos each directory under it holds directly."""
         counts = self.catalog.root_counts()
+        readable = self.catalog.root_counts(readable_only=True)
         inside = self.catalog.folder_counts() if folders else {}
         return [RootStatus(r.path, r.online, counts.get(r.id, 0), r.polling,
-                           inside.get(r.id, {})) for r in self.catalog.roots()]
+                           inside.get(r.id, {}),
+                           counts.get(r.id, 0) - readable.get(r.id, 0))
+                for r in self.catalog.roots()]
 
     # -- indexing --------------------------------------------------------------------------
 

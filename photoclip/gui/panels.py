@@ -293,9 +293,10 @@ class _FolderDelegate(QStyledItemDelegate):
                                                        body.width()))
         painter.setFont(option.font)
         painter.setPen(dim)
-        n = f"{status.photos:,} photo{'s' if status.photos != 1 else ''}"
-        detail = (n + (" · checked by polling" if status.polling else "") if status.online
-                  else f"offline: drive or share not connected · {n} kept")
+        n = f"{status.readable:,} photo{'s' if status.readable != 1 else ''}"
+        bad = f" · {status.unreadable:,} could not be read" if status.unreadable else ""
+        detail = (n + bad + (" · checked by polling" if status.polling else "")
+                  if status.online else f"offline: drive or share not connected · {n} kept")
         painter.drawText(body.translated(0, line + 2),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          option.fontMetrics.elidedText(detail, Qt.TextElideMode.ElideRight,
@@ -387,8 +388,8 @@ class FolderList(QTreeWidget):
             item.setExpanded(child.path in self._expanded)
 
     def _update(self, top: QTreeWidgetItem, r: Any, tree: FolderNode) -> None:
-        top.setText(0, f"{shown_name(r.path)} — " + (counted(r.photos, "photo") if r.online
-                                                     else "offline"))
+        top.setText(0, f"{shown_name(r.path)} — " + (counted(r.readable, "photo")
+                                                     if r.online else "offline"))
         set_folder(top, r.path)
         top.setData(0, RootStatusRole, r)
         top.setToolTip(0, shown(r.path) if r.online else

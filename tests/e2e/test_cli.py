@@ -88,7 +88,9 @@ def test_similar_and_status_json_contract(indexed_readonly) -> None:
         assert isinstance(status[key], int)
     assert (status["photos"], status["indexed"], status["failed"]) == (61, 60, 1)
     assert status["roots"] == [{"path": str(photos), "online": True, "photos": 61,
-                                "polling": False}]
+                                "unreadable": 1, "polling": False}]
+    text = photoclip("status", library=lib).stdout
+    assert "61 photos, 1 unreadable  online" in text
 
 
 def test_add_remove_and_env_library(tmp_path: Path) -> None:

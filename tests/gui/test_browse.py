@@ -14,6 +14,7 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 
 from photoclip.gui.controller import View
 from photoclip.gui.jobs import JobState
+from photoclip.gui.panels import RootStatusRole
 from tests.conftest import draw, draw_photos, draw_shapes_library
 from tests.gui.test_main_window import (
     _answer_next_dialog,
@@ -461,6 +462,11 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     assert window.problems_btn.text() == "1 problem"
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=10000)
     assert str(photos / "broken.jpg") not in window.model.paths()
+    # The folder counts what the grid shows; the file that could not be read is said apart.
+    top = window.sidebar.topLevelItem(0)
+    qtbot.waitUntil(lambda: top.text(0) == "photos — 5 photos", timeout=10000)
+    status = top.data(0, RootStatusRole)
+    assert (status.readable, status.unreadable) == (5, 1)
     listed: list[tuple[str, str]] = []
 
     def read_and_close(box) -> None:
