@@ -218,19 +218,32 @@ def main() -> int:
     print(f"image tower: {gflop:.2f} GFLOP per image")
     width = model.visual.transformer.width if hasattr(model.visual, "transformer") else 768
     rows = max(args.batches) * 64
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    # int8: the dynamically quantized linear layer the int8 tower is made of (activations
+    # quantized at each call, as there), under photoclip's default quantized engine.
+    torch.backends.quantized.engine = default_engine
+    int8_linear = torch.ao.nn.quantized.dynamic.Linear(width, 4 * width)
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16),
+                        ("int8", torch.float32)):
         a = torch.randn(rows, width).to(dtype)
         w = torch.randn(4 * width, width).to(dtype)
+
+        def product(a: torch.Tensor = a, w: torch.Tensor = w, name: str = name) -> None:
+            if name == "int8":
+                int8_linear(a)
+            else:
+                torch.nn.functional.linear(a, w)
+
         with torch.inference_mode():
-            torch.nn.functional.linear(a, w)
+            product()
             seconds = float("inf")
             for _ in range(5):  # best of five: the question is what the CPU can do at all
                 t0 = time.perf_counter()
                 for _ in range(4):
-                    torch.nn.functional.linear(a, w)
+                    product()
                 seconds = min(seconds, (time.perf_counter() - t0) / 4)
         rate = 2 * rows * width * 4 * width / seconds / 1e9
-        print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {rate:6.0f} GFLOP/s "
+        unit = "GOP/s  " if name == "int8" else "GFLOP/s"
+        print(f"bare matmul {rows}x{width} @ {width}x{4 * width} {name}: {rate:6.0f} {unit} "
               f"-> at most {rate / gflop:5.1f} images/s for this tower")
     with torch.inference_mode():
         ref = torch.nn.functional.normalize(model.visual(x[:8]), dim=-1)
