@@ -10,7 +10,6 @@ to give them to the keeper first.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
@@ -32,13 +31,13 @@ from PySide6.QtWidgets import (
 
 from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job
-from photoclip.gui.names import shown, shown_name
+from photoclip.gui.names import shown, shown_name, telling_folders
 
 THUMB = 220
 
 
 class _PhotoCard(QFrame):
-    def __init__(self, photo: Any, thumbnails: Any, keep: bool) -> None:
+    def __init__(self, photo: Any, thumbnails: Any, keep: bool, folder: str) -> None:
         super().__init__(frameShape=QFrame.Shape.StyledPanel)
         self.photo = photo
         self.thumbnails = thumbnails
@@ -51,8 +50,8 @@ class _PhotoCard(QFrame):
         facts = [shown_name(photo.path),
                  f"{photo.width} × {photo.height}" if photo.width else "size unknown",
                  size, when + ("" if photo.taken_at else " (file time)"),
-                 shown_name(os.path.dirname(photo.path)) + os.sep]
-        info = QLabel("\n".join(facts), wordWrap=True)
+                 folder]
+        info = QLabel("\n".join(facts), wordWrap=True, objectName="facts")
         info.setToolTip(shown(photo.path))
         info.setFixedWidth(THUMB)
         info.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -161,8 +160,10 @@ class DuplicatesDialog(QDialog):
             if item.widget() is not None:
                 item.widget().deleteLater()
         keep = self.keep.get(self.index, 0)
+        folders = telling_folders([photo.path for photo in group.photos])
         for i, photo in enumerate(group.photos):
-            self.cards_layout.addWidget(_PhotoCard(photo, self.thumbnails, i == keep))
+            self.cards_layout.addWidget(_PhotoCard(photo, self.thumbnails, i == keep,
+                                                   folders[i]))
         kind = {"copies": "copies of one picture", "burst": "a burst (one camera, seconds "
                 "apart)", "similar": "very similar photos"}.get(group.kind, group.kind)
         state = " — done: the others are in the trash" if self.index in self.trashed_groups else ""

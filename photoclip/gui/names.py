@@ -35,6 +35,27 @@ def shown_name(path: str) -> str:
     return display_path(os.path.basename(path.rstrip(os.sep)) or path)
 
 
+def telling_folders(paths: list[str]) -> list[str]:
+    """Each photo's folder named by as few of its last parts as tell the folders apart:
+    ``2019/02/`` and ``2020/02/``, not ``02/`` twice; ``Trip/`` where that is enough."""
+    folders = [os.path.dirname(p.rstrip(os.sep)) for p in paths]
+    parts = {f: [q for q in f.split(os.sep) if q] for f in folders}
+    distinct = set(folders)
+
+    def tail(folder: str, n: int) -> tuple[str, ...]:
+        return tuple(parts[folder][-n:])
+
+    names = {}
+    for folder in distinct:
+        n = 1
+        while n < len(parts[folder]) and any(
+                other != folder and tail(other, n) == tail(folder, n) for other in distinct):
+            n += 1
+        names[folder] = (display_path(os.sep.join(tail(folder, n))) or os.sep) + (
+            os.sep if parts[folder] else "")
+    return [names[f] for f in folders]
+
+
 def file_url(path: str) -> QUrl:
     """A file:// URL naming exactly ``path`` (its bytes), for the desktop to open."""
     if is_plain(path):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
+from PySide6.QtWidgets import QLabel
 
 from photoclip.gui.controller import View
 from photoclip.gui.jobs import JobState
@@ -247,10 +248,12 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     from photoclip.gui.duplicates import DuplicatesDialog
 
     folder = tmp_path / "p"
-    draw_photos(folder, 10, seed=66, size=(640, 480))
-    original = sorted(folder.glob("*.jpg"))[0]
+    draw_photos(folder / "2019" / "02", 10, seed=66, size=(640, 480))
+    original = sorted((folder / "2019" / "02").glob("*.jpg"))[0]
+    copy = folder / "2020" / "02" / "copy-small.jpg"
+    copy.parent.mkdir(parents=True)
     with Image.open(original) as img:
-        img.resize((320, 240)).save(folder / "copy-small.jpg", quality=80)
+        img.resize((320, 240)).save(copy, quality=80)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, folder, expect=11)
     qtbot.waitUntil(lambda: window.model.rowCount() == 11, timeout=10000)
@@ -262,9 +265,13 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     dialog.show()
     qtbot.waitUntil(lambda: bool(dialog.groups), timeout=60000)
     group = dialog.groups[0]
-    assert {p.path for p in group.photos} == {str(original), str(folder / "copy-small.jpg")}
+    assert {p.path for p in group.photos} == {str(original), str(copy)}
     assert group.keep.path == str(original)        # the larger one is suggested
     assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
+    # Each card names its folder by as much of its path as tells the two apart.
+    cards = [dialog.cards_layout.itemAt(i).widget() for i in range(2)]
+    assert [c.findChild(QLabel, "facts").text().splitlines()[-1] for c in cards] == [
+        f"2019{os.sep}02{os.sep}", f"2020{os.sep}02{os.sep}"]
     # The copy's own tag is offered to the keeper.
     qtbot.waitUntil(lambda: dialog.merge_box.isVisible(), timeout=10000)
     assert "Lisbon 2019" in dialog.merge_box.text()
@@ -273,12 +280,12 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     dialog.trash_btn.setFocus()
     qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Space)
     assert "KEEP" in dialog.cards_layout.itemAt(1).widget().badge.text()
-    assert (folder / "copy-small.jpg").exists()
+    assert copy.exists()
     assert original.exists()
     qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Space)
     assert "KEEP" in dialog.cards_layout.itemAt(0).widget().badge.text()
     qtbot.keyClick(dialog.trash_btn, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: not (folder / "copy-small.jpg").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: not copy.exists(), timeout=20000)
     assert original.exists()
     _idle(qtbot, window)
     qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=10000)
@@ -288,7 +295,7 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     # Undo takes both back: the copy returns from the trash, the keeper loses the tag.
     assert "trash" in window.undo_action.text()
     window.undo_action.trigger()
-    qtbot.waitUntil(lambda: (folder / "copy-small.jpg").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: copy.exists(), timeout=20000)
     qtbot.waitUntil(lambda: not any(t[1] == "Lisbon 2019" for t in _tags(window, keeper_id)),
                     timeout=10000)
     # Trashed again without the merge, then put back from the trash history.
@@ -297,7 +304,7 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     qtbot.waitUntil(lambda: dialog.merge_box.isVisible(), timeout=10000)
     dialog.merge_box.setChecked(False)
     dialog.trash_btn.click()
-    qtbot.waitUntil(lambda: not (folder / "copy-small.jpg").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: not copy.exists(), timeout=20000)
     _idle(qtbot, window)
     assert not any(t[1] == "Lisbon 2019" for t in _tags(window, keeper_id))
     from photoclip.gui.duplicates import TrashHistoryDialog
@@ -308,7 +315,7 @@ def test_duplicate_review_keeps_the_best_and_trashes_the_rest(qtbot, window, tmp
     button = history.tree.itemWidget(history.tree.topLevelItem(0), 2)
     assert button.text() == "Put back"
     button.click()
-    qtbot.waitUntil(lambda: (folder / "copy-small.jpg").exists(), timeout=20000)
+    qtbot.waitUntil(lambda: copy.exists(), timeout=20000)
     history.accept()
     dialog.reject()
 
