@@ -294,7 +294,7 @@ class _FolderDelegate(QStyledItemDelegate):
         painter.setFont(option.font)
         painter.setPen(dim)
         n = f"{status.readable:,} photo{'s' if status.readable != 1 else ''}"
-        bad = f" · {status.unreadable:,} could not be read" if status.unreadable else ""
+        bad = f" · {status.unreadable:,} unreadable" if status.unreadable else ""
         detail = (n + bad + (" · checked by polling" if status.polling else "")
                   if status.online else f"offline: drive or share not connected · {n} kept")
         painter.drawText(body.translated(0, line + 2),
