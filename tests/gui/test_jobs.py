@@ -176,16 +176,21 @@ def test_pause_holds_progress_and_the_jobs_window_lists_the_work(qtbot, window,
     dialog.close()
 
 
+def _about_text(qtbot, window) -> str:
+    """What Help → About says, once the window is idle."""
+    _idle(qtbot, window)
+    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    window.controller.request_about()
+    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
+    return seen[0]["text"]
+
+
 def test_about_says_why_the_model_is_not_running(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window(model=f"local-dir:{tmp_path / 'no-such-model'}")
     with qtbot.waitSignal(window.controller.model_state, timeout=30000,
                           check_params_cb=lambda s, _m: s is ModelState.UNAVAILABLE):
         window.controller.load_model()
-    _idle(qtbot, window)
-    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
-    window.controller.request_about()
-    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
-    text = seen[0]["text"]
+    text = _about_text(qtbot, window)
     assert "not running" in text
     assert "no-such-model" in text
     assert "not loaded yet" not in text
@@ -197,11 +202,7 @@ def test_about_says_in_words_where_the_model_runs_and_in_what(qtbot, make_window
     with qtbot.waitSignal(window.controller.model_state, timeout=30000,
                           check_params_cb=lambda s, _m: s is ModelState.READY):
         window.controller.load_model()
-    _idle(qtbot, window)
-    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
-    window.controller.request_about()
-    qtbot.waitUntil(lambda: bool(seen), timeout=10000)
-    text = seen[0]["text"]
+    text = _about_text(qtbot, window)
     assert "Runs on: a processor with" in text or "Runs on: an Intel processor" in text
     assert "CPU (cpu)" not in text
     assert "Image tower runs in fp32" in text   # the test model's ResNet tower takes no int8

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,27 @@ def _index(folder: Path, photos: Path, embedder: Embedder) -> dict[str, np.ndarr
         lib.index()
         sig = embedder.signature
         return {p.path: lib.catalog.embedding(p.id, sig) for p in lib.photos()}
+
+
+class _SlowFirstBatch(Embedder):
+    """Records each batch's (start, end); the first one sets ``began`` and waits a second
+    before it runs, time enough for any decode that is not held to begin beside it."""
+
+    def __init__(self, *args: Any, began: threading.Event | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.began = began or threading.Event()
+        self.batches: list[tuple[float, float]] = []
+
+    def encode_images(self, pixels: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        if not self.batches:
+            self.began.set()
+            time.sleep(1.0)
+        try:
+            return super().encode_images(pixels)
+        finally:
+            self.batches.append((t0, time.perf_counter()))
 
 
 @pytest.fixture
@@ -91,22 +113,10 @@ def test_the_first_batch_runs_alone(tmp_path: Path, cache: Path,
         return real_decode(photo, pre)
 
     monkeypatch.setattr(indexer, "_decode", timed_decode)
-    batches: list[tuple[float, float]] = []
-
-    class Timed(Embedder):
-        def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-            t0 = time.perf_counter()
-            if not batches:
-                batch_began.set()
-                time.sleep(1.0)   # time enough for an unheld early thread to go on
-            try:
-                return super().encode_images(pixels)
-            finally:
-                batches.append((t0, time.perf_counter()))
-
-    embedded = _index(tmp_path / "lib", photos, Timed(SHAPES_SPEC, precision="fp32"))
+    embedder = _SlowFirstBatch(SHAPES_SPEC, precision="fp32", began=batch_began)
+    embedded = _index(tmp_path / "lib", photos, embedder)
     assert len(embedded) == 40
-    start, end = batches[0]
+    start, end = embedder.batches[0]
     assert len([t for t in early_starts if t < start]) == 10
     assert not [t for t in early_starts if start < t < end], "decoded beside the first batch"
     assert [t for t in early_starts if t > end], "early decoding went on after it"
@@ -129,23 +139,11 @@ def test_no_decode_begins_beside_the_first_batch(tmp_path: Path, cache: Path,
         return real_decode(photo, pre)
 
     monkeypatch.setattr(indexer, "_decode", timed_decode)
-    batches: list[tuple[float, float]] = []
-
-    class Timed(Embedder):
-        def encode_images(self, pixels: np.ndarray) -> np.ndarray:
-            t0 = time.perf_counter()
-            if not batches:
-                time.sleep(1.0)   # time enough for an unheld pool to begin decodes
-            try:
-                return super().encode_images(pixels)
-            finally:
-                batches.append((t0, time.perf_counter()))
-
-    embedder = Timed(SHAPES_SPEC, precision="fp32")
+    embedder = _SlowFirstBatch(SHAPES_SPEC, precision="fp32")
     embedder.load()   # no early decoding: the pool decodes them all
     embedded = _index(tmp_path / "lib", photos, embedder)
     assert len(embedded) == 30
-    start, end = batches[0]
+    start, end = embedder.batches[0]
     assert [t for t in starts if t < start], "the first batch's photos were decoded first"
     assert not [t for t in starts if start < t < end], "decoded beside the first batch"
     assert [t for t in starts if t > end]
