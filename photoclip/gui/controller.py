@@ -297,8 +297,8 @@ class LibraryController(QObject):
 
             report = library.precision_report()
             where = describe_compute(report["device"], report["cpu_class"])
-            head = (f"photoclip {__version__}\n\nModel: {library.model_spec}\n"
-                    f"Runs on: {where}\n")
+            head = (f"photoclip {__version__}\n\nModel: "
+                    f"{short_model_name(library.model_spec)}\nRuns on: {where}\n")
             if not report.get("loaded") and model_state is ModelState.UNAVAILABLE:
                 return head + (f"The model is not running: {problem.rstrip('.')}.\n"
                                "Help → Set up the model… offers a download or a folder.")

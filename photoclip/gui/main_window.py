@@ -736,7 +736,8 @@ class MainWindow(QMainWindow):
         self.view_note.setVisible(bool(note))
         self.weaker_btn.setVisible(bool(view.text.strip()) and not view.weaker
                                    and results.weaker > 0)
-        self.weaker_btn.setText(f"Show {results.weaker:,} weaker matches")
+        self.weaker_btn.setText(
+            f"Show {counted(results.weaker, 'weaker match', 'weaker matches')}")
         if (results.photos or self._roots) and self.stack.currentIndex() != VIEWER_PAGE:
             self.stack.setCurrentIndex(GRID_PAGE)
         if not same_view and results.photos:

@@ -17,9 +17,9 @@ from PySide6.QtCore import QUrl
 from photoclip.core.filenames import display_path, is_plain, quote_path
 
 
-def counted(n: int, word: str) -> str:
-    """``1 photo``, ``2 photos``, ``1,204 photos``."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``1 photo``, ``2 photos``, ``1,204 photos``; ``plural`` where it is not word + s."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def sentence(text: str) -> str:

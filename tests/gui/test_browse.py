@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel
 
 from photoclip.gui.controller import View
 from photoclip.gui.jobs import JobState
+from photoclip.gui.names import counted
 from photoclip.gui.panels import RootStatusRole
 from tests.conftest import draw, draw_photos, draw_shapes_library
 from tests.gui.test_main_window import (
@@ -169,6 +170,10 @@ def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path:
     assert window.model.rowCount() <= 84 // 8
     assert "No photo clearly matches" in window.view_note.text()
     assert window.weaker_btn.isVisible()
+    more = int(window.weaker_btn.text().split()[1].replace(",", ""))
+    assert window.weaker_btn.text() == (f"Show {more:,} weaker match"
+                                        + ("" if more == 1 else "es"))
+    assert counted(1, "weaker match", "weaker matches") == "1 weaker match"
     few = window.model.rowCount()
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         window.weaker_btn.click()
