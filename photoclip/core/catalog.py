@@ -1234,13 +1234,11 @@ class Catalog:
             folders[folder] = folders.get(folder, 0) + 1
         return out
 
-    def root_counts(self, *, readable_only: bool = False) -> dict[int, int]:
-        """root id -> present files; ``readable_only``: only those that are not unreadable
-        (what the grid shows)."""
-        state = "state = 'ok'" if readable_only else "state != 'missing'"
-        return {r[0]: r[1] for r in self._query(
-            f"SELECT root_id, COUNT(*) FROM photos WHERE {state} AND pair_of IS NULL "
-            "GROUP BY root_id")}
+    def root_counts(self) -> dict[int, tuple[int, int]]:
+        """root id -> (present files, of which unreadable), in one pass over the photos."""
+        return {r[0]: (r[1], r[2]) for r in self._query(
+            "SELECT root_id, COUNT(*), SUM(state = 'failed') FROM photos "
+            "WHERE state != 'missing' AND pair_of IS NULL GROUP BY root_id")}
 
 
 def list_backups(folder: Path) -> list[Path]:

@@ -623,7 +623,7 @@ class Library:
         counts = self.catalog.root_counts()
         changed = False
         for root in self.catalog.roots():
-            online = scanner.root_reachable(root.path, counts.get(root.id, 0))
+            online = scanner.root_reachable(root.path, counts.get(root.id, (0, 0))[0])
             if online != root.online:
                 self.catalog.set_root_state(root.id, online=online)
                 changed = True
@@ -646,12 +646,13 @@ class Library:
         """Each folder of the library with its photo count; ``folders``: also how many
         photos each directory under it holds directly."""
         counts = self.catalog.root_counts()
-        readable = self.catalog.root_counts(readable_only=True)
         inside = self.catalog.folder_counts() if folders else {}
-        return [RootStatus(r.path, r.online, counts.get(r.id, 0), r.polling,
-                           inside.get(r.id, {}),
-                           counts.get(r.id, 0) - readable.get(r.id, 0))
-                for r in self.catalog.roots()]
+        out = []
+        for r in self.catalog.roots():
+            present, unreadable = counts.get(r.id, (0, 0))
+            out.append(RootStatus(r.path, r.online, present, r.polling, inside.get(r.id, {}),
+                                  unreadable))
+        return out
 
     # -- indexing --------------------------------------------------------------------------
 
