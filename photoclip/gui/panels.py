@@ -293,7 +293,7 @@ class _FolderDelegate(QStyledItemDelegate):
                                                        body.width()))
         painter.setFont(option.font)
         painter.setPen(dim)
-        n = f"{status.readable:,} photo{'s' if status.readable != 1 else ''}"
+        n = counted(status.readable, "photo")
         bad = f" · {status.unreadable:,} unreadable" if status.unreadable else ""
         detail = (n + bad + (" · checked by polling" if status.polling else "")
                   if status.online else f"offline: drive or share not connected · {n} kept")
