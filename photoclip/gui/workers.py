@@ -34,14 +34,21 @@ def lower_thread_priority() -> None:
     the window keeps painting while every core is busy. Linux keeps a nice value per thread
     and new threads inherit it, so the decode threads and the model's threads that a job
     starts are lowered with it. Elsewhere this does nothing.
+
+    The value is the GUI thread's plus ``_BACKGROUND_NICE``, never this thread's plus it: a
+    pool thread started from a lowered thread has inherited the lowered value, and adding
+    to that again left some workers at 19. Then the one holding the GIL could wait behind
+    the others for the CPU while the GUI thread waited for the GIL.
     """
     if getattr(_lowered, "done", False) or not sys.platform.startswith("linux"):
         return
     _lowered.done = True
     try:
         tid = threading.get_native_id()
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + _BACKGROUND_NICE))
+        # The process id is the GUI (main) thread's id, so this reads that thread's value.
+        target = min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + _BACKGROUND_NICE)
+        if os.getpriority(os.PRIO_PROCESS, tid) < target:
+            os.setpriority(os.PRIO_PROCESS, tid, target)
     except OSError:
         log.debug("could not lower the priority of %s", threading.current_thread().name)
 
