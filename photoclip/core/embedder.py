@@ -175,6 +175,39 @@ def _open_clip() -> Any:
         return _lean_import()
 
 
+def _import_torch_and_open_clip() -> tuple[Any, Any]:
+    import torch
+
+    return torch, _open_clip()
+
+
+def _on_a_thread_of_its_own(fn: Callable[[], Any]) -> Any:
+    """``fn()`` run on a new thread, its value returned or its exception raised here.
+
+    For the first import of torch and open_clip: it leaves reference cycles that hold
+    frames of the import, and a frame holds its caller's frame, up the whole stack. Imported
+    from :meth:`Embedder.load`, they held that frame, so the embedder and its model stayed
+    in memory after a model switch until a full pass of the garbage collector, which the
+    app avoids (photoclip.gui.workers.long_lived). A thread's stack ends at the thread.
+    """
+    if "torch" in sys.modules and "open_clip" in sys.modules:
+        return fn()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:   # raised again on the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="photoclip-import")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def _lean_import() -> Any:
     lean = os.environ.get(ENV_LEAN_IMPORT, "1").strip() != "0"
     stand_in = None
@@ -525,10 +558,8 @@ class Embedder:
             # while idle steal their time (measured: +15% photos/s with passive waiting).
             # Only effective before torch's first import; an explicit setting wins.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            import torch
-
             try:
-                open_clip = _open_clip()
+                torch, open_clip = _on_a_thread_of_its_own(_import_torch_and_open_clip)
             except ImportError as exc:
                 raise ModelUnavailableError(
                     f"photoclip's installation is incomplete: {_first_line(exc)}; install "

@@ -22,6 +22,7 @@ import enum
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -44,7 +45,7 @@ from photoclip.core.watcher import Change, FolderWatcher
 from photoclip.gui.jobs import Job, JobQueue, JobState
 from photoclip.gui.names import counted
 from photoclip.gui.timeline import GROUPINGS, Section, sections_for
-from photoclip.gui.workers import Task, Workers
+from photoclip.gui.workers import Task, Workers, collect_frozen_if_alive, long_lived
 
 log = logging.getLogger(__name__)
 
@@ -245,13 +246,14 @@ class LibraryController(QObject):
                 job.report(done // 1_000_000, total // 1_000_000, "Downloading the model…")
 
             job.report(0, 0, "Loading the model…")
-            try:
-                library.embedder.load(progress=download)
-            finally:
-                job.cancellable = False
-            # Beside indexing, not before it: the first search then answers at once.
-            library.embedder.prepare_queries()
-            library.warm_label_sets()
+            with long_lived():
+                try:
+                    library.embedder.load(progress=download)
+                finally:
+                    job.cancellable = False
+                # Beside indexing, not before it: the first search then answers at once.
+                library.embedder.prepare_queries()
+                library.warm_label_sets()
             return library.model_spec
 
         job = Job("Loading the model", run, pausable=False, cancellable=False)
@@ -352,6 +354,7 @@ class LibraryController(QObject):
                                                     "cancelled")))))
             return self._queue(job)
         library = self._library
+        old = weakref.ref(library.embedder)
 
         def run(job: Job) -> Any:
             def download(_msg: str, done: int, total: int) -> None:
@@ -362,14 +365,14 @@ class LibraryController(QObject):
                                         download=download)
 
         job = Job(f"Switching to the model {short_model_name(spec)}", run)
-        job.finished.connect(lambda j: self._model_switched(j, spec))
+        job.finished.connect(lambda j: self._model_switched(j, spec, old))
         return self._queue(job)
 
     def _model_swapped(self, spec: str) -> None:
         self.model_spec = spec
         self.load_model()
 
-    def _model_switched(self, job: Job, spec: str) -> None:
+    def _model_switched(self, job: Job, spec: str, old: weakref.ref[Any]) -> None:
         if job.state is JobState.FAILED:
             job.outcome = describe_error(job.error)
             self.model_not_changed.emit(spec, job.outcome)
@@ -377,6 +380,7 @@ class LibraryController(QObject):
             job.outcome = "Cancelled; the current model stays, and a new try resumes"
         else:
             job.outcome = f"Now searching with {self.model_spec}"
+            self._run(collect_frozen_if_alive, old)
 
     # -- folders ---------------------------------------------------------------------------
 

@@ -11,12 +11,14 @@ own catalog connection) and ``writes`` (one thread, so edits apply in the order 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import os
 import sys
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -51,6 +53,40 @@ def lower_thread_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, target)
     except OSError:
         log.debug("could not lower the priority of %s", threading.current_thread().name)
+
+
+@contextlib.contextmanager
+def long_lived() -> Iterator[None]:
+    """Build what lives as long as the app (the model, the modules it imports) inside this,
+    and the garbage collector's passes never walk it (gc.freeze).
+
+    A full pass holds the GIL while it walks every container object: 135 ms for the
+    263,000 of the app with ViT-B-32 loaded (AMD EPYC Zen 1), run by whichever thread
+    allocates at that moment, mostly an indexing thread. Meanwhile the GUI thread, waiting
+    for the GIL, painted nothing: the window stuttered while it indexed. Loading the model
+    ran three such passes of 40-100 ms. So the collector is off while the model loads and
+    what it built is frozen after; later passes walk only what came later. Frozen objects
+    are still freed when their last reference goes; reference cycles among them wait for
+    :func:`collect_frozen_if_alive`.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def collect_frozen_if_alive(old: weakref.ref[Any]) -> None:
+    """After a model switch: if the old model is still held (in a reference cycle that
+    freezing kept), collect everything once; then freeze what is left, the new model too.
+    Off the GUI thread: a full pass holds the GIL."""
+    if old() is not None:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 _pools: weakref.WeakSet[QThreadPool] = weakref.WeakSet()

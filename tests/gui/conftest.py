@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,8 +78,12 @@ def make_window(qtbot, app_env: Path, shapes_spec: str) -> Iterator[Callable[...
         return win
 
     yield make
-    for win, calls in made:
+    for win, _calls in made:
         win.close()
+    # The app froze what was alive once its model was ready (workers.settle_long_lived);
+    # its process would end here. The tests' process goes on: let its cycles be collected.
+    gc.unfreeze()
+    for _win, calls in made:
         assert not calls, f"Library called on the GUI thread: {sorted(set(calls))}"
 
 

@@ -7,9 +7,11 @@ program would: a read-only Library opened beside the app.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +223,17 @@ def test_window_stays_responsive_while_indexing(qtbot, window, tmp_path: Path) -
     assert len(gaps) > 50
     # The event loop never stalled for more than 100 ms while the indexer ran.
     assert max(gaps) < 100, f"worst event-loop stall {max(gaps)} ms"
+
+
+def test_the_loaded_model_is_kept_out_of_the_collectors_passes(qtbot, window) -> None:
+    # A full pass of Python's collector holds the GIL while it walks every object it
+    # tracks: with the model's hundreds of thousands among them, the window stuttered.
+    _model_ready(qtbot, window)
+    model = window.controller._library.embedder._model
+    walked = gc.get_objects()
+    assert not any(o is model for o in walked)
+    assert gc.get_freeze_count() > len(walked)
+    assert gc.isenabled()
 
 
 def test_search_during_indexing_answers_within_a_second(qtbot, window,
@@ -769,6 +782,7 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
     shutil.copytree(Path(SHAPES_SPEC.removeprefix("local-dir:")), other)
     window.controller._library.indexer.batch_size = 4
     _search(qtbot, window, "a red circle")
+    old_model = weakref.ref(window.controller._library.embedder._model)
     job = window.controller.use_model(f"local-dir:{other}")
     assert job is not None
     # While it runs (held paused, so a fast machine cannot finish it first), the old
@@ -784,6 +798,8 @@ def test_model_switch_from_settings_runs_as_a_job_without_a_restart(
     qtbot.waitUntil(lambda: window.controller.model_spec == f"local-dir:{other}",
                     timeout=120000)
     assert job.state is JobState.DONE, job.outcome
+    # The old model's memory is given back, though the app froze it for the collector.
+    qtbot.waitUntil(lambda: old_model() is None, timeout=10000)
     _search(qtbot, window, "a red circle")
     assert truth[window.model.paths()[0]] == ("red", "circle")
     with Library.open(window.controller.library_folder, readonly=True) as lib:

@@ -316,3 +316,33 @@ def test_an_installation_without_open_clips_code_is_refused_in_words(tmp_path: P
     assert "Error" not in got["error"]
     assert "Traceback" not in got["error"]
     assert got["reason"].startswith("photoclip's installation is incomplete")
+
+
+_FIRST_LOAD_FREED = """
+import gc, json, sys, threading, weakref
+from PIL import Image
+gc.disable()   # only reference counting frees anything here
+assert "torch" not in sys.modules
+from photoclip.core.embedder import Embedder
+
+embedder = Embedder(sys.argv[1])
+embedder.load()
+embedder.prepare_queries()
+embedder.encode_pil([Image.new("RGB", (64, 48), "red")])
+embedder.encode_texts(["a red circle"], query=True)
+for thread in threading.enumerate():
+    if thread is not threading.main_thread():
+        thread.join()
+model = weakref.ref(embedder._model)
+del embedder
+print(json.dumps({"freed": model() is None}))
+"""
+
+
+def test_the_model_that_imported_torch_is_freed_once_dropped(tmp_path: Path) -> None:
+    # The app freezes what the model load built (no collector pass walks it), so a model
+    # switched away from is freed by reference counting or never. Importing torch from
+    # within load() had left cycles that held load()'s frame, and with it the model.
+    got = run_probe(tmp_path, _FIRST_LOAD_FREED, f"local-dir:{SHAPES_MODEL}")
+    assert got["freed"]
+
