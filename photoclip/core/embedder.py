@@ -176,9 +176,45 @@ def _open_clip() -> Any:
 
 
 def _import_torch_and_open_clip() -> tuple[Any, Any]:
+    if "torch" not in sys.modules:
+        _load_torch_libraries()
     import torch
 
     return torch, _open_clip()
+
+
+def _load_torch_libraries() -> None:
+    """Load torch's native libraries by a foreign call to dlopen, which lets go of the GIL.
+
+    ``import torch`` loads and relocates them (libtorch_cpu alone is 426 MB) while it holds
+    the GIL: the app's window could not paint for 310-360 ms (AMD EPYC Zen 1), worse than
+    any other moment of a session. Loaded first this way (0.4 s with the GIL free, 10-42
+    ms pauses), the import finds them in memory, and its worst pause was 42-67 ms. The
+    flags are those torch's import uses. Where this cannot be done (Windows; a layout not
+    found), nothing happens and the import loads them as it always did.
+    """
+    if not hasattr(os, "RTLD_GLOBAL") or sys.platform == "win32":
+        return
+    try:
+        import ctypes
+        import importlib.machinery
+
+        spec = importlib.util.find_spec("torch")
+        if spec is None or not spec.origin:
+            return
+        root = Path(spec.origin).parent
+        deps = sorted((root / "lib").glob("libtorch_global_deps.*"))
+        ext = next((root / f"_C{suffix}" for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                    if (root / f"_C{suffix}").is_file()), None)
+        if not deps or ext is None:
+            return
+        libc = ctypes.CDLL(None)
+        libc.dlopen.restype = ctypes.c_void_p
+        libc.dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        if libc.dlopen(os.fsencode(deps[0]), os.RTLD_GLOBAL | os.RTLD_NOW):
+            libc.dlopen(os.fsencode(ext), sys.getdlopenflags())
+    except (OSError, AttributeError, ImportError, ValueError):
+        log.debug("torch's libraries are loaded by its import", exc_info=True)
 
 
 def _on_a_thread_of_its_own(fn: Callable[[], Any]) -> Any:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +347,19 @@ def test_the_model_that_imported_torch_is_freed_once_dropped(tmp_path: Path) -> 
     got = run_probe(tmp_path, _FIRST_LOAD_FREED, f"local-dir:{SHAPES_MODEL}")
     assert got["freed"]
 
+
+_PRELOAD = """
+import json, sys
+from photoclip.core import embedder
+embedder._load_torch_libraries()
+print(json.dumps({"torch": "torch" in sys.modules,
+                  "loaded": "libtorch_cpu" in open("/proc/self/maps").read()}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_torchs_libraries_are_loaded_before_its_import_holds_the_gil(tmp_path: Path) -> None:
+    # import torch loads them with the GIL held (the window froze for a third of a second
+    # while the model loaded); found where torch is installed, they are loaded without it.
+    got = run_probe(tmp_path, _PRELOAD)
+    assert got == {"torch": False, "loaded": True}
