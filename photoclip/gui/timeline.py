@@ -32,7 +32,9 @@ class Section:
         if not self.title:
             return ""
         n = f"{self.count:,} photo{'s' if self.count != 1 else ''}"
-        dated = f", {self.file_dated:,} by file date" if self.file_dated else ""
+        # "Date taken" is the word file managers and photo apps use for the EXIF date.
+        dated = (f", {self.file_dated:,} with no date taken (placed by file date)"
+                 if self.file_dated else "")
         return f"{self.title}  ·  {n}{dated}"
 
 
