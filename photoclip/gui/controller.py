@@ -43,7 +43,7 @@ from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
 from photoclip.core.watcher import Change, FolderWatcher
 from photoclip.gui.jobs import Job, JobQueue, JobState
-from photoclip.gui.names import counted
+from photoclip.gui.names import counted, shown_name
 from photoclip.gui.timeline import GROUPINGS, Section, sections_for
 from photoclip.gui.workers import Task, Workers, collect_frozen_if_alive, long_lived
 
@@ -411,9 +411,7 @@ class LibraryController(QObject):
             self.message.emit("Added " + ", ".join(display_path(a) for a in added))
             if self.watcher is not None:
                 self.watcher.request_root_sync()
-            title = (f"Indexing {os.path.basename(added[0]) or added[0]}" if len(added) == 1
-                     else f"Indexing {len(added)} folders")
-            self.index_now(title)
+            self.index_now(folders=added)
 
         self._run(add, on_result=done, write=True)
 
@@ -468,16 +466,21 @@ class LibraryController(QObject):
 
     # -- indexing and watching -------------------------------------------------------------
 
-    def index_now(self, title: str = "Indexing new photos") -> Job | None:
+    def index_now(self, title: str = "Indexing new photos",
+                  folders: list[str] | None = None) -> Job | None:
         """Queue a scan + index run, unless one is already waiting to start (the watcher's
         first look at the folders, say): it will scan everything when it starts, and two
         would index the same photos one after the other. A run already going has scanned,
-        so a new one is queued behind it."""
+        so a new one is queued behind it. ``folders``: the folders just added, which name
+        the run ("Indexing Holidays"), those of a run waiting to start with them."""
         if self._closing:
             return None
         for job in self.jobs.active():
             if job.scans_all and job.state is JobState.QUEUED:
-                job.title = title     # it does this work now: say so
+                # It does this work now: say so, naming every folder it was queued for.
+                job.folders += folders or []
+                job.title = _indexing_title(job.folders) if job.folders else title
+                job.changed.emit(job)
                 return job
         library = self._library
 
@@ -486,8 +489,9 @@ class LibraryController(QObject):
             return library.index(progress=_index_progress(job), cancel=job.cancel_event,
                                  pause=job.pause_event, embed=job.embeds)
 
-        job = Job(title, run, quiet=True)
+        job = Job(_indexing_title(folders) if folders else title, run, quiet=True)
         job.indexes = job.scans_all = True
+        job.folders = list(folders or [])
         job.finished.connect(self._indexed)
         return self._queue(job)
 
@@ -1045,6 +1049,15 @@ def _index_progress(job: Job) -> Callable[[IndexProgress], None]:
             job.message = f"{p.failed:,} could not be read" if p.failed else ""
             job.report(p.done, p.total)
     return report
+
+
+def _indexing_title(folders: list[str]) -> str:
+    names = [shown_name(f) for f in folders]
+    if len(names) == 1:
+        return f"Indexing {names[0]}"
+    if len(names) == 2:
+        return f"Indexing {names[0]} and {names[1]}"
+    return f"Indexing {len(names)} folders"
 
 
 def _index_outcome(job: Job) -> str:

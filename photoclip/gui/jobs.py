@@ -70,6 +70,7 @@ class Job(QObject):
         self.indexes = False             # an indexing run (see LibraryController.index_now)
         self.scans_all = False           # ...that looks at every folder, not a few files
         self.embeds = False              # ...that embeds (the model was ready when it began)
+        self.folders: list[str] = []     # ...queued for these added folders (its title)
         self.quiet = quiet            # dropped from the list when it ends with nothing done
         self.state = JobState.QUEUED
         self.done = 0

@@ -1107,7 +1107,8 @@ class MainWindow(QMainWindow):
     def _update_jobs(self) -> None:
         jobs = self.controller.jobs
         running = jobs.running()
-        waiting = len([j for j in jobs.active() if j is not running])
+        queued = [j for j in jobs.active() if j is not running]
+        waiting = len(queued)
         if running is None:
             self._set_jobs_text(f"{waiting} job{'s' if waiting != 1 else ''} waiting"
                                 if waiting else "")
@@ -1115,7 +1116,8 @@ class MainWindow(QMainWindow):
             for w in (self.progress, self.pause_btn, self.cancel_btn):
                 w.hide()
             return
-        more = f"  (+{waiting} more)" if waiting else ""
+        more = (f"  ·  next: {queued[0].title}" if len(queued) == 1
+                else f"  ·  {waiting} more waiting" if queued else "")
         detail = running.summary()
         what = (running.title if detail.rstrip("…").lower() == running.title.lower()
                 else f"{running.title}: {detail}")

@@ -341,3 +341,22 @@ def test_a_move_to_the_trash_that_left_photos_says_why_in_its_one_line() -> None
     mixed = [*stuck, TrashFailure("/x.jpg", "file not found", 20)]
     assert trash_outcome(TrashResult(0.0, moved, mixed)) == (
         f"Moved 1 photo to the trash; 5 could not be moved: {ro} (and 1 other reason)")
+
+
+def test_the_status_bar_says_what_runs_next(qtbot, window, tmp_path: Path) -> None:
+    _model_ready(qtbot, window)
+    job = _start_slow_index(qtbot, window, tmp_path / "many", n=120)
+    draw_photos(tmp_path / "second", 3, seed=61)
+    draw_photos(tmp_path / "third", 3, seed=62)
+    window.controller.add_folders([str(tmp_path / "second")])
+    # The whole line is the tooltip; the button's text is elided to the status bar's room.
+    qtbot.waitUntil(lambda: window.jobs_button.toolTip().startswith(
+        "Indexing many: ") and "  ·  next: Indexing second\n" in window.jobs_button.toolTip(),
+        timeout=10000)
+    # A run waiting to start scans every folder: the one added now joins it, by name.
+    window.controller.add_folders([str(tmp_path / "third")])
+    qtbot.waitUntil(lambda: "  ·  next: Indexing second and third\n"
+                    in window.jobs_button.toolTip(), timeout=10000)
+    job.set_paused(False)
+    _idle(qtbot, window, timeout=180000)
+    assert _status(window).indexed == 126

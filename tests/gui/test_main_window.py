@@ -119,7 +119,7 @@ def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) ->
             for i in range(window.sidebar.topLevelItemCount())} == {str(a), str(b)}
     assert all("photos" in window.sidebar.topLevelItem(i).text(0) for i in range(2))
     # One job, with counted progress, that ended done.
-    indexing = [p for p in progress if p[0] == "Indexing 2 folders"]
+    indexing = [p for p in progress if p[0] == "Indexing a and b"]
     assert indexing
     assert indexing[-1][3] is JobState.DONE
     counted = [p for p in indexing if p[2]]
