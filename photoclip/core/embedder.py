@@ -707,7 +707,7 @@ class Embedder:
             rejected.append(known.describe())
         if not rejected:
             return "fp32", f"fp32: no faster path on {where}"
-        return "fp32", f"fp32 on {where}: " + "; ".join(rejected)
+        return "fp32", f"fp32 on {where}: " + _reasons(rejected)
 
     def _build_tower(self, torch: Any, precision: str) -> Any | None:
         fp32 = self._model.visual
@@ -784,7 +784,7 @@ class Embedder:
                 rejected.append(known.describe())
                 continue
             if not self._applies(torch, precision):
-                rejected.append(f"{precision} does not apply to this model")
+                rejected.append(precision + _NOT_APPLICABLE)
                 continue
             self._trial = _Trial(precision, self._verdict_key(torch, precision), known)
             self._untried = ladder
@@ -798,7 +798,7 @@ class Embedder:
                 self.precision_reason = (f"fp32 while {precision} is checked against it on "
                                          "the first photos embedded")
             return
-        self.precision_reason = f"fp32 on {where}: " + "; ".join(rejected)
+        self.precision_reason = f"fp32 on {where}: " + _reasons(rejected)
 
     def _applies(self, torch: Any, precision: str) -> bool:
         """Whether a tower in ``precision`` can be built for this model here (without
@@ -821,8 +821,8 @@ class Embedder:
             trial = self._trial
             tower = self._build_tower(torch, trial.precision)
             if tower is None:
-                self._rejected.append(f"{trial.precision} does not apply to this model")
-                self._next_trial(torch, "; ".join(self._rejected))
+                self._rejected.append(trial.precision + _NOT_APPLICABLE)
+                self._next_trial(torch, _reasons(self._rejected))
                 continue
             trial.tower = tower
             if trial.known is not None:
@@ -868,7 +868,7 @@ class Embedder:
                 self._rejected.append(known.describe())
                 continue
             if not self._applies(torch, precision):
-                self._rejected.append(f"{precision} does not apply to this model")
+                self._rejected.append(precision + _NOT_APPLICABLE)
                 continue
             self._trial = _Trial(precision, self._verdict_key(torch, precision), known)
             self.precision_reason = f"fp32 while {precision} is checked ({why})"
@@ -897,7 +897,7 @@ class Embedder:
             return
         log.info("%s rejected for %s: %s", trial.precision, self.spec, check.describe())
         self._rejected.append(check.describe())
-        self._next_trial(torch, "; ".join(self._rejected))   # every rung that failed, said
+        self._next_trial(torch, _reasons(self._rejected))   # every rung that failed, said
 
     def finish_check(self) -> None:
         """Decide a check still waiting for photos, topping it up with generated images.
@@ -1412,6 +1412,21 @@ def _progress_tqdm(progress: DownloadProgress, message: str) -> type:
             return out
 
     return _Forwarding
+
+
+_NOT_APPLICABLE = " does not apply to this model"
+
+
+def _reasons(rejected: list[str]) -> str:
+    """Why each rung of the ladder was passed over, the rungs that do not apply to the
+    model said once: "int8 and int8-mlp do not apply to this model", not twice over."""
+    skipped = [r.removesuffix(_NOT_APPLICABLE) for r in rejected if r.endswith(_NOT_APPLICABLE)]
+    said = [r for r in rejected if not r.endswith(_NOT_APPLICABLE)]
+    if len(skipped) == 1:
+        said.append(skipped[0] + _NOT_APPLICABLE)
+    elif skipped:
+        said.append(f"{', '.join(skipped[:-1])} and {skipped[-1]} do not apply to this model")
+    return "; ".join(said)
 
 
 def _first_line(exc: BaseException) -> str:
