@@ -420,18 +420,28 @@ class ShortcutsDialog(QDialog):
     def __init__(self, actions: list[Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        self.resize(680, 640)
         self.tree = tree = QTreeWidget()
         tree.setHeaderLabels(["Keys", "Does"])
         tree.setRootIsDecorated(False)
+        tree.setWordWrap(True)   # a screen too narrow for a row wraps it, never elides it
         for keys, does in action_keys(actions) + OTHER_KEYS:
-            tree.addTopLevelItem(QTreeWidgetItem([keys, does]))
+            item = QTreeWidgetItem([keys, does])
+            item.setToolTip(1, does)
+            tree.addTopLevelItem(item)
         tree.resizeColumnToContents(0)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(tree)
         layout.addWidget(buttons)
+        # Wide enough for every row whole (a fixed 680 px cut the longest ones off), as far
+        # as the screen allows.
+        margins = layout.contentsMargins()
+        wide = (tree.columnWidth(0) + tree.sizeHintForColumn(1) + 2 * tree.frameWidth()
+                + tree.verticalScrollBar().sizeHint().width() + margins.left()
+                + margins.right() + 8)
+        screen = (parent.screen() if parent is not None else self.screen()).availableGeometry()
+        self.resize(min(wide, int(screen.width() * 0.9)), min(640, screen.height()))
 
 
 class ModelTable(QWidget):

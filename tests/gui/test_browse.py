@@ -589,7 +589,16 @@ def test_shortcuts_page_lists_every_key_the_window_binds(qtbot, window) -> None:
     bound = {k.toString(QKeySequence.SequenceFormat.NativeText)
              for a in window.findChildren(QAction) for k in a.shortcuts()} - {""}
     assert {"F11", "Ctrl+A", "Ctrl+T"} <= bound
-    seen = _answer_next_dialog(qtbot, lambda box: box.accept())
+    whole: list[bool] = []
+
+    def look(box) -> None:  # type: ignore[no-untyped-def]
+        # Every row shows whole: the dialog is as wide as its longest row needs.
+        tree = box.tree
+        whole.append(tree.columnWidth(0) >= tree.sizeHintForColumn(0) and
+                     tree.viewport().width() - tree.columnWidth(0) >= tree.sizeHintForColumn(1))
+        box.accept()
+
+    seen = _answer_next_dialog(qtbot, look)
     pages: list = []
     real_exec = None
 
@@ -609,6 +618,7 @@ def test_shortcuts_page_lists_every_key_the_window_binds(qtbot, window) -> None:
     qtbot.waitUntil(lambda: bool(seen), timeout=5000)
     listed = {k.strip() for row in pages[0] for k in row.split(",")}
     assert bound <= listed, bound - listed
+    assert whole == [True]
 
 
 def test_a_drag_over_the_window_is_highlighted_and_an_offline_folder_says_why(
