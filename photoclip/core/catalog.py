@@ -1234,6 +1234,18 @@ class Catalog:
             folders[folder] = folders.get(folder, 0) + 1
         return out
 
+    def folder_unreadable(self) -> dict[int, dict[str, int]]:
+        """root id -> {directory: unreadable files directly in it}, only where there are
+        some: the folder tree flags them (a separate query: they are few)."""
+        out: dict[int, dict[str, int]] = {}
+        for root_id, path in self._query(
+                "SELECT root_id, path FROM photos WHERE state = 'failed' AND pair_of IS NULL"):
+            folder = (path.rpartition(os.sep)[0] if isinstance(path, str)
+                      else os.path.dirname(os_path(path)))
+            folders = out.setdefault(root_id, {})
+            folders[folder] = folders.get(folder, 0) + 1
+        return out
+
     def root_counts(self) -> dict[int, tuple[int, int]]:
         """root id -> (present files, of which unreadable), in one pass over the photos."""
         return {r[0]: (r[1], r[2]) for r in self._query(

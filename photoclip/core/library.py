@@ -128,6 +128,8 @@ class RootStatus:
     # directory -> readable photos directly in it (only when asked for: the folder tree)
     folders: dict[str, int] = field(default_factory=dict)
     unreadable: int = 0   # of ``photos``, files that could not be read (the Problems list)
+    # directory -> unreadable files directly in it, where there are some (with ``folders``)
+    unreadable_folders: dict[str, int] = field(default_factory=dict)
 
     @property
     def readable(self) -> int:
@@ -647,11 +649,12 @@ class Library:
         photos each directory under it holds directly."""
         counts = self.catalog.root_counts()
         inside = self.catalog.folder_counts() if folders else {}
+        bad = self.catalog.folder_unreadable() if folders else {}
         out = []
         for r in self.catalog.roots():
             present, unreadable = counts.get(r.id, (0, 0))
             out.append(RootStatus(r.path, r.online, present, r.polling, inside.get(r.id, {}),
-                                  unreadable))
+                                  unreadable, bad.get(r.id, {})))
         return out
 
     # -- indexing --------------------------------------------------------------------------

@@ -42,7 +42,7 @@ from photoclip.gui.thumbnails import ThumbnailCache
 
 RootRole = Qt.ItemDataRole.UserRole            # the folder's path (a root or inside one)
 RootStatusRole = Qt.ItemDataRole.UserRole + 1  # a root's RootStatus
-FolderRole = Qt.ItemDataRole.UserRole + 2      # a folder inside a root: (photos, online)
+FolderRole = Qt.ItemDataRole.UserRole + 2      # a folder in a root: (photos, online, unreadable)
 
 
 def set_folder(item: QTreeWidgetItem, path: str) -> None:
@@ -232,24 +232,35 @@ class FolderNode:
     path: str
     photos: int = 0
     children: dict[str, FolderNode] = field(default_factory=dict)
+    unreadable: int = 0   # files here and below that could not be read (not in ``photos``)
 
 
-def folder_tree(root: str, folders: dict[str, int]) -> FolderNode:
+def folder_tree(root: str, folders: dict[str, int],
+                unreadable: dict[str, int] | None = None) -> FolderNode:
     """The folders under ``root`` that hold photos (``folders``: directory -> photos
-    directly in it), as a tree whose counts include everything below each folder."""
+    directly in it; ``unreadable``: directory -> files that could not be read), as a tree
+    whose counts include everything below each folder."""
     top = FolderNode(root)
-    for folder, n in folders.items():
-        top.photos += n
+
+    def add(folder: str, photos: int, bad: int) -> None:
+        top.photos += photos
+        top.unreadable += bad
         rel = os.path.relpath(folder, root)
         if rel == os.curdir or rel.startswith(os.pardir):
-            continue
+            return
         node = top
         for part in rel.split(os.sep):
             child = node.children.get(part)
             if child is None:
                 child = node.children[part] = FolderNode(os.path.join(node.path, part))
-            child.photos += n
+            child.photos += photos
+            child.unreadable += bad
             node = child
+
+    for folder, n in folders.items():
+        add(folder, n, 0)
+    for folder, n in (unreadable or {}).items():
+        add(folder, 0, n)
     return top
 
 
@@ -305,11 +316,11 @@ class _FolderDelegate(QStyledItemDelegate):
 
     def _paint_inner(self, painter: QPainter, option: QStyleOptionViewItem,
                      index: QModelIndex, text: Any, dim: Any) -> None:
-        photos, online = index.data(FolderRole) or (0, True)
+        photos, online, bad = index.data(FolderRole) or (0, True, 0)
         fm = option.fontMetrics
         rect = option.rect.adjusted(2, 0, -6, 0)
         icon("folder").paint(painter, QRect(rect.left(), rect.center().y() - 8, 16, 16))
-        count = f"{photos:,}"
+        count = f"{photos:,}" + (f" · {bad:,} unreadable" if bad else "")
         count_w = fm.horizontalAdvance(count) + 4
         body = QRect(rect.left() + 22, rect.top(), rect.width() - 22 - count_w, rect.height())
         painter.save()
@@ -353,7 +364,7 @@ class FolderList(QTreeWidget):
             (self._expanded.add if expanded else self._expanded.discard)(path)
 
     def set_roots(self, roots: list[Any], current: str | None) -> None:
-        trees = [folder_tree(r.path, r.folders) for r in roots]
+        trees = [folder_tree(r.path, r.folders, r.unreadable_folders) for r in roots]
         shape: list[str] = []
         for tree in trees:
             stack = [tree]
@@ -408,10 +419,14 @@ class FolderList(QTreeWidget):
             path = folder_of(item.data(0, RootRole))
             node = nodes.get(path)
             photos = node.photos if node else 0
-            item.setText(0, f"{shown_name(path)} — {photos:,}")
-            item.setData(0, FolderRole, (photos, r.online))
-            item.setToolTip(0, f"{shown(path)}\n{photos:,} photos here "
-                            "and in the folders inside it")
+            bad = node.unreadable if node else 0
+            flag = f" · {bad:,} unreadable" if bad else ""
+            item.setText(0, f"{shown_name(path)} — {photos:,}{flag}")
+            item.setData(0, FolderRole, (photos, r.online, bad))
+            item.setToolTip(0, f"{shown(path)}\n{counted(photos, 'photo')} here and in the "
+                            "folders inside it" + (
+                                f"\n{counted(bad, 'file')} could not be read: Problems "
+                                "lists them, with why" if bad else ""))
             items.extend(item.child(i) for i in range(item.childCount()))
 
     def select_folder(self, path: str | None) -> None:

@@ -428,6 +428,7 @@ def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Pat
     draw_photos(root / "2024" / "Home", 3, seed=62)
     draw_photos(root / "2025", 2, seed=63)
     draw_photos(root, 1, seed=64)
+    (root / "2024" / "Trip" / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo")
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, root, expect=11)
     tree = window.sidebar
@@ -435,12 +436,15 @@ def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Pat
                     and tree.topLevelItem(0).childCount() == 2, timeout=10000)
     top = tree.topLevelItem(0)
     assert top.isExpanded()
-    # Each folder counts what is in it and below it; the years open to their albums.
+    # Each folder counts what is in it and below it; the years open to their albums. A file
+    # that could not be read is flagged on its folder and those above it, not counted.
+    qtbot.waitUntil(lambda: "unreadable" in top.child(0).text(0), timeout=10000)
     children = {top.child(i).text(0): top.child(i) for i in range(top.childCount())}
-    assert set(children) == {"2024 — 8", "2025 — 2"}
-    year = children["2024 — 8"]
+    assert set(children) == {"2024 — 8 · 1 unreadable", "2025 — 2"}
+    year = children["2024 — 8 · 1 unreadable"]
     assert sorted(year.child(i).text(0) for i in range(year.childCount())) == [
-        "Home — 3", "Trip — 5"]
+        "Home — 3", "Trip — 5 · 1 unreadable"]
+    assert "1 file could not be read: Problems lists them" in year.toolTip(0)
     # A click on an album shows only its photos.
     trip = next(year.child(i) for i in range(year.childCount())
                 if year.child(i).text(0).startswith("Trip"))
@@ -456,7 +460,7 @@ def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Pat
     # A new photo updates the counts in place: what was open and selected stays so.
     draw_photos(root / "2024" / "Trip", 1, seed=65, size=(150, 110))
     window.controller.index_now("Indexing")
-    qtbot.waitUntil(lambda: trip.text(0) == "Trip — 6", timeout=30000)
+    qtbot.waitUntil(lambda: trip.text(0) == "Trip — 6 · 1 unreadable", timeout=30000)
     assert year.isExpanded()
     assert trip.isSelected()
     qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=10000)

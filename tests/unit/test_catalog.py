@@ -133,5 +133,16 @@ def test_folder_counts_cut_each_path_to_its_folder(catalog: Catalog, tmp_path: P
     assert tree.photos == 6
     assert tree.children["2024"].photos == 3
     assert tree.children["2024"].children["Trip"].photos == 2
+    # A file that could not be read leaves the counts and is flagged on its folders.
+    trip_c = cat.photo_by_path(str(root / "2024/Trip/c.jpg"))
+    cat.commit_embeddings("m", [], [(trip_c.id, "not a photo")])
+    assert cat.folder_counts()[rid][str(root / "2024" / "Trip")] == 1
+    bad = cat.folder_unreadable()
+    assert bad == {rid: {str(root / "2024" / "Trip"): 1}}
+    tree = folder_tree(str(root), cat.folder_counts()[rid], bad[rid])
+    assert (tree.photos, tree.unreadable) == (5, 1)
+    assert tree.children["2024"].unreadable == 1
+    assert tree.children["2024"].children["Trip"].unreadable == 1
+    assert tree.children["2025"].unreadable == 0
     assert tree.children[odd].path == os.path.join(str(root), odd)
     assert tree.children["2025"].children["x"].children["y"].photos == 1
