@@ -485,17 +485,11 @@ class PhotoGridView(QAbstractItemView):
 
     def _paint_cell(self, painter: QPainter, rect: QRect, row: int, selected: bool,
                     current: bool, fm: QFontMetrics, pal: QPalette) -> None:
-        if selected:
-            color = pal.color(QPalette.ColorRole.Highlight)
-            color.setAlpha(60)
-            painter.fillRect(rect, color)
-            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
         side = self._layout.box or self.thumb_size
         box = QRect(rect.left() + PAD, rect.top() + PAD, side, side)
         pixmap, text, score = self._cell_data(row, side)
         target = box
+        size = None
         if pixmap is not None and not pixmap.isNull():
             # The model fits thumbnails to the box (a photo smaller than it stays small);
             # anything larger is scaled down here.
@@ -505,6 +499,18 @@ class PhotoGridView(QAbstractItemView):
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
             target.moveBottom(box.bottom())   # every photo stands on the same line
+        # The selection hugs the photo and its caption: over the whole cell, a landscape
+        # photo stood under an empty coloured band.
+        hug = QRect(rect.left(), target.top() - PAD, rect.width(),
+                    rect.bottom() - target.top() + PAD + 1)
+        if selected:
+            color = pal.color(QPalette.ColorRole.Highlight)
+            color.setAlpha(60)
+            painter.fillRect(hug, color)
+            painter.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(hug.adjusted(1, 1, -1, -1), 3, 3)
+        if pixmap is not None and size is not None:
             if size == pixmap.size():
                 painter.drawPixmap(target.topLeft(), pixmap)
             else:
@@ -527,4 +533,4 @@ class PhotoGridView(QAbstractItemView):
             pen = QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRect(rect.adjusted(1, 1, -1, -1))
+            painter.drawRect(hug.adjusted(1, 1, -1, -1))

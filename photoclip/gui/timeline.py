@@ -33,8 +33,12 @@ class Section:
             return ""
         n = f"{self.count:,} photo{'s' if self.count != 1 else ''}"
         # "Date taken" is the word file managers and photo apps use for the EXIF date.
-        dated = (f", {self.file_dated:,} with no date taken (placed by file date)"
-                 if self.file_dated else "")
+        if self.file_dated and self.file_dated == self.count:
+            dated = " by file date (no date taken)"
+        elif self.file_dated:
+            dated = f", {self.file_dated:,} with no date taken (placed by file date)"
+        else:
+            dated = ""
         return f"{self.title}  ·  {n}{dated}"
 
 

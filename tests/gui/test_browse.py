@@ -17,6 +17,7 @@ from photoclip.gui.controller import View
 from photoclip.gui.jobs import JobState
 from photoclip.gui.names import counted
 from photoclip.gui.panels import RootStatusRole
+from photoclip.gui.timeline import Section
 from tests.conftest import draw, draw_photos, draw_shapes_library
 from tests.gui.test_main_window import (
     _answer_next_dialog,
@@ -67,8 +68,9 @@ def test_timeline_groups_by_capture_date_with_headers(qtbot, window, tmp_path: P
     # The photo without EXIF is placed by its file time: today, first (newest first).
     assert titles[1:] == [("July 2023", 3), ("December 2021", 1), ("March 2019", 1)]
     assert window.grid.sections[0].file_dated == 1
-    assert window.grid.sections[0].header.endswith(
-        "1 photo, 1 with no date taken (placed by file date)")
+    assert window.grid.sections[0].header.endswith("1 photo by file date (no date taken)")
+    some = Section("2021-03", "March 2021", 0, 120, 29, 2021)
+    assert some.header == "March 2021  ·  120 photos, 29 with no date taken (placed by file date)"
     assert [window.years.item(i).text() for i in range(window.years.count())] == [
         str(datetime.now().year), "2023", "2021", "2019"]
     with qtbot.waitSignal(window.controller.results, timeout=20000):
@@ -102,6 +104,21 @@ def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> 
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, tmp_path / "p", expect=8)
     qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=10000)
+    # A selected landscape photo is highlighted with its caption, not under an empty band
+    # of colour: above it, the cell looks as an unselected one does.
+    grid = window.grid
+    grid.setCurrentIndex(window.model.index(0))
+    qtbot.waitUntil(lambda: all(window.model.thumbnails.get(p, grid._layout.box) is not None
+                                for p in window.model.paths()[:2]), timeout=10000)
+    grid.viewport().update()
+    qtbot.wait(50)
+    shot = grid.viewport().grab().toImage()
+    chosen, other = grid.visualRect(window.model.index(0)), grid.visualRect(
+        window.model.index(1))
+    assert shot.pixelColor(chosen.center().x(), chosen.top() + 4) == \
+        shot.pixelColor(other.center().x(), other.top() + 4)
+    assert shot.pixelColor(chosen.center().x(), chosen.bottom() - 2) != \
+        shot.pixelColor(other.center().x(), other.bottom() - 2)   # the caption's part is
     # Ctrl+A selects what is shown; a click with Ctrl adds to a selection.
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
