@@ -94,10 +94,10 @@ class PhotoTags(QWidget):
         self.new = QLineEdit(placeholderText="Add a tag…")
         self.new.returnPressed.connect(self._add)
         self.confirm_btn = confirm = QPushButton("Confirm")
-        confirm.clicked.connect(lambda: self._confirm_item(self.list.currentItem()))
+        confirm.clicked.connect(lambda: self._confirm_item(self._chosen()))
         self.remove_btn = remove = QPushButton("Remove")
         remove.clicked.connect(self._remove)
-        self.list.currentItemChanged.connect(lambda *_a: self._update_buttons())
+        self.list.itemSelectionChanged.connect(self._update_buttons)
         buttons = QHBoxLayout()
         buttons.addWidget(confirm)
         buttons.addWidget(remove)
@@ -122,10 +122,17 @@ class PhotoTags(QWidget):
                 self.list.addItem(item)
         self._update_buttons()
 
+    def _chosen(self) -> QListWidgetItem | None:
+        """The tag the user picked: a selected one. Not the list's current item, which Qt
+        sets to the first row when the list takes the focus (opening the viewer did), with
+        nothing shown as picked: Confirm then confirmed a tag nobody chose."""
+        chosen = self.list.selectedItems()
+        return chosen[0] if chosen else None
+
     def _update_buttons(self) -> None:
         """Confirm and Remove act on the tag selected in the list: without one they are off
         and say so, rather than doing nothing when clicked."""
-        item = self.list.currentItem()
+        item = self._chosen()
         source = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else None
         self.confirm_btn.setEnabled(source == "auto")
         self.remove_btn.setEnabled(item is not None)
@@ -142,7 +149,7 @@ class PhotoTags(QWidget):
             self.confirm.emit(*item.data(Qt.ItemDataRole.UserRole))
 
     def _remove(self) -> None:
-        item = self.list.currentItem()
+        item = self._chosen()
         if item is not None:
             self.remove.emit(*item.data(Qt.ItemDataRole.UserRole))
 

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import (
+    QElapsedTimer,
+    QItemSelectionModel,
+    QMimeData,
+    QPointF,
+    Qt,
+    QTimer,
+    QUrl,
+)
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -521,6 +529,12 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     assert not tags.remove_btn.isEnabled()
     assert not tags.confirm_btn.isEnabled()
     assert "Select a tag" in tags.remove_btn.toolTip()
+    # The list taking the focus makes its first row current, unselected (Qt does that): it
+    # was not picked, so the buttons stay off (Confirm confirmed it, unasked).
+    tags.list.setCurrentRow(0, QItemSelectionModel.SelectionFlag.NoUpdate)
+    assert tags.list.currentItem() is not None
+    assert not tags.confirm_btn.isEnabled()
+    assert not tags.remove_btn.isEnabled()
     tags.list.setCurrentItem(circle_item)
     assert tags.remove_btn.isEnabled()
     assert tags.confirm_btn.isEnabled()   # an automatic tag can be made yours
