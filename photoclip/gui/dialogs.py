@@ -92,8 +92,10 @@ class ProblemsDialog(QDialog):
             tree.addTopLevelItem(QTreeWidgetItem([shown(p.path), p.error or ""]))
         tree.resizeColumnToContents(0)
         self.tree = tree
-        note = QLabel(f"{counted(len(photos), 'photo')} could not be read. They are retried "
-                      "when the file changes." if photos else "No problems.")
+        again = "It is" if len(photos) == 1 else "They are"
+        self.note = note = QLabel(
+            f"{counted(len(photos), 'photo')} could not be read. {again} retried when the "
+            "file changes." if photos else "No problems.")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

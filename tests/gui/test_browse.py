@@ -506,6 +506,7 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     def read_and_close(box) -> None:
         item = box.tree.topLevelItem(0)
         listed.append((item.text(0), item.text(1)))
+        listed.append((box.note.text(), ""))
         box.accept()
 
     seen = _answer_next_dialog(qtbot, read_and_close)
@@ -514,6 +515,7 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     assert seen[0]["title"] == "Problems"
     assert listed[0][0] == str(photos / "broken.jpg")
     assert listed[0][1]   # with its reason in words
+    assert listed[1][0] == "1 photo could not be read. It is retried when the file changes."
     window.close()
     # A new session on the same library shows the badge from the start.
     again = make_window(library=Path(window.controller.library_folder))
