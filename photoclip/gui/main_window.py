@@ -449,6 +449,21 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.viewer_action, self.similar_action, slideshow])
         toolbar.addSeparator()
         toolbar.addActions([self.undo_action])
+        # What acts on a photo is off while there is none to act on (an empty library:
+        # "View photo" looked clickable and did nothing).
+        self.slideshow_action = slideshow
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved,
+                       self.grid.selectionModel().selectionChanged,
+                       self.grid.selectionModel().currentChanged):
+            signal.connect(lambda *_a: self._update_photo_actions())
+        self._update_photo_actions()
+
+    def _update_photo_actions(self) -> None:
+        shown = self.model.rowCount() > 0
+        self.viewer_action.setEnabled(shown)
+        self.slideshow_action.setEnabled(shown)
+        self.similar_action.setEnabled(shown and (
+            self.grid.selectionModel().hasSelection() or self.grid.currentIndex().isValid()))
 
     def _connect_controller(self) -> None:
         c = self.controller

@@ -109,6 +109,10 @@ def test_first_run_shows_what_to_do(window) -> None:
     assert window.windowTitle() == "photoclip"
     assert window.stack.currentWidget() is window.empty
     assert "Drop a photo folder here or click Add folder" in window.empty.text()
+    # Nothing to view or compare yet: what acts on a photo is off, not silently idle.
+    assert not window.viewer_action.isEnabled()
+    assert not window.slideshow_action.isEnabled()
+    assert not window.similar_action.isEnabled()
 
 
 def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) -> None:
@@ -135,6 +139,10 @@ def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) ->
     assert [p[1] for p in counted] == sorted(p[1] for p in counted)
     # The grid shows the whole library once indexing ends.
     qtbot.waitUntil(lambda: window.model.rowCount() == 20, timeout=10000)
+    assert window.viewer_action.isEnabled()
+    assert window.slideshow_action.isEnabled()
+    window.grid.setCurrentIndex(window.model.index(0))
+    assert window.similar_action.isEnabled()
     # A folder inside one already there is covered: said so, and no indexing job starts.
     (a / "sub").mkdir()
     jobs = len(window.controller.jobs.jobs)
