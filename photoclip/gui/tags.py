@@ -60,9 +60,13 @@ class TagBrowser(QTreeWidget):
             sets = [*sets, (MANUAL_SET, manual)]
         self.known = [(name, label) for name, labels in sets for label in labels]
         for name, labels in sets:
-            total = sum(counts.get((name, lb), 0) for lb in labels)
-            top = QTreeWidgetItem([f"{name} ({total})"])
+            # No count on a set: its labels' counts add up tags, not photos (a photo may
+            # carry several labels of a set), and "scenes (53)" of 52 photos misled.
+            top = QTreeWidgetItem([name])
             top.setData(0, Qt.ItemDataRole.UserRole, None)
+            used = sum(1 for lb in labels if counts.get((name, lb), 0))
+            top.setToolTip(0, f"{counted(len(labels), 'label')}, {used:,} of them on your "
+                              "photos; the number beside a label counts its photos")
             for label in labels:
                 n = counts.get((name, label), 0)
                 child = QTreeWidgetItem([f"{label} ({n})"])

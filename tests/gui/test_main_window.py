@@ -484,7 +484,7 @@ def _tagged_library(qtbot, window, tmp_path: Path) -> dict[str, str]:
 
 def _tree_item(tree, set_name: str, label: str):
     top = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
-               if tree.topLevelItem(i).text(0).startswith(f"{set_name} ("))
+               if tree.topLevelItem(i).text(0) == set_name)
     return next(top.child(i) for i in range(top.childCount())
                 if top.child(i).text(0).startswith(f"{label} ("))
 
@@ -509,6 +509,9 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     qtbot.waitUntil(lambda: _tag_count(tree, "shapes", "circle") >= 4, timeout=20000)
     circle = _tree_item(tree, "shapes", "circle")
     n = _count(circle)
+    # A set has no number of its own (its labels' would add up tags, not photos).
+    assert circle.parent().text(0) == "shapes"
+    assert "the number beside a label counts its photos" in circle.parent().toolTip(0)
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         tree.itemClicked.emit(circle, 0)
     assert window.model.rowCount() == n
