@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from PySide6.QtCore import (
@@ -11,7 +12,7 @@ from PySide6.QtCore import (
     QTime,
     Signal,
 )
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,7 +38,7 @@ from PySide6.QtWidgets import (
 from photoclip.core import models
 from photoclip.core.embedder import DEFAULT_MODEL
 from photoclip.gui.jobs import Job, JobState
-from photoclip.gui.names import counted, shown
+from photoclip.gui.names import copied, counted, file_url, shown
 from photoclip.settings import Settings
 
 
@@ -89,19 +90,54 @@ class ProblemsDialog(QDialog):
         tree.setHeaderLabels(["Photo", "Reason"])
         tree.setRootIsDecorated(False)
         for p in photos:
-            tree.addTopLevelItem(QTreeWidgetItem([shown(p.path), p.error or ""]))
+            item = QTreeWidgetItem([shown(p.path), p.error or ""])
+            item.setData(0, Qt.ItemDataRole.UserRole, p.path)   # the exact path, as stored
+            tree.addTopLevelItem(item)
         tree.resizeColumnToContents(0)
         self.tree = tree
         again = "It is" if len(photos) == 1 else "They are"
         self.note = note = QLabel(
             f"{counted(len(photos), 'photo')} could not be read. {again} retried when the "
             "file changes." if photos else "No problems.")
+        # What a person does about a file that cannot be read: look at it where it is (to
+        # fix, replace or delete it), or pass its path on.
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.show_btn = buttons.addButton("Show in folder",
+                                          QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_btn = buttons.addButton("Copy path", QDialogButtonBox.ButtonRole.ActionRole)
+        self.show_btn.clicked.connect(self.show_in_folder)
+        self.copy_btn.clicked.connect(self.copy_path)
+        tree.itemDoubleClicked.connect(lambda *_a: self.show_in_folder())
+        tree.itemSelectionChanged.connect(self._update_buttons)
+        tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for button in (self.show_btn, self.copy_btn):
+            action = QAction(button.text(), tree)
+            action.triggered.connect(button.click)
+            tree.addAction(action)
         buttons.rejected.connect(self.reject)
+        self._update_buttons()
         layout = QVBoxLayout(self)
         layout.addWidget(note)
         layout.addWidget(tree, 1)
         layout.addWidget(buttons)
+
+    def chosen(self) -> str | None:
+        items = self.tree.selectedItems()
+        return items[0].data(0, Qt.ItemDataRole.UserRole) if items else None
+
+    def _update_buttons(self) -> None:
+        for button in (self.show_btn, self.copy_btn):
+            button.setEnabled(self.chosen() is not None)
+
+    def show_in_folder(self) -> None:
+        path = self.chosen()
+        if path:
+            QDesktopServices.openUrl(file_url(os.path.dirname(path)))
+
+    def copy_path(self) -> None:
+        path = self.chosen()
+        if path:
+            QGuiApplication.clipboard().setText(copied([path]))
 
 
 class SettingsDialog(QDialog):

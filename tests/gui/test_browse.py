@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QApplication, QLabel
 
 from photoclip.gui.controller import View
 from photoclip.gui.jobs import JobState
@@ -507,6 +507,11 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
         item = box.tree.topLevelItem(0)
         listed.append((item.text(0), item.text(1)))
         listed.append((box.note.text(), ""))
+        # A row picked, its path can be copied (and its folder shown); none picked, not.
+        listed.append((str(box.copy_btn.isEnabled()), str(box.show_btn.isEnabled())))
+        box.tree.setCurrentItem(item)
+        box.copy_btn.click()
+        listed.append((str(box.copy_btn.isEnabled()), QApplication.clipboard().text()))
         box.accept()
 
     seen = _answer_next_dialog(qtbot, read_and_close)
@@ -516,6 +521,8 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     assert listed[0][0] == str(photos / "broken.jpg")
     assert listed[0][1]   # with its reason in words
     assert listed[1][0] == "1 photo could not be read. It is retried when the file changes."
+    assert listed[2] == ("False", "False")
+    assert listed[3] == ("True", str(photos / "broken.jpg"))
     window.close()
     # A new session on the same library shows the badge from the start.
     again = make_window(library=Path(window.controller.library_folder))
