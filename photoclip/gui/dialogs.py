@@ -275,7 +275,7 @@ class JobsDialog(QDialog):
         # The selected job's whole outcome: an error's reason is often longer than a row.
         self.detail = QLabel(wordWrap=True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tree.currentItemChanged.connect(lambda *_a: self._show_detail())
+        self.tree.itemSelectionChanged.connect(self._show_detail)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.detail)
@@ -345,9 +345,17 @@ class JobsDialog(QDialog):
             bar.setRange(0, 0 if job.state is not JobState.QUEUED else 1)
         bar.setFormat(job.summary())
         bar.setTextVisible(True)
+        self._show_detail()
 
     def _show_detail(self) -> None:
-        item = self.tree.currentItem()
+        """The picked job's line in full; with none picked, the running job's (the first row
+        is current by default, and "Loading the model" stood there during a long index)."""
+        picked = self.tree.selectedItems()
+        item = picked[0] if picked else None
+        if item is None:
+            running = self.controller.jobs.running()
+            entry = self._items.get(running.id) if running is not None else None
+            item = entry[0] if entry is not None else None
         text = f"{item.text(0)}: {item.toolTip(1)}" if item is not None else ""
         self.detail.setText(text)
         self.detail.setVisible(bool(text))

@@ -168,6 +168,9 @@ def test_pause_holds_progress_and_the_jobs_window_lists_the_work(qtbot, window,
     assert dialog.isVisible()
     rows = [dialog.tree.topLevelItem(i) for i in range(dialog.tree.topLevelItemCount())]
     assert any(r.text(0) == "Indexing many" for r in rows)
+    # With no row picked, the line below is the running job's, not the first row's.
+    assert rows[0].text(0) != "Indexing many"
+    assert dialog.detail.text().startswith("Indexing many: ")
     qtbot.mouseClick(window.pause_btn, Qt.MouseButton.LeftButton)   # resume
     qtbot.waitUntil(lambda: job.done > held, timeout=30000)
     _idle(qtbot, window, timeout=180000)
