@@ -440,8 +440,9 @@ OTHER_KEYS = [
     ("F11 (in the viewer)", "Full screen"),
     ("Esc (in the viewer)", "Back to the grid, at the same photo"),
     ("Ctrl / Shift + click, drag", "Select several photos"),
-    ("→ N, ← P, Space, Enter (duplicate review)",
-     "Next / previous group, keep another, move the others to the trash"),
+    ("→ or N, ← or P (duplicate review)", "Next / previous group"),
+    ("Space (duplicate review)", "Keep another photo of the group"),
+    ("Enter (duplicate review)", "Move the others of the group to the trash"),
 ]
 
 
@@ -486,8 +487,14 @@ class ShortcutsDialog(QDialog):
         wide = (tree.columnWidth(0) + tree.sizeHintForColumn(1) + 2 * tree.frameWidth()
                 + tree.verticalScrollBar().sizeHint().width() + margins.left()
                 + margins.right() + 8)
+        # And as tall as its rows (a fixed 640 px left a third of the page empty).
+        tall = (tree.header().sizeHint().height() + 2 * tree.frameWidth()
+                + sum(tree.sizeHintForRow(i) for i in range(tree.topLevelItemCount()))
+                + buttons.sizeHint().height() + layout.spacing() + margins.top()
+                + margins.bottom() + 8)
         screen = (parent.screen() if parent is not None else self.screen()).availableGeometry()
-        self.resize(min(wide, int(screen.width() * 0.9)), min(640, screen.height()))
+        self.resize(min(wide, int(screen.width() * 0.9)),
+                    min(tall, int(screen.height() * 0.9)))
 
 
 class ModelTable(QWidget):
