@@ -121,6 +121,12 @@ class PhotoTags(QWidget):
                 how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
                        "manual": "✓ yours"}.get(t.source, t.source)
                 item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
+                # What the number is: nothing on screen said.
+                item.setToolTip(
+                    f"Yours: re-tagging never takes “{t.label}” away" if t.source == "manual"
+                    else f"Given automatically: {how} is how well the photo matches "
+                         f"“{t.label}” (1 would be a perfect match; the set “{t.label_set}” "
+                         "keeps those above its threshold). Confirm makes it yours.")
                 item.setData(Qt.ItemDataRole.UserRole, (t.label_set, t.label))
                 item.setData(Qt.ItemDataRole.UserRole + 1, t.source)
                 self.list.addItem(item)

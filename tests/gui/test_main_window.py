@@ -536,6 +536,7 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     circle_item = next(tags.list.item(i) for i in range(tags.list.count())
                        if tags.list.item(i).data(Qt.ItemDataRole.UserRole) ==
                        ("shapes", "circle"))
+    assert "is how well the photo matches “circle”" in circle_item.toolTip()
     # Confirm and Remove act on a selected tag line: off (with a hint) until there is one.
     assert not tags.remove_btn.isEnabled()
     assert not tags.confirm_btn.isEnabled()
