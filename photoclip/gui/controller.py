@@ -144,6 +144,7 @@ class Results:
     sections: list[Section]
     clear: bool = True     # a search found photos that clearly match
     weaker: int = 0        # how many more "show weaker matches" would add
+    capped: bool = False   # "photos like this" stopped at SIMILAR_TOP: the closest, not all
 
 
 class LibraryController(QObject):
@@ -622,7 +623,8 @@ class LibraryController(QObject):
             else:
                 photos = [h.photo for h in hits]
                 sections = sections_for(photos, "none")
-            return Results(photos, [h.score for h in hits], sections, clear, weaker)
+            capped = bool(view.similar_ids or view.similar_to) and len(hits) >= SIMILAR_TOP
+            return Results(photos, [h.score for h in hits], sections, clear, weaker, capped)
 
         def deliver(value: Results) -> None:
             if serial != self._serial or self._closing:

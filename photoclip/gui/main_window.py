@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(760, 520)
         self._roots: list[Any] = []
         # The view on screen, its photo count, whether a search found clear matches.
-        self._shown: tuple[View, int, bool] | None = None
+        self._shown: tuple[View, int, bool, bool] | None = None
         self._closed = False
         self._open_problems = False
         self._wanted_model: str | None = None     # asked for; remembered once it works
@@ -660,10 +660,12 @@ class MainWindow(QMainWindow):
         list refresh redraws the header and must not drop the count)."""
         if self._shown is None or self._shown[0] != view:
             return view.title()
-        _view, n, clear = self._shown
+        _view, n, clear, capped = self._shown
         title = view.title()
         if view.text.strip() and not clear:
             title = title.replace("Best matches for", "Closest to", 1)
+        if capped:   # a bare "200 photos" read as if the library had no more like it
+            return f"{title} — the {n:,} closest"
         return f"{title} — {n:,} photo{'s' if n != 1 else ''}"
 
     def run_search(self) -> None:
@@ -737,7 +739,7 @@ class MainWindow(QMainWindow):
         self.grid.set_sections(results.sections)
         self._fill_years(results)
         n = len(results.photos)
-        self._shown = (view, n, results.clear)
+        self._shown = (view, n, results.clear, results.capped)
         self.results_title.setText(self._title(view))
         note = ""
         if view.is_search and view.text.strip() and not results.clear:

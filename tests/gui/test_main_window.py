@@ -196,7 +196,19 @@ def test_find_similar_from_details_and_from_a_dropped_file(qtbot, window,
     assert chosen not in window.model.paths()
     # The header says what is shown; the search box does not claim a query.
     assert window.results_title.text().startswith("Photos like ")
+    assert window.results_title.text().endswith(" — 29 photos")   # every other photo
     assert window.search_field.text() == ""
+    # Where the list stops at its limit, the header says these are the closest, not all.
+    from photoclip.gui import controller as controller_module
+
+    controller_module.SIMILAR_TOP, limit = 10, controller_module.SIMILAR_TOP
+    try:
+        with qtbot.waitSignal(window.controller.results, timeout=20000):
+            window.find_similar(chosen)
+    finally:
+        controller_module.SIMILAR_TOP = limit
+    assert window.model.rowCount() == 10
+    assert window.results_title.text().endswith(" — the 10 closest")
     outside = draw_photos(tmp_path / "outside", 1, seed=50)[0][0]
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         _drop(window, _mime(outside))
