@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.view_note.setStyleSheet("color: palette(placeholder-text);")
         self.weaker_btn = QPushButton("Show weaker matches")
         self.weaker_btn.clicked.connect(lambda: self.set_view(
-            replace(self.controller.view, weaker=True)))
+            replace(self.controller.view, weaker=not self.controller.view.weaker)))
         note_row = QHBoxLayout()
         note_row.addWidget(self.view_note, 1)
         note_row.addStretch(0)
@@ -751,9 +751,11 @@ class MainWindow(QMainWindow):
                     else self._empty_folder_note(view) if self._roots else "")
         self.view_note.setText(note)
         self.view_note.setVisible(bool(note))
-        self.weaker_btn.setVisible(bool(view.text.strip()) and not view.weaker
-                                   and results.weaker > 0)
+        # Shown weaker matches can be hidden again (there was no way back).
+        self.weaker_btn.setVisible(bool(view.text.strip()) and (view.weaker
+                                                                 or results.weaker > 0))
         self.weaker_btn.setText(
+            "Hide the weaker matches" if view.weaker else
             f"Show {counted(results.weaker, 'weaker match', 'weaker matches')}")
         if (results.photos or self._roots) and self.stack.currentIndex() != VIEWER_PAGE:
             self.stack.setCurrentIndex(GRID_PAGE)

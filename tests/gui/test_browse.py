@@ -196,6 +196,14 @@ def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path:
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         window.weaker_btn.click()
     assert window.model.rowCount() > few
+    # ...and hidden again.
+    assert window.weaker_btn.text() == "Hide the weaker matches"
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.weaker_btn.click()
+    assert window.model.rowCount() == few
+    assert window.weaker_btn.text().startswith("Show ")
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.weaker_btn.click()
     # Scores show on the cells and in the tooltip; newest-first order groups by date.
     assert window.model.index(0).data(Qt.ItemDataRole.UserRole + 3) is not None
     with qtbot.waitSignal(window.controller.results, timeout=20000):
