@@ -113,7 +113,8 @@ class MainWindow(QMainWindow):
         self.resize(1200, 800)
         self.setMinimumSize(760, 520)
         self._roots: list[Any] = []
-        # The view on screen, its photo count, whether a search found clear matches.
+        # The view on screen, its photo count, whether a search found clear matches, and
+        # whether a "photos like this" list stopped at its limit.
         self._shown: tuple[View, int, bool, bool] | None = None
         self._closed = False
         self._open_problems = False
