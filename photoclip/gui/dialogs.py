@@ -115,6 +115,10 @@ class ProblemsDialog(QDialog):
             action.triggered.connect(button.click)
             tree.addAction(action)
         buttons.rejected.connect(self.reject)
+        if tree.topLevelItemCount():
+            # The first row picked: its buttons work at once (the row had the focus frame
+            # with both buttons off, as if nothing could be done).
+            tree.setCurrentItem(tree.topLevelItem(0))
         self._update_buttons()
         layout = QVBoxLayout(self)
         layout.addWidget(note)
