@@ -189,7 +189,9 @@ class _LabelList(QListWidget):
         """A label being typed is taken as it stands (before the set is read or saved)."""
         if self.state() != QAbstractItemView.State.EditingState:
             return
-        editor = self.viewport().findChild(QLineEdit)
+        # The open editor: one closed a moment ago lingers as a child until it is deleted.
+        editor = next((e for e in self.viewport().findChildren(QLineEdit) if e.isVisible()),
+                      None)
         if editor is not None:
             self.commitData(editor)
             self.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
