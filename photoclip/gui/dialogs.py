@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from PySide6.QtCore import (
@@ -12,7 +11,7 @@ from PySide6.QtCore import (
     QTime,
     Signal,
 )
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 from photoclip.core import models
 from photoclip.core.embedder import DEFAULT_MODEL
 from photoclip.gui.jobs import Job, JobState
-from photoclip.gui.names import copied, counted, file_url, shown
+from photoclip.gui.names import copy_to_clipboard, counted, open_folder_of, shown
 from photoclip.settings import Settings
 
 
@@ -136,12 +135,12 @@ class ProblemsDialog(QDialog):
     def show_in_folder(self) -> None:
         path = self.chosen()
         if path:
-            QDesktopServices.openUrl(file_url(os.path.dirname(path)))
+            open_folder_of(path)
 
     def copy_path(self) -> None:
         path = self.chosen()
         if path:
-            QGuiApplication.clipboard().setText(copied([path]))
+            copy_to_clipboard([path])
 
 
 class SettingsDialog(QDialog):

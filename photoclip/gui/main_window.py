@@ -20,7 +20,6 @@ from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QGuiApplication,
     QIcon,
     QKeySequence,
     QUndoStack,
@@ -71,7 +70,14 @@ from photoclip.gui.grid import PhotoGridView
 from photoclip.gui.icons import icon
 from photoclip.gui.jobs import Job, JobState
 from photoclip.gui.models import IdRole, PhotoListModel, PhotoRole, ScoreRole
-from photoclip.gui.names import copied, counted, file_url, shown, shown_name
+from photoclip.gui.names import (
+    copy_to_clipboard,
+    counted,
+    file_url,
+    open_folder_of,
+    shown,
+    shown_name,
+)
 from photoclip.gui.panels import (
     DetailsPanel,
     DropOverlay,
@@ -897,7 +903,7 @@ class MainWindow(QMainWindow):
             for p in photos:
                 QDesktopServices.openUrl(file_url(p.path))
         elif chosen is show:
-            QDesktopServices.openUrl(file_url(os.path.dirname(photos[0].path)))
+            open_folder_of(photos[0].path)
         elif chosen is copy:
             self.copy_paths()
         elif chosen is similar:
@@ -918,7 +924,7 @@ class MainWindow(QMainWindow):
     def copy_paths(self) -> None:
         photos = self._selected_photos()
         if photos:
-            QGuiApplication.clipboard().setText(copied([p.path for p in photos]))
+            copy_to_clipboard([p.path for p in photos])
             self.statusBar().showMessage(f"Copied {len(photos):,} path"
                                          f"{'s' if len(photos) != 1 else ''}", 4000)
 

@@ -13,6 +13,7 @@ import os
 from urllib.parse import quote
 
 from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from photoclip.core.filenames import display_path, is_plain, quote_path
 
@@ -65,3 +66,13 @@ def file_url(path: str) -> QUrl:
 
 def copied(paths: list[str]) -> str:
     return "\n".join(p if is_plain(p) else quote_path(p) for p in paths)
+
+
+def open_folder_of(path: str) -> None:
+    """The folder holding ``path``, opened in the desktop's file manager."""
+    QDesktopServices.openUrl(file_url(os.path.dirname(path)))
+
+
+def copy_to_clipboard(paths: list[str]) -> None:
+    """``paths`` on the clipboard, one a line, each exactly as stored (see :func:`copied`)."""
+    QGuiApplication.clipboard().setText(copied(paths))

@@ -14,7 +14,6 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QFont,
-    QGuiApplication,
     QPainter,
     QPalette,
     QPixmap,
@@ -36,7 +35,14 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.gui.icons import icon
-from photoclip.gui.names import copied, counted, file_url, shown, shown_name
+from photoclip.gui.names import (
+    copy_to_clipboard,
+    counted,
+    file_url,
+    open_folder_of,
+    shown,
+    shown_name,
+)
 from photoclip.gui.tags import PhotoTags
 from photoclip.gui.thumbnails import ThumbnailCache
 
@@ -219,11 +225,11 @@ class DetailsPanel(QWidget):
 
     def show_in_folder(self) -> None:
         if self.photo:
-            QDesktopServices.openUrl(file_url(os.path.dirname(self.photo.path)))
+            open_folder_of(self.photo.path)
 
     def copy_path(self) -> None:
         if self.photo:
-            QGuiApplication.clipboard().setText(copied([self.photo.path]))
+            copy_to_clipboard([self.photo.path])
 
 
 @dataclass
