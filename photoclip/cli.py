@@ -517,7 +517,8 @@ def _dispatch(lib: Any, args: argparse.Namespace) -> int:
         for r in st.roots:
             state = ("online" if r.online else "OFFLINE") + (", polled" if r.polling else "")
             unreadable = f", {r.unreadable} unreadable" if r.unreadable else ""
-            print(f"  {quote_path(r.path)}  {r.photos} photos{unreadable}  {state}")
+            count = f"{r.photos} photos" if r.scanned else "not scanned yet"
+            print(f"  {quote_path(r.path)}  {count}{unreadable}  {state}")
         pr = st.precision
         if pr:
             print(f"compute  {pr['cpu_class']} CPU"

@@ -130,6 +130,7 @@ class RootStatus:
     unreadable: int = 0   # of ``photos``, files that could not be read (the Problems list)
     # directory -> unreadable files directly in it, where there are some (with ``folders``)
     unreadable_folders: dict[str, int] = field(default_factory=dict)
+    scanned: bool = True  # False until its first scan has finished (a folder just added)
 
     @property
     def readable(self) -> int:
@@ -138,7 +139,8 @@ class RootStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "online": self.online, "photos": self.photos,
-                "unreadable": self.unreadable, "polling": self.polling}
+                "unreadable": self.unreadable, "polling": self.polling,
+                "scanned": self.scanned}
 
 
 @dataclass
@@ -654,7 +656,7 @@ class Library:
         for r in self.catalog.roots():
             present, unreadable = counts.get(r.id, (0, 0))
             out.append(RootStatus(r.path, r.online, present, r.polling, inside.get(r.id, {}),
-                                  unreadable, bad.get(r.id, {})))
+                                  unreadable, bad.get(r.id, {}), r.last_scan is not None))
         return out
 
     # -- indexing --------------------------------------------------------------------------

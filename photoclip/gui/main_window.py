@@ -784,6 +784,8 @@ class MainWindow(QMainWindow):
         if root is not None and not root.online:
             return (f"{shown(root.path)} is offline: its drive or share is not connected. Its "
                     f"{root.photos:,} photos are kept and show again when it is back.")
+        if root is not None and not root.scanned:
+            return "Its photos show here once its first scan is done (Jobs shows progress)."
         return "No photos here yet."
 
     def _fill_years(self, results: Results) -> None:

@@ -312,8 +312,9 @@ class _FolderDelegate(QStyledItemDelegate):
         painter.setPen(dim)
         n = counted(status.readable, "photo")
         bad = f" · {status.unreadable:,} unreadable" if status.unreadable else ""
-        detail = (n + bad + (" · checked by polling" if status.polling else "")
-                  if status.online else f"offline: drive or share not connected · {n} kept")
+        detail = (f"offline: drive or share not connected · {n} kept" if not status.online
+                  else "waiting for its first scan" if not status.scanned
+                  else n + bad + (" · checked by polling" if status.polling else ""))
         painter.drawText(body.translated(0, line + 2),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          option.fontMetrics.elidedText(detail, Qt.TextElideMode.ElideRight,
@@ -405,14 +406,18 @@ class FolderList(QTreeWidget):
             item.setExpanded(child.path in self._expanded)
 
     def _update(self, top: QTreeWidgetItem, r: Any, tree: FolderNode) -> None:
-        top.setText(0, f"{shown_name(r.path)} — " + (counted(r.readable, "photo")
-                                                     if r.online else "offline"))
+        # A folder just added says it waits for its first scan, not "0 photos" (which
+        # would say the folder is empty).
+        top.setText(0, f"{shown_name(r.path)} — " + (
+            "offline" if not r.online else counted(r.readable, "photo") if r.scanned
+            else "waiting for its first scan"))
         set_folder(top, r.path)
         top.setData(0, RootStatusRole, r)
-        top.setToolTip(0, shown(r.path) if r.online else
-                       f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
+        top.setToolTip(0, f"{shown(r.path)}\nNot reachable now (an unplugged drive or a "
                        f"disconnected share?). Its {r.photos:,} photos are kept and come "
-                       "back with it.")
+                       "back with it." if not r.online else shown(r.path) if r.scanned
+                       else f"{shown(r.path)}\nWaiting for its first scan: its photos "
+                       "show here as soon as it is done (Jobs shows where it stands).")
         nodes = {tree.path: tree}
         stack = list(tree.children.values())
         while stack:

@@ -88,7 +88,7 @@ def test_similar_and_status_json_contract(indexed_readonly) -> None:
         assert isinstance(status[key], int)
     assert (status["photos"], status["indexed"], status["failed"]) == (61, 60, 1)
     assert status["roots"] == [{"path": str(photos), "online": True, "photos": 61,
-                                "unreadable": 1, "polling": False}]
+                                "unreadable": 1, "polling": False, "scanned": True}]
     text = photoclip("status", library=lib).stdout
     assert "61 photos, 1 unreadable  online" in text
 
@@ -106,8 +106,13 @@ def test_add_remove_and_env_library(tmp_path: Path) -> None:
     status = json.loads(photoclip("status", "--json", library=lib).stdout)
     assert status["pending"] == 0
     assert status["roots"][0]["path"] == str(photos)
+    # Added, not yet looked at: it says so rather than "0 photos".
+    assert not status["roots"][0]["scanned"]
+    assert "not scanned yet  online" in photoclip("status", library=lib).stdout
     photoclip("index", library=lib)
-    assert json.loads(photoclip("status", "--json", library=lib).stdout)["indexed"] == 3
+    status = json.loads(photoclip("status", "--json", library=lib).stdout)
+    assert status["indexed"] == 3
+    assert status["roots"][0]["scanned"]
     photoclip("remove", str(photos), library=lib)
     assert json.loads(photoclip("status", "--json", library=lib).stdout)["roots"] == []
 

@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from photoclip.core import Library
-from photoclip.gui.controller import ModelState, describe_error
+from photoclip.gui.controller import ModelState, View, describe_error
 from photoclip.gui.jobs import JobState
 from tests.conftest import SHAPES_SPEC, draw_photos
 from tests.gui.test_main_window import (
@@ -360,6 +360,19 @@ def test_the_status_bar_says_what_runs_next(qtbot, window, tmp_path: Path) -> No
     window.controller.add_folders([str(tmp_path / "third")])
     qtbot.waitUntil(lambda: "  ·  next: Indexing second and third\n"
                     in window.jobs_button.toolTip(), timeout=10000)
+    # A folder that waits for its scan does not read as empty, in the list or the grid.
+    def folder_item(name: str):
+        items = window.sidebar.folder_items()
+        return next((i for i in items if i.text(0).startswith(f"{name} — ")), None)
+
+    qtbot.waitUntil(lambda: folder_item("second") is not None, timeout=10000)
+    assert folder_item("second").text(0) == "second — waiting for its first scan"
+    assert "Waiting for its first scan" in folder_item("second").toolTip(0)
+    window.set_view(View(folder=str(tmp_path / "second")))
+    qtbot.waitUntil(lambda: "first scan" in window.view_note.text(), timeout=10000)
     job.set_paused(False)
     _idle(qtbot, window, timeout=180000)
     assert _status(window).indexed == 126
+    qtbot.waitUntil(lambda: folder_item("second").text(0) == "second — 3 photos",
+                    timeout=10000)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=10000)
