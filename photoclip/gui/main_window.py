@@ -9,6 +9,7 @@ disagree.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -91,8 +92,11 @@ from photoclip.gui.panels import (
 )
 from photoclip.gui.tags import MANUAL_SET, LabelSetEditor, LearnLabelDialog, TagBrowser
 from photoclip.gui.thumbnails import ThumbnailCache
+from photoclip.gui.timeline import sections_for
 from photoclip.gui.viewer import PhotoViewer
 from photoclip.settings import Settings
+
+OUTCOME_MS = 10000   # how long a finished job's line stays in the status bar
 
 EMPTY_TEXT = ("Drop a photo folder here or click Add folder\n\n"
               "photoclip indexes the photos where they are and lets you find them by "
@@ -122,6 +126,10 @@ class MainWindow(QMainWindow):
         # The view on screen, its photo count, whether a search found clear matches, and
         # whether a "photos like this" list stopped at its limit.
         self._shown: tuple[View, int, bool, bool] | None = None
+        # Newer results of a best-first view, held back so the list does not re-sort under
+        # the user while photos are indexed; "Show N new matches" puts them on screen.
+        self._held: tuple[View, Results] | None = None
+        self._outcomes: list[tuple[float, str]] = []   # (when, line) of jobs just ended
         self._closed = False
         self._open_problems = False
         self._wanted_model: str | None = None     # asked for; remembered once it works
@@ -236,9 +244,15 @@ class MainWindow(QMainWindow):
         self.weaker_btn = QPushButton("Show weaker matches")
         self.weaker_btn.clicked.connect(lambda: self.set_view(
             replace(self.controller.view, weaker=not self.controller.view.weaker)))
+        self.newer_btn = QPushButton(icon=icon("view-refresh"))
+        self.newer_btn.setToolTip("Photos indexed since these results came in match too. "
+                                  "Showing them puts the list in order again.")
+        self.newer_btn.clicked.connect(self._show_held)
+        self.newer_btn.hide()
         note_row = QHBoxLayout()
         note_row.addWidget(self.view_note, 1)
         note_row.addStretch(0)
+        note_row.addWidget(self.newer_btn, 0, Qt.AlignmentFlag.AlignRight)
         note_row.addWidget(self.weaker_btn, 0, Qt.AlignmentFlag.AlignRight)
         self.empty = QLabel(EMPTY_TEXT, alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.empty.setStyleSheet("font-size: 16pt; color: palette(placeholder-text); "
@@ -736,7 +750,13 @@ class MainWindow(QMainWindow):
     def _set_group(self, group: str) -> None:
         self.set_view(replace(self.controller.view, group=group))
 
-    def _show_results(self, view: View, results: Results, same_view: bool) -> None:
+    def _show_results(self, view: View, results: Results, same_view: bool, *,
+                      hold: bool = True) -> None:
+        if same_view and hold and view.ranked:
+            results = self._hold_new_matches(view, results)
+        else:
+            self._held = None
+        self.newer_btn.setVisible(self._held is not None)
         self._show_view(view)
         keep = self.grid.currentIndex().data(IdRole) if same_view else None
         if same_view:
@@ -776,6 +796,31 @@ class MainWindow(QMainWindow):
         if not results.photos:
             self.details.show_photo(None)
             self.controller.request_photo_tags(None)
+
+    def _hold_new_matches(self, view: View, results: Results) -> Results:
+        """What a refresh of a best-first view shows: the photos on screen in their order,
+        less those that went. Photos that came (indexed meanwhile) wait behind a button,
+        because a list that re-sorts under the pointer loses the user's place."""
+        on_screen = [p.id for p in (self.model.photo(r) for r in range(self.model.rowCount()))
+                     if p is not None]
+        row_of = {p.id: i for i, p in enumerate(results.photos)}
+        came = len(row_of.keys() - set(on_screen))
+        if not came or not on_screen:   # nothing on screen: nobody's place to lose
+            self._held = None
+            return results
+        self._held = (view, results)
+        self.newer_btn.setText(f"Show {counted(came, 'new match', 'new matches')}")
+        rows = [row_of[pid] for pid in on_screen if pid in row_of]
+        photos = [results.photos[i] for i in rows]
+        scores = None if results.scores is None else [results.scores[i] for i in rows]
+        return replace(results, photos=photos, scores=scores,
+                       sections=sections_for(photos, "none"))
+
+    def _show_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and held[0] == self.controller.view:
+            self._show_results(*held, True, hold=False)
+        self.newer_btn.hide()
 
     def _empty_folder_note(self, view: View) -> str:
         folder = view.folder or ""
@@ -826,6 +871,8 @@ class MainWindow(QMainWindow):
         self.view_note.setText(why)
         self.view_note.show()
         self.weaker_btn.hide()
+        self._held = None
+        self.newer_btn.hide()
         self.details.show_photo(None)
         if self._roots:
             self.stack.setCurrentIndex(GRID_PAGE)
@@ -1127,10 +1174,16 @@ class MainWindow(QMainWindow):
 
     def _job_changed(self, job: Job) -> None:
         self._update_jobs()
-        if job.state is JobState.FAILED and job.outcome:
-            self.statusBar().showMessage(f"{job.title}: {job.outcome}", 10000)
-        elif job.state.finished and job.outcome:
-            self.statusBar().showMessage(job.outcome, 8000)
+        if not job.state.finished or not job.outcome:
+            return
+        # Jobs that end close together are summed up together: the last one's line used to
+        # replace the one before it before anyone could read it.
+        line = f"{job.title}: {job.outcome}" if job.state is JobState.FAILED else job.outcome
+        now = time.monotonic()
+        self._outcomes = [(t, text) for t, text in self._outcomes
+                          if now - t < OUTCOME_MS / 1000] + [(now, line)]
+        self.statusBar().showMessage("  ·  ".join(text for _t, text in self._outcomes),
+                                     OUTCOME_MS)
 
     def _update_jobs(self) -> None:
         jobs = self.controller.jobs

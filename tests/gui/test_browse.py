@@ -176,6 +176,51 @@ def test_similar_to_a_selection_and_copy_paths(qtbot, window, tmp_path: Path) ->
     assert not chosen & {window.model.photo(r).id for r in range(10)}
 
 
+def test_a_best_first_list_holds_still_while_photos_are_indexed(qtbot, window,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    draw_photos(folder, 12, seed=66)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=12)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
+    _select_rows(window, [0])
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.find_similar_to_selection()
+
+    def ids() -> list[int]:
+        return [window.model.photo(r).id for r in range(window.model.rowCount())]
+
+    before = ids()
+    assert len(before) == 11
+    assert not window.newer_btn.isVisible()
+    # Photos indexed meanwhile wait behind a button; what is on screen keeps its order.
+    draw_photos(folder, 6, seed=67)
+    window.controller.index_now("Indexing")
+    qtbot.waitUntil(window.newer_btn.isVisible, timeout=60000)
+    _idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.newer_btn.text() == "Show 6 new matches", timeout=10000)
+    assert ids() == before
+    # A photo that went goes at once, and the rest stay where they were.
+    gone = window.model.photo(3)
+    os.remove(gone.path)
+    window.controller.index_now("Indexing")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=60000)
+    assert ids() == [i for i in before if i != gone.id]
+    assert window.results_title.text().endswith("10 photos")
+    assert window.newer_btn.text() == "Show 6 new matches"
+    # The button shows all of them, best first again.
+    window.newer_btn.click()
+    assert window.model.rowCount() == 16
+    assert not window.newer_btn.isVisible()
+    scores = [window.model.index(r).data(Qt.ItemDataRole.UserRole + 3)
+              for r in range(16)]
+    assert scores == sorted(scores, reverse=True)
+    # A new view starts with nothing held.
+    window.show_all()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 17, timeout=20000)
+    assert not window.newer_btn.isVisible()
+
+
 def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path: Path) -> None:
     drawn = draw_shapes_library(tmp_path / "shapes", 80, seed=63)
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}

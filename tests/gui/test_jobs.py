@@ -346,6 +346,24 @@ def test_a_move_to_the_trash_that_left_photos_says_why_in_its_one_line() -> None
         f"Moved 1 photo to the trash; 5 could not be moved: {ro} (and 1 other reason)")
 
 
+def test_jobs_that_end_together_are_summed_up_together(qtbot, window) -> None:
+    from photoclip.gui.jobs import Job
+
+    gate = threading.Event()
+    first = Job("Writing tags", lambda _j: gate.wait(30))
+    second = Job("Finding duplicates", lambda _j: None)
+    broken = Job("Checking", lambda _j: 1 / 0)
+    first.finished.connect(lambda j: setattr(j, "outcome", "Wrote 3 sidecars"))
+    second.finished.connect(lambda j: setattr(j, "outcome", "No duplicates"))
+    broken.finished.connect(lambda j: setattr(j, "outcome", "the disk is full"))
+    for job in (first, second, broken):
+        window.controller.jobs.submit(job)
+    gate.set()
+    qtbot.waitUntil(lambda: broken.wrapped_up, timeout=10000)
+    assert window.statusBar().currentMessage() == (
+        "Wrote 3 sidecars  ·  No duplicates  ·  Checking: the disk is full")
+
+
 def test_the_status_bar_says_what_runs_next(qtbot, window, tmp_path: Path) -> None:
     _model_ready(qtbot, window)
     job = _start_slow_index(qtbot, window, tmp_path / "many", n=120)

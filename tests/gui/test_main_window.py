@@ -289,9 +289,14 @@ def test_search_during_indexing_answers_within_a_second(qtbot, window,
     assert job.state in (JobState.RUNNING, JobState.PAUSED), "indexing ended too soon"
     assert elapsed < 1.0, f"search took {elapsed:.2f} s during indexing"
     assert query in window.results_title.text()   # answered from what is committed
-    # Staying on the query, it refreshes as photos land.
-    before = window.model.rowCount()
-    qtbot.waitUntil(lambda: window.model.rowCount() > before, timeout=60000)
+    # Staying on the query, matches that land wait behind a button, so the list holds
+    # still under the user; a click shows them.
+    before = [window.model.photo(r).id for r in range(window.model.rowCount())]
+    assert before
+    qtbot.waitUntil(window.newer_btn.isVisible, timeout=60000)
+    assert [window.model.photo(r).id for r in range(window.model.rowCount())] == before
+    window.newer_btn.click()
+    assert window.model.rowCount() > len(before)
     window.controller.cancel_job(job)
     _idle(qtbot, window)
 
