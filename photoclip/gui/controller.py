@@ -1076,8 +1076,10 @@ def _index_outcome(job: Job) -> str:
     if i.embedded or i.failed:
         return f"Indexed {i.embedded:,} photos{failed}"
     s = summary.scan
-    if s.touched:
-        return f"{s.new} new, {s.moved} moved, {s.missing} gone"
+    if s.touched:   # what happened only: "80 new", not "80 new, 0 moved, 0 gone"
+        return "Folders checked: " + ", ".join(f"{n:,} {what}" for n, what in (
+            (s.new, "new"), (s.changed, "changed"), (s.moved, "moved"), (s.missing, "gone"),
+            (s.returned, "back"), (s.paired, "RAW+JPEG pairs changed")) if n)
     return ""
 
 

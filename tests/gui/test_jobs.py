@@ -364,6 +364,23 @@ def test_jobs_that_end_together_are_summed_up_together(qtbot, window) -> None:
         "Wrote 3 sidecars  ·  No duplicates  ·  Checking: the disk is full")
 
 
+def test_a_scan_that_indexed_nothing_says_only_what_happened() -> None:
+    from photoclip.core.indexer import IndexSummary
+    from photoclip.core.library import RunSummary
+    from photoclip.core.scanner import ScanSummary
+    from photoclip.gui.controller import _index_outcome
+    from photoclip.gui.jobs import Job
+
+    job = Job("Checking folders for changes", lambda _j: None)
+    job.state = JobState.DONE
+    job.result = RunSummary(ScanSummary(new=0, moved=2, missing=1), IndexSummary())
+    assert _index_outcome(job) == "Folders checked: 2 moved, 1 gone"
+    job.result = RunSummary(ScanSummary(changed=1, returned=1200), IndexSummary())
+    assert _index_outcome(job) == "Folders checked: 1 changed, 1,200 back"
+    job.result = RunSummary(ScanSummary(unchanged=5), IndexSummary())
+    assert _index_outcome(job) == ""
+
+
 def test_the_status_bar_says_what_runs_next(qtbot, window, tmp_path: Path) -> None:
     _model_ready(qtbot, window)
     job = _start_slow_index(qtbot, window, tmp_path / "many", n=120)
