@@ -42,6 +42,7 @@ from photoclip.core.filenames import display_path
 from photoclip.core.images import is_photo_path
 from photoclip.core.indexer import IndexProgress
 from photoclip.core.watcher import Change, FolderWatcher
+from photoclip.gui.grid import cell_shape
 from photoclip.gui.jobs import Job, JobQueue, JobState
 from photoclip.gui.names import counted, shown_name
 from photoclip.gui.timeline import GROUPINGS, Section, sections_for
@@ -145,6 +146,7 @@ class Results:
     clear: bool = True     # a search found photos that clearly match
     weaker: int = 0        # how many more "show weaker matches" would add
     capped: bool = False   # "photos like this" stopped at SIMILAR_TOP: the closest, not all
+    shape: float = 1.0     # the grid's thumbnail box, height / width (grid.cell_shape)
 
 
 class LibraryController(QObject):
@@ -612,10 +614,11 @@ class LibraryController(QObject):
                 photos.sort(key=lambda p: _tag_rank(scores.get(p.id, float("-inf"))))
                 photos = photos[:BROWSE_LIMIT]
                 return Results(photos, [scores.get(p.id) for p in photos],
-                               sections_for(photos, "none"))
+                               sections_for(photos, "none"), shape=cell_shape(photos))
             else:
                 photos = library.photos(limit=BROWSE_LIMIT, **filters)
-                return Results(photos, None, sections_for(photos, view.group))
+                return Results(photos, None, sections_for(photos, view.group),
+                               shape=cell_shape(photos))
             if view.by_date:
                 hits = sorted(hits, key=lambda h: -h.photo.date)
                 photos = [h.photo for h in hits]
@@ -624,7 +627,8 @@ class LibraryController(QObject):
                 photos = [h.photo for h in hits]
                 sections = sections_for(photos, "none")
             capped = bool(view.similar_ids or view.similar_to) and len(hits) >= SIMILAR_TOP
-            return Results(photos, [h.score for h in hits], sections, clear, weaker, capped)
+            return Results(photos, [h.score for h in hits], sections, clear, weaker, capped,
+                           cell_shape(photos))
 
         def deliver(value: Results) -> None:
             if serial != self._serial or self._closing:

@@ -11,13 +11,16 @@ a rubber band, Ctrl+A) and keyboard movement come from ``QAbstractItemView``.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QRegion
 from PySide6.QtWidgets import QAbstractItemView, QWidget
 
+from photoclip.core.catalog import Photo
 from photoclip.gui.models import ScoreRole
 from photoclip.gui.timeline import Section
 
@@ -27,13 +30,30 @@ CAPTION = 20       # caption line under a thumbnail
 PAD = 4            # inside a cell, around the thumbnail
 
 
+def cell_shape(photos: Sequence[Photo]) -> float:
+    """How tall the grid's thumbnail box is for these photos, as a share of its width.
+
+    As tall as nine photos in ten need, between 1:2 and square: a camera's landscape photos
+    get a 3:4 box instead of standing in a square under an empty band (a quarter of every
+    row), and a library with many portrait photos keeps square cells. The odd tall photo is
+    drawn smaller. Runs with the query, off the GUI thread (photos of unknown size, not yet
+    indexed, do not count).
+    """
+    ratios = np.fromiter((p.height / p.width for p in photos if p.width and p.height),
+                         dtype=np.float64)
+    if not ratios.size:
+        return 1.0
+    return float(np.clip(np.quantile(ratios, 0.9), 0.5, 1.0))
+
+
 @dataclass
 class _Layout:
     width: int = 0
     cols: int = 1
     cell_w: int = 0
     cell_h: int = 0
-    box: int = 0                 # the square a thumbnail is fitted into
+    box: int = 0                 # the width of the box a thumbnail is fitted into
+    box_h: int = 0               # ...and its height (cell_shape of the photos shown)
     step_x: float = 0.0          # cell width plus the gap
     header_h: int = 0
     tops: list[int] | None = None     # y of each section's header
@@ -53,6 +73,7 @@ class PhotoGridView(QAbstractItemView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumb_size = 160
+        self.shape = 1.0                 # the thumbnail box's height / width
         self.sections: list[Section] = []
         self.show_scores = True
         self._layout = _Layout()
@@ -80,8 +101,9 @@ class PhotoGridView(QAbstractItemView):
         self.thumb_size = size
         self._relayout()
 
-    def set_sections(self, sections: list[Section]) -> None:
+    def set_sections(self, sections: list[Section], shape: float = 1.0) -> None:
         self.sections = sections
+        self.shape = shape
         self._relayout()
 
     def section_top(self, i: int) -> int:
@@ -113,7 +135,8 @@ class PhotoGridView(QAbstractItemView):
         lay.cols = max(1, round((usable + GAP) / (self.thumb_size + 2 * PAD + GAP)))
         lay.cell_w = max(2 * PAD + 16, (usable - (lay.cols - 1) * GAP) // lay.cols)
         lay.box = lay.cell_w - 2 * PAD
-        lay.cell_h = lay.box + 2 * PAD + CAPTION
+        lay.box_h = max(16, round(lay.box * self.shape))
+        lay.cell_h = lay.box_h + 2 * PAD + CAPTION
         lay.step_x = lay.cell_w + GAP
         sections = self._sections()
         lay.sections = sections
@@ -486,15 +509,15 @@ class PhotoGridView(QAbstractItemView):
     def _paint_cell(self, painter: QPainter, rect: QRect, row: int, selected: bool,
                     current: bool, fm: QFontMetrics, pal: QPalette) -> None:
         side = self._layout.box or self.thumb_size
-        box = QRect(rect.left() + PAD, rect.top() + PAD, side, side)
+        box = QRect(rect.left() + PAD, rect.top() + PAD, side, self._layout.box_h or side)
         pixmap, text, score = self._cell_data(row, side)
         target = box
         size = None
         if pixmap is not None and not pixmap.isNull():
-            # The model fits thumbnails to the box (a photo smaller than it stays small);
-            # anything larger is scaled down here.
+            # The model fits thumbnails to a square of the box's width (a photo smaller
+            # than it stays small); anything larger than the box is scaled down here.
             size = pixmap.size()
-            if size.width() > side or size.height() > side:
+            if size.width() > box.width() or size.height() > box.height():
                 size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
@@ -514,7 +537,10 @@ class PhotoGridView(QAbstractItemView):
             if size == pixmap.size():
                 painter.drawPixmap(target.topLeft(), pixmap)
             else:
+                painter.save()
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
                 painter.drawPixmap(target, pixmap)
+                painter.restore()
         caption = self._caption(text, rect.width() - 2 * PAD, fm)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
         painter.drawText(QRect(rect.left() + PAD, box.bottom() + 2, rect.width() - 2 * PAD,

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 from photoclip.core.catalog import Photo
 from photoclip.core.concepts import MIN_EXAMPLES
 from photoclip.gui.controller import (
+    SEARCH_TOP,
     LibraryController,
     ModelState,
     Results,
@@ -763,7 +764,7 @@ class MainWindow(QMainWindow):
             self.model.update_photos(results.photos, results.scores)
         else:
             self.model.set_photos(results.photos, results.scores)
-        self.grid.set_sections(results.sections)
+        self.grid.set_sections(results.sections, results.shape)
         self._fill_years(results)
         n = len(results.photos)
         self._shown = (view, n, results.clear, results.capped)
@@ -801,20 +802,30 @@ class MainWindow(QMainWindow):
         """What a refresh of a best-first view shows: the photos on screen in their order,
         less those that went. Photos that came (indexed meanwhile) wait behind a button,
         because a list that re-sorts under the pointer loses the user's place."""
-        on_screen = [p.id for p in (self.model.photo(r) for r in range(self.model.rowCount()))
+        on_screen = [(p, self.model.index(r).data(ScoreRole))
+                     for r, p in ((r, self.model.photo(r)) for r in range(self.model.rowCount()))
                      if p is not None]
         row_of = {p.id: i for i, p in enumerate(results.photos)}
-        came = len(row_of.keys() - set(on_screen))
+        came = len(row_of.keys() - {p.id for p, _s in on_screen})
         if not came or not on_screen:   # nothing on screen: nobody's place to lose
             self._held = None
             return results
         self._held = (view, results)
         self.newer_btn.setText(f"Show {counted(came, 'new match', 'new matches')}")
-        rows = [row_of[pid] for pid in on_screen if pid in row_of]
-        photos = [results.photos[i] for i in rows]
-        scores = None if results.scores is None else [results.scores[i] for i in rows]
-        return replace(results, photos=photos, scores=scores,
-                       sections=sections_for(photos, "none"))
+        # A photo missing from a full list that scored below all of it was pushed out by
+        # the newcomers, not removed: it stays until they are shown.
+        full = results.capped or len(results.photos) >= SEARCH_TOP
+        floor = min((s for s in results.scores or () if s is not None), default=None)
+        kept = [(results.photos[row_of[p.id]],
+                 None if results.scores is None else results.scores[row_of[p.id]])
+                if p.id in row_of else (p, score)
+                for p, score in on_screen
+                if p.id in row_of or (full and floor is not None and score is not None
+                                      and score <= floor)]
+        photos = [p for p, _s in kept]
+        return replace(results, photos=photos, scores=[s for _p, s in kept],
+                       sections=sections_for(photos, "none"),
+                       capped=results.capped and len(photos) >= len(results.photos))
 
     def _show_held(self) -> None:
         held, self._held = self._held, None

@@ -100,13 +100,17 @@ def test_timeline_groups_by_capture_date_with_headers(qtbot, window, tmp_path: P
 
 
 def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> None:
-    draw_photos(tmp_path / "p", 8, seed=61)
+    # Two portrait photos of eight keep the cells square; the six landscape ones, written
+    # last, are the newest and come first.
+    draw_photos(tmp_path / "p", 2, seed=60, size=(120, 160))
+    draw_photos(tmp_path / "p", 6, seed=61)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, tmp_path / "p", expect=8)
     qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=10000)
+    grid = window.grid
+    assert grid._layout.box_h == grid._layout.box
     # A selected landscape photo is highlighted with its caption, not under an empty band
     # of colour: above it, the cell looks as an unselected one does.
-    grid = window.grid
     grid.setCurrentIndex(window.model.index(0))
     qtbot.waitUntil(lambda: all(window.model.thumbnails.get(p, grid._layout.box) is not None
                                 for p in window.model.paths()[:2]), timeout=10000)
@@ -163,6 +167,11 @@ def test_similar_to_a_selection_and_copy_paths(qtbot, window, tmp_path: Path) ->
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, tmp_path / "p", expect=12)
     qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
+    # Landscape photos alone get cells of their shape (4:3), not squares with an empty band
+    # above every row.
+    lay = window.grid._layout
+    assert lay.box_h == round(lay.box * 0.75)
+    assert lay.cell_h < lay.cell_w
     _select_rows(window, [0, 1])
     chosen = set(window.selected_ids())
     window.copy_paths()
@@ -757,3 +766,22 @@ def test_raw_and_jpeg_pairing_is_a_setting_of_the_app(qtbot, window, tmp_path: P
     qtbot.waitUntil(lambda: _status(window).indexed == 4, timeout=60000)
     _idle(qtbot, window)
     assert str(files["IMG_0001.CR2"]) in window.model.paths()
+
+
+def test_the_cells_take_the_shape_that_nine_photos_in_ten_need() -> None:
+    from photoclip.core.catalog import Photo
+    from photoclip.gui.grid import cell_shape
+
+    def photos(*sizes: tuple[int | None, int | None]) -> list[Photo]:
+        return [Photo(i, 1, f"/p/{i}.jpg", 1, 0.0, "h", w, h, None, None, None, "ok", None)
+                for i, (w, h) in enumerate(sizes)]
+
+    assert cell_shape([]) == 1.0
+    assert cell_shape(photos((4000, 3000)) * 10) == 0.75
+    assert cell_shape(photos((6000, 4000)) * 10) == pytest.approx(2 / 3)
+    # One portrait photo in twenty is drawn smaller; one in five keeps the cells square.
+    assert cell_shape(photos(*[(4000, 3000)] * 19, (3000, 4000))) == 0.75
+    assert cell_shape(photos(*[(4000, 3000)] * 8, (3000, 4000), (3000, 4000))) == 1.0
+    # Panoramas do not flatten the cells past 1:2; photos not yet measured do not count.
+    assert cell_shape(photos((12000, 2000)) * 10) == 0.5
+    assert cell_shape(photos((None, None), (4000, 3000))) == 0.75
