@@ -230,6 +230,46 @@ def test_a_best_first_list_holds_still_while_photos_are_indexed(qtbot, window,
     assert not window.newer_btn.isVisible()
 
 
+def test_a_held_list_at_its_limit_keeps_what_newcomers_pushed_out(
+        qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photoclip.gui import controller
+
+    monkeypatch.setattr(controller, "SIMILAR_TOP", 8)
+    folder = tmp_path / "p"
+    draw_photos(folder, 12, seed=68)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, folder, expect=12)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
+    _select_rows(window, [0])
+    source = window.model.photo(0).path
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.find_similar_to_selection()
+
+    def ids() -> list[int]:
+        return [window.model.photo(r).id for r in range(window.model.rowCount())]
+
+    before = ids()
+    assert len(before) == 8
+    assert window.results_title.text().endswith("the 8 closest")
+    # Three new copies of the photo itself are its closest: they push three photos off
+    # the end of the list, which stay on screen until the newcomers are shown.
+    for quality in (60, 70, 80):
+        Image.open(source).save(folder / f"copy-{quality}.jpg", quality=quality)
+    window.controller.index_now("Indexing")
+    qtbot.waitUntil(lambda: window.newer_btn.text() == "Show 3 new matches", timeout=60000)
+    _idle(qtbot, window)
+    assert ids() == before
+    # The best of them deleted goes at once: it was not pushed out.
+    os.remove(window.model.photo(0).path)
+    window.controller.index_now("Indexing")
+    qtbot.waitUntil(lambda: window.model.rowCount() == 7, timeout=60000)
+    assert ids() == before[1:]
+    window.newer_btn.click()
+    assert window.model.rowCount() == 8
+    assert all("copy-" in window.model.photo(r).path for r in range(3))
+    assert window.results_title.text().endswith("the 8 closest")
+
+
 def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path: Path) -> None:
     drawn = draw_shapes_library(tmp_path / "shapes", 80, seed=63)
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}
