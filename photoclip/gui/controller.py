@@ -55,6 +55,17 @@ SEARCH_TOP = 500
 SIMILAR_TOP = 200
 REFRESH_MS = 1000
 
+# How the About box says what the image tower runs in, for anyone (the details name it).
+PRECISION_WORDS = {
+    "fp32": "at full precision",
+    "bf16": "at half precision on this processor's matrix units (faster), checked to find "
+            "the same photos as full precision",
+    "int8": "with 8-bit arithmetic (faster), checked to find the same photos as full "
+            "precision",
+    "int8-mlp": "partly with 8-bit arithmetic (faster), checked to find the same photos as "
+                "full precision",
+}
+
 
 class ModelState(enum.Enum):
     UNKNOWN = "unknown"          # not asked for yet (first run, before the welcome)
@@ -165,7 +176,7 @@ class LibraryController(QObject):
     folder_removed = Signal(object, int)      # path (object keeps odd bytes), photos hidden
     trashed = Signal(object, object)          # TrashResult, TagEdit of merged tags or None
     duplicates_found = Signal(object)         # DuplicateReport
-    about = Signal(str)                       # the About box's text
+    about = Signal(object)                    # the About box: (text, technical details)
     trash_history = Signal(object)            # [TrashResult], newest first
     xmp_candidates = Signal(object, int)      # photo ids or None (all), photos with tags
     label_learned = Signal(str, str)          # set, label: a label learned from photos
@@ -290,31 +301,37 @@ class LibraryController(QObject):
     def request_about(self) -> None:
         """What the About box says about the model: which precision runs, and why.
 
-        Reads what the embedder already decided (no model work); comes by ``about``.
+        Reads what the embedder already decided (no model work); comes by ``about`` as
+        (words for anyone, the technical lines for "Show Details").
         """
         from photoclip import __version__
 
         library = self._library
         model_state, problem = self.state, self._model_message
 
-        def text() -> str:
+        def text() -> tuple[str, str]:
             from photoclip.core.precision import describe_compute
 
             report = library.precision_report()
             where = describe_compute(report["device"], report["cpu_class"])
-            head = (f"photoclip {__version__}\n\nModel: "
+            head = (f"photoclip {__version__}\nFinds your photos by describing them. Everything "
+                    f"runs on this computer.\n\nModel: "
                     f"{short_model_name(library.model_spec)}\nRuns on: {where}\n")
             if not report.get("loaded") and model_state is ModelState.UNAVAILABLE:
                 return head + (f"The model is not running: {problem.rstrip('.')}.\n"
-                               "Help → Set up the model… offers a download or a folder.")
+                               "Help → Set up the model… offers a download or a folder."), ""
+            details = (f"Image tower: {report['image']}. Text tower: {report['text']}.\n"
+                       f"Why: {report['reason']}.\nSearches embed a query with the "
+                       f"{report['search']}.")
             if not report.get("loaded"):
                 when = ("loads now" if model_state is ModelState.LOADING
                         else "is not loaded yet")
-                return head + (f"The model {when}; its image tower will run in "
-                               f"{report['image']} ({report['reason']}).")
-            return head + (f"Image tower runs in {report['image']}, text tower in "
-                           f"{report['text']}.\nWhy: {report['reason']}.\nSearches embed "
-                           f"a query with the {report['search']}.")
+                return head + f"The model {when}.", details
+            plain = PRECISION_WORDS.get(report["image"], f"in {report['image']}")
+            quick = ("Searches start at once: a query needs only a small part of the "
+                     "model, kept beside the library." if "numpy" in report["search"]
+                     else "")
+            return head + f"Photos are analysed {plain}.\n{quick}".rstrip(), details
 
         self._run(text, on_result=self.about.emit)
 

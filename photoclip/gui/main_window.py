@@ -506,7 +506,7 @@ class MainWindow(QMainWindow):
         c.problems.connect(self._show_problem_count)
         c.error.connect(self._error)
         c.model_not_changed.connect(self._model_not_changed)
-        c.about.connect(lambda text: QMessageBox.about(self, "About photoclip", text))
+        c.about.connect(self._show_about)
         c.jobs.added.connect(lambda _j: self._update_jobs())
         c.jobs.changed.connect(self._job_changed)
         c.jobs.removed.connect(lambda _j: self._update_jobs())
@@ -1181,6 +1181,15 @@ class MainWindow(QMainWindow):
             "To use the new model, try again when this computer is online. If you have the "
             "model's files (open_clip_config.json and the weights), choose their folder with "
             "the Folder… button beside Model in Settings.")
+        box.exec()
+
+    def _show_about(self, about: tuple[str, str]) -> None:
+        text, details = about
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About photoclip", text,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        if details:
+            box.setDetailedText(details)
         box.exec()
 
     def _job_changed(self, job: Job) -> None:

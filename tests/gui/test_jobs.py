@@ -179,13 +179,13 @@ def test_pause_holds_progress_and_the_jobs_window_lists_the_work(qtbot, window,
     dialog.close()
 
 
-def _about_text(qtbot, window) -> str:
-    """What Help → About says, once the window is idle."""
+def _about_text(qtbot, window) -> tuple[str, str]:
+    """What Help → About says, and its details, once the window is idle."""
     _idle(qtbot, window)
     seen = _answer_next_dialog(qtbot, lambda box: box.accept())
     window.controller.request_about()
     qtbot.waitUntil(lambda: bool(seen), timeout=10000)
-    return seen[0]["text"]
+    return seen[0]["text"], seen[0]["details"]
 
 
 def test_about_says_why_the_model_is_not_running(qtbot, make_window, tmp_path: Path) -> None:
@@ -193,7 +193,7 @@ def test_about_says_why_the_model_is_not_running(qtbot, make_window, tmp_path: P
     with qtbot.waitSignal(window.controller.model_state, timeout=30000,
                           check_params_cb=lambda s, _m: s is ModelState.UNAVAILABLE):
         window.controller.load_model()
-    text = _about_text(qtbot, window)
+    text, _details = _about_text(qtbot, window)
     assert "not running" in text
     assert "no-such-model" in text
     assert "not loaded yet" not in text
@@ -205,12 +205,17 @@ def test_about_says_in_words_where_the_model_runs_and_in_what(qtbot, make_window
     with qtbot.waitSignal(window.controller.model_state, timeout=30000,
                           check_params_cb=lambda s, _m: s is ModelState.READY):
         window.controller.load_model()
-    text = _about_text(qtbot, window)
+    text, details = _about_text(qtbot, window)
     assert "Runs on: a processor with" in text or "Runs on: an Intel processor" in text
     assert "CPU (cpu)" not in text
-    assert "Image tower runs in fp32" in text   # the test model's ResNet tower takes no int8
-    assert "Why: " in text
-    assert not NOT_FOR_PEOPLE.search(text), text
+    # Words for anyone on top (the test model's ResNet tower takes no int8); the machine's
+    # terms under Show Details.
+    assert "Photos are analysed at full precision." in text
+    assert "Searches start at once" in text
+    assert not re.search(r"tower|fp32|cosine|numpy", text), text
+    assert "Image tower: fp32. Text tower: fp32." in details
+    assert "Why: " in details
+    assert not NOT_FOR_PEOPLE.search(text + details), text + details
 
 
 def test_errors_the_app_shows_name_no_command(tmp_path: Path, shapes_embedder) -> None:

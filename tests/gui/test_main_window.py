@@ -84,7 +84,8 @@ def _search(qtbot, window, text: str) -> None:
 def _answer_next_dialog(qtbot, act) -> list[dict]:
     """Run ``act(box)`` on the next modal dialog once it is open.
 
-    Returns what the dialog showed (title, text, informative text, default button), noted
+    Returns what the dialog showed (title, text, informative and detailed text, default
+    button), noted
     before answering: a static QMessageBox is gone once answered.
     """
     seen: list[dict] = []
@@ -98,6 +99,7 @@ def _answer_next_dialog(qtbot, act) -> list[dict]:
         seen.append({"title": box.windowTitle(),
                      "text": box.text() if isinstance(box, QMessageBox) else "",
                      "info": box.informativeText() if isinstance(box, QMessageBox) else "",
+                     "details": box.detailedText() if isinstance(box, QMessageBox) else "",
                      "default": default.text() if default is not None else None})
         act(box)
 
