@@ -67,7 +67,7 @@ class ScaledPreview(QLabel):
     """A pixmap shown as large as the panel allows, never cropped, never blown up."""
 
     def __init__(self) -> None:
-        super().__init__(alignment=Qt.AlignmentFlag.AlignCenter)
+        super().__init__(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self._pixmap: QPixmap | None = None
         self.setMinimumSize(160, 120)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -130,6 +130,11 @@ class ElidedLabel(QLabel):
         return QSize(max(40, self.minimumWidth()), super().minimumSizeHint().height())
 
 
+NO_PHOTO_TEXT = ("No photo selected.\n\nClick a photo to see when it was taken, with what "
+                 "camera, and its tags. Double-click to view it large; Find similar shows "
+                 "photos like it.")
+
+
 class DetailsPanel(QWidget):
     find_similar = Signal(object)   # path (object: a str signal loses a name's odd bytes)
 
@@ -139,6 +144,7 @@ class DetailsPanel(QWidget):
         self.photo: Photo | None = None
         self.selected = 0
         self.preview = ScaledPreview()
+        self.preview.setStyleSheet("color: palette(placeholder-text);")   # its words, if any
         self.info = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.
                            TextSelectableByMouse)
         self.info.setTextFormat(Qt.TextFormat.PlainText)
@@ -169,9 +175,14 @@ class DetailsPanel(QWidget):
         self.selected = selected
         for b in (self.similar_btn, self.open_btn, self.folder_btn, self.copy_btn):
             b.setEnabled(photo is not None)
+        # With no photo the panel says what it is for, instead of an empty box and four
+        # grey buttons.
+        for w in (self.info, self.tags, self.similar_btn, self.open_btn, self.folder_btn,
+                  self.copy_btn):
+            w.setVisible(photo is not None)
         if photo is None:
-            self.preview.set_image(None)
-            self.info.setText("Select a photo to see its details.")
+            self.preview.set_image(None, NO_PHOTO_TEXT)
+            self.info.setText("")
             self.tags.show_tags(None)
             return
         if not same:

@@ -111,7 +111,10 @@ def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> 
     assert grid._layout.box_h == grid._layout.box
     # A selected landscape photo is highlighted with its caption, not under an empty band
     # of colour: above it, the cell looks as an unselected one does.
+    assert not window.details.similar_btn.isVisibleTo(window.details)   # none picked yet
     grid.setCurrentIndex(window.model.index(0))
+    assert window.details.similar_btn.isVisibleTo(window.details)
+    assert window.details.info.isVisibleTo(window.details)
     qtbot.waitUntil(lambda: all(window.model.thumbnails.get(p, grid._layout.box) is not None
                                 for p in window.model.paths()[:2]), timeout=10000)
     grid.viewport().update()

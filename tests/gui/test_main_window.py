@@ -115,6 +115,11 @@ def test_first_run_shows_what_to_do(window) -> None:
     assert not window.viewer_action.isEnabled()
     assert not window.slideshow_action.isEnabled()
     assert not window.similar_action.isEnabled()
+    # The details panel says what it is for, without an empty tag box and grey buttons.
+    details = window.details
+    assert details.preview.text().startswith("No photo selected.")
+    assert not any(w.isVisibleTo(details) for w in (details.tags, details.similar_btn,
+                                                     details.copy_btn))
 
 
 def test_dropped_folders_are_added_and_indexed(qtbot, window, tmp_path: Path) -> None:
