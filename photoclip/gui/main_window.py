@@ -753,7 +753,9 @@ class MainWindow(QMainWindow):
 
     def _show_results(self, view: View, results: Results, same_view: bool, *,
                       hold: bool = True) -> None:
-        if same_view and hold and view.ranked:
+        # Searches only: their lists are short (SEARCH_TOP); a tag's photos best first can
+        # be the whole library, and take new photos in place as a folder does.
+        if same_view and hold and view.ranked and view.is_search:
             results = self._hold_new_matches(view, results)
         else:
             self._held = None
@@ -802,9 +804,7 @@ class MainWindow(QMainWindow):
         """What a refresh of a best-first view shows: the photos on screen in their order,
         less those that went. Photos that came (indexed meanwhile) wait behind a button,
         because a list that re-sorts under the pointer loses the user's place."""
-        on_screen = [(p, self.model.index(r).data(ScoreRole))
-                     for r, p in ((r, self.model.photo(r)) for r in range(self.model.rowCount()))
-                     if p is not None]
+        on_screen = self.model.rows()
         row_of = {p.id: i for i, p in enumerate(results.photos)}
         came = len(row_of.keys() - {p.id for p, _s in on_screen})
         if not came or not on_screen:   # nothing on screen: nobody's place to lose

@@ -121,6 +121,10 @@ class PhotoListModel(QAbstractListModel):
     def paths(self) -> list[str]:
         return [p.path for p in self._photos]
 
+    def rows(self) -> list[tuple[Photo, float | None]]:
+        """(photo, score) of every row, in order."""
+        return list(zip(self._photos, self._scores, strict=True))
+
     # -- Qt --------------------------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
