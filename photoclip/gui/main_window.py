@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         # Newer results of a best-first view, held back so the list does not re-sort under
         # the user while photos are indexed; "Show N new matches" puts them on screen.
         self._held: tuple[View, Results] | None = None
-        self._outcomes: list[tuple[float, str]] = []   # (when, line) of jobs just ended
+        self._outcomes: list[tuple[float, int, str]] = []  # (when, job id, line): just ended
         self._closed = False
         self._open_problems = False
         self._wanted_model: str | None = None     # asked for; remembered once it works
@@ -1200,9 +1200,10 @@ class MainWindow(QMainWindow):
         # replace the one before it before anyone could read it.
         line = f"{job.title}: {job.outcome}" if job.state is JobState.FAILED else job.outcome
         now = time.monotonic()
-        self._outcomes = [(t, text) for t, text in self._outcomes
-                          if now - t < OUTCOME_MS / 1000] + [(now, line)]
-        self.statusBar().showMessage("  ·  ".join(text for _t, text in self._outcomes),
+        self._outcomes = [(t, jid, text) for t, jid, text in self._outcomes
+                          if now - t < OUTCOME_MS / 1000 and jid != job.id] + [
+                              (now, job.id, line)]
+        self.statusBar().showMessage("  ·  ".join(text for _t, _j, text in self._outcomes),
                                      OUTCOME_MS)
 
     def _update_jobs(self) -> None:

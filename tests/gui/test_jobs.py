@@ -367,6 +367,8 @@ def test_jobs_that_end_together_are_summed_up_together(qtbot, window) -> None:
     qtbot.waitUntil(lambda: broken.wrapped_up, timeout=10000)
     assert window.statusBar().currentMessage() == (
         "Wrote 3 sidecars  ·  No duplicates  ·  Checking: the disk is full")
+    second.changed.emit(second)   # a job heard of again is not summed up twice
+    assert window.statusBar().currentMessage().count("No duplicates") == 1
 
 
 def test_a_scan_that_indexed_nothing_says_only_what_happened() -> None:
