@@ -11,8 +11,9 @@ embeddings are read until the last step):
    "same photo" (two photos of one dog on one lawn look alike to CLIP). A candidate pair
    stays only if it is the same picture or the same moment:
    - *same picture*: their 16x16 grey thumbnails correlate at ``CONTENT_MATCH`` or more
-     (re-encodes, resizes, format changes, slight crops); the thumbnail is computed only
-     for candidates, once per file content, and kept in the catalog,
+     (re-encodes, resizes, format changes, slight crops) and their shapes agree within
+     ``SHAPE_MATCH``; the thumbnail is computed only for candidates, once per file
+     content, and kept in the catalog,
    - *same moment*: same camera, capture times at most ``burst_seconds`` apart (a burst,
      or an edited export that kept its EXIF).
 3. **Groups by complete linkage**: agglomerative clustering where two groups merge only if
@@ -66,6 +67,9 @@ FALLBACK_THRESHOLD = 0.92
 # Measured on the drawings above: copies (re-encode, resize, 4% crop) >= 0.918; different
 # drawings of the same shape, colour and background <= 0.839.
 CONTENT_MATCH = 0.88
+# Width-to-height ratios of copies agree within this share (a 4% crop on every side keeps
+# the ratio; 3:2 and 4:3 differ by 11%).
+SHAPE_MATCH = 0.05
 BURST_SECONDS = 5.0
 SIGNATURE_SIDE = 16
 
@@ -184,14 +188,23 @@ def _same_moment(a: Photo, b: Photo, seconds: float) -> bool:
             and b.taken_at is not None and abs(a.taken_at - b.taken_at) <= seconds)
 
 
+def _same_shape(a: Photo, b: Photo, tolerance: float) -> bool | None:
+    """Whether the two photos' width-to-height ratios agree within ``tolerance`` (a
+    share); None when a size is not known."""
+    if not (a.width and a.height and b.width and b.height):
+        return None
+    ra, rb = a.width / a.height, b.width / b.height
+    return abs(ra - rb) <= tolerance * max(ra, rb)
+
+
 def _resized_copy(a: Photo, b: Photo) -> bool:
     """Same bytes, or the same frame at another resolution: an export that kept its EXIF
     moment is a copy, not a burst (burst frames share one sensor size)."""
     if a.hash == b.hash:
         return True
-    if not (a.width and a.height and b.width and b.height) or a.width == b.width:
+    if a.width == b.width:
         return False
-    return abs(a.width / a.height - b.width / b.height) <= 0.01 * (a.width / a.height)
+    return bool(_same_shape(a, b, 0.01))
 
 
 # -- the search ----------------------------------------------------------------------------
@@ -381,7 +394,11 @@ def find_duplicates(catalog: Catalog, vectors: VectorIndex, model: str, *,
             confirmed: dict[tuple[int, int], float] = {}
             for p, s in pairs.items():
                 a, b = sigs.get(p[0]), sigs.get(p[1])
-                if a is not None and b is not None and same_picture(a, b):
+                # A copy keeps the picture's shape (a resize, a re-encode, a slight crop
+                # all round); the grey thumbnails are squares, so two different photos
+                # with one layout (a red ball on yellow, 3:2 and 4:3) could pass them.
+                if (a is not None and b is not None and same_picture(a, b)
+                        and _same_shape(photos[p[0]], photos[p[1]], SHAPE_MATCH) is not False):
                     confirmed[p], kinds[p] = s, "copies"
                 elif p in moment:
                     kind = ("copies" if _resized_copy(photos[p[0]], photos[p[1]])

@@ -79,6 +79,33 @@ def test_copies_are_grouped_and_lookalikes_never_mixed(library: Library, tmp_pat
     assert any(len({family.get(p.path, p.path) for p in g.photos}) > 1 for g in loose.groups)
 
 
+def test_two_photos_of_one_layout_and_different_shapes_are_not_copies(
+        library: Library, tmp_path: Path) -> None:
+    import random
+
+    from tests.models.shapes import draw
+
+    # Two drawings of a red ball on yellow, 3:2 and 4:3: their square grey thumbnails
+    # correlate like copies (the demo library had such a pair, and the review offered to
+    # trash one of them).
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    draw("circle", "red", "yellow", random.Random(4), (1800, 1200)).save(folder / "a.jpg")
+    draw("circle", "red", "yellow", random.Random(104), (1600, 1200)).save(folder / "b.jpg")
+    assert same_picture(content_signature(str(folder / "a.jpg")),
+                        content_signature(str(folder / "b.jpg")))
+    _index(library, folder)
+    report = library.find_duplicates()
+    assert report.candidate_pairs == 1   # the model cannot tell them apart either
+    assert report.groups == []
+    # The same picture at another size is still a copy.
+    img = Image.open(folder / "a.jpg")
+    img.resize((900, 600)).save(folder / "a-small.jpg")
+    library.index()
+    groups = [sorted(p.path for p in g.photos) for g in library.find_duplicates().groups]
+    assert groups == [[str(folder / "a-small.jpg"), str(folder / "a.jpg")]]
+
+
 def test_signatures_are_stored_and_reused(library: Library, tmp_path: Path) -> None:
     draw_duplicate_library(tmp_path / "photos", families=3, lookalikes=1, singles=2)
     _index(library, tmp_path / "photos")
