@@ -18,7 +18,6 @@ from PySide6.QtCore import QByteArray, QEvent, QMimeData, QModelIndex, QObject, 
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QIcon,
@@ -75,8 +74,8 @@ from photoclip.gui.models import IdRole, PhotoListModel, PhotoRole, ScoreRole
 from photoclip.gui.names import (
     copy_to_clipboard,
     counted,
-    file_url,
     open_folder_of,
+    open_with_desktop,
     shown,
     shown_name,
 )
@@ -548,7 +547,7 @@ class MainWindow(QMainWindow):
         if chosen is not None and chosen is remove:
             self.confirm_remove(path)
         elif chosen is show:
-            QDesktopServices.openUrl(file_url(path))
+            open_with_desktop(path)
         elif chosen is browse:
             self._sidebar_clicked(item)
         elif chosen is rescan:
@@ -961,7 +960,8 @@ class MainWindow(QMainWindow):
         ids = [p.id for p in photos]
         if chosen is open_it:
             for p in photos:
-                QDesktopServices.openUrl(file_url(p.path))
+                if not open_with_desktop(p.path):
+                    break   # said once: the others would fail the same way
         elif chosen is show:
             open_folder_of(photos[0].path)
         elif chosen is copy:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photoclip.core.filenames import display_path, is_plain, quote_path
 
@@ -68,9 +69,26 @@ def copied(paths: list[str]) -> str:
     return "\n".join(p if is_plain(p) else quote_path(p) for p in paths)
 
 
-def open_folder_of(path: str) -> None:
+def open_with_desktop(path: str) -> bool:
+    """``path`` opened by the desktop's application for it (a viewer, a file manager).
+
+    Where the desktop offers none (a bare window manager without xdg-open), nothing would
+    happen at all: the user is told so, and the path is put on the clipboard instead.
+    """
+    if QDesktopServices.openUrl(file_url(path)):
+        return True
+    copy_to_clipboard([path])
+    what = "folders" if os.path.isdir(path) else "this kind of file"
+    QMessageBox.information(
+        QApplication.activeWindow(), "photoclip",
+        f"No application on this computer is set up to open {what}, so the path was "
+        f"copied to the clipboard instead:\n\n{shown(path)}")
+    return False
+
+
+def open_folder_of(path: str) -> bool:
     """The folder holding ``path``, opened in the desktop's file manager."""
-    QDesktopServices.openUrl(file_url(os.path.dirname(path)))
+    return open_with_desktop(os.path.dirname(path))
 
 
 def copy_to_clipboard(paths: list[str]) -> None:

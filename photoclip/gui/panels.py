@@ -12,7 +12,6 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QDesktopServices,
     QFont,
     QPainter,
     QPalette,
@@ -38,8 +37,8 @@ from photoclip.gui.icons import icon
 from photoclip.gui.names import (
     copy_to_clipboard,
     counted,
-    file_url,
     open_folder_of,
+    open_with_desktop,
     shown,
     shown_name,
 )
@@ -232,7 +231,7 @@ class DetailsPanel(QWidget):
 
     def open_photo(self) -> None:
         if self.photo:
-            QDesktopServices.openUrl(file_url(self.photo.path))
+            open_with_desktop(self.photo.path)
 
     def show_in_folder(self) -> None:
         if self.photo:

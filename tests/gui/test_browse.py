@@ -589,7 +589,7 @@ def test_folders_inside_a_root_are_a_tree_to_browse(qtbot, window, tmp_path: Pat
 
 
 def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
-        qtbot, make_window, tmp_path: Path) -> None:
+        qtbot, make_window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     photos = tmp_path / "photos"
     draw_photos(photos, 5, seed=70)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo after all")
@@ -616,10 +616,17 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
         # once; with none picked, not.
         box.copy_btn.click()
         listed.append((str(box.copy_btn.isEnabled()), QApplication.clipboard().text()))
+        # With no application to open folders (no xdg-open on the PATH), Show in folder
+        # says so and copies the folder's path instead of doing nothing.
+        QApplication.clipboard().clear()
+        told = _answer_next_dialog(qtbot, lambda b: b.accept())
+        box.show_btn.click()
+        listed.append((told[0]["text"] if told else "", QApplication.clipboard().text()))
         box.tree.clearSelection()
         listed.append((str(box.copy_btn.isEnabled()), str(box.show_btn.isEnabled())))
         box.accept()
 
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
     seen = _answer_next_dialog(qtbot, read_and_close)
     window.problems_btn.click()
     qtbot.waitUntil(lambda: bool(seen), timeout=10000)
@@ -628,7 +635,10 @@ def test_problems_stay_out_of_the_grid_behind_a_badge_that_survives_a_restart(
     assert listed[0][1]   # with its reason in words
     assert listed[1][0] == "1 photo could not be read. It is retried when the file changes."
     assert listed[2] == ("True", str(photos / "broken.jpg"))
-    assert listed[3] == ("False", "False")
+    assert listed[3][0].startswith("No application on this computer is set up to open "
+                                   "folders"), listed[3]
+    assert listed[3][1] == str(photos)
+    assert listed[4] == ("False", "False")
     window.close()
     # A new session on the same library shows the badge from the start.
     again = make_window(library=Path(window.controller.library_folder))
