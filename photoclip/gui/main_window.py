@@ -432,7 +432,8 @@ class MainWindow(QMainWindow):
 
         tags = menu.addMenu("&Tags")
         edit_sets = self._action("&Edit label sets…", self.edit_label_sets, icon_name="tag")
-        clear_filter = self._action("&Clear tag filter", lambda: self.filter_by_tag(None))
+        self.clear_tag_action = clear_filter = self._action(
+            "&Clear tag filter", lambda: self.filter_by_tag(None))
         xmp_photo = self._action("Write tags to XMP sidecars for the &selected photos",
                                  lambda: self.controller.write_xmp(self.selected_ids()))
         xmp_all = self._action("Write tags to XMP sidecars for the whole &library…",
@@ -657,6 +658,8 @@ class MainWindow(QMainWindow):
             "Describe a photo… (Enter to search" + (", " + ", ".join(where) if where else "")
             + ")")
         self.tag_chip.setVisible(bool(view.tag))
+        self.tag_browser.select_tag(view.tag)
+        self.clear_tag_action.setEnabled(bool(view.tag))
         self.tag_chip.setText(self._chip(view.tag.partition(':')[2] or view.tag)
                               if view.tag else "")
         self.folder_chip.setVisible(bool(view.folder))

@@ -48,6 +48,7 @@ class TagBrowser(QTreeWidget):
         self.setHeaderHidden(True)
         self.itemClicked.connect(self._clicked)
         self.known: list[tuple[str, str]] = []   # every (set, label), for "Add tag…"
+        self._shown_tag: str | None = None        # the grid's tag filter, highlighted
 
     def set_counts(self, sets: list[tuple[str, list[str]]],
                    counts: dict[tuple[str, str], int]) -> None:
@@ -76,6 +77,23 @@ class TagBrowser(QTreeWidget):
                 top.addChild(child)
             self.addTopLevelItem(top)
             top.setExpanded(name in expanded)
+        self.select_tag(self._shown_tag)
+
+    def select_tag(self, tag: str | None) -> None:
+        """Highlight the label the grid is filtered by, and nothing when it is not: a label
+        left highlighted read as a filter still on."""
+        self._shown_tag = tag
+        self.clearSelection()
+        self.setCurrentItem(None)
+        for i in range(self.topLevelItemCount()):
+            top = self.topLevelItem(i)
+            for j in range(top.childCount()):
+                child = top.child(j)
+                if tag and child.data(0, Qt.ItemDataRole.UserRole) == tag:
+                    top.setExpanded(True)
+                    child.setSelected(True)
+                    self.scrollToItem(child)
+                    return
 
     def _clicked(self, item: QTreeWidgetItem) -> None:
         tag = item.data(0, Qt.ItemDataRole.UserRole)

@@ -545,10 +545,16 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     assert window.tag_chip.isVisible()
     assert "circle" in window.tag_chip.text()
     assert "tagged circle" in window.search_field.placeholderText()
+    # ...and so does the tag tree; with the filter off, no label stays highlighted.
+    assert [i.data(0, Qt.ItemDataRole.UserRole) for i in tree.selectedItems()] == [
+        "shapes:circle"]
+    assert window.clear_tag_action.isEnabled()
     # The selected photo's tags are listed; removing one is remembered, and undone.
     photo = window.details.photo
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         window.show_all()
+    assert tree.selectedItems() == []
+    assert not window.clear_tag_action.isEnabled()
     window.grid.setCurrentIndex(window.model.index(window.model.row_of_id(photo.id)))
     tags = window.details.tags
 
@@ -586,10 +592,10 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     tags._add()
     qtbot.waitUntil(lambda: ("my tags", "favourite") in labels_shown(), timeout=5000)
     assert window.details.photo.id == photo.id
-    # Nothing selected: no stale tags under "Select a photo".
+    # Nothing selected: no stale tags under "No photo selected".
     window.grid.selectionModel().clearCurrentIndex()
     assert window.details.photo is None
-    assert "Select a photo" in window.details.info.text()
+    assert window.details.preview.text().startswith("No photo selected.")
     assert tags.list.count() == 0
     assert not tags.new.isEnabled()
     # The editor previews what a label would take before anything is saved.
