@@ -731,23 +731,40 @@ class LibraryController(QObject):
         """One tag on many photos: "confirm" (add) or "reject" (remove), undoable."""
         source = "rejected" if action == "reject" else "manual"
         n = len(photo_ids)
-        verb = "Remove" if action == "reject" else "Add" if n > 1 else "Confirm"
-        what = f"{verb} tag “{label}”" + (f" on {n:,} photos" if n > 1 else "")
-        self._run(lambda: TagEdit(what, tuple(self._library.edit_tags(
-            photo_ids, label_set, label, source))), on_result=self.tag_edited.emit, write=True)
+
+        def edit() -> TagEdit:
+            entries = tuple(self._library.edit_tags(photo_ids, label_set, label, source))
+            # "Confirm" a suggestion the photo had; "Add" a tag it did not have.
+            verb = ("Remove" if action == "reject" else
+                    "Confirm" if n == 1 and entries[0][3] is not None else "Add")
+            return TagEdit(f"{verb} tag “{label}”" + (f" on {n:,} photos" if n > 1 else ""),
+                           entries)
+
+        self._run(edit, on_result=self._tag_edit_done, write=True)
 
     def confirm_tags(self, photo_ids: list[int]) -> None:
-        """Make the automatic tags of these photos the user's own, undoable."""
+        """Make the automatic tags of these photos the user's own, undoably."""
         n = len(photo_ids)
         what = f"Confirm the tags of {n:,} photo{'s' if n != 1 else ''}"
         self._run(lambda: TagEdit(what, tuple(self._library.confirm_tags(photo_ids))),
-                  on_result=self.tag_edited.emit, write=True)
+                  on_result=self._tag_edit_done, write=True)
+
+    def _tag_edit_done(self, edit: TagEdit) -> None:
+        self.tag_edited.emit(edit)
+        self._show_edited_tags({e[0] for e in edit.entries})
+
+    def _show_edited_tags(self, photo_ids: set[int]) -> None:
+        # The user's own edit shows at once in the details panel, not with the next
+        # refresh a second later (the tag tree's counts can wait for that).
+        if self._details_photo in photo_ids:
+            self.request_photo_tags(self._details_photo)
 
     def restore_tag(self, edit: TagEdit, *, undo: bool) -> None:
         """Undo (or redo) a tag edit by putting the tags back as they were."""
         entries = [(pid, s, label, before if undo else after)
                    for pid, s, label, before, after in edit.entries]
-        self._run(lambda: self._library.restore_tags(entries), write=True)
+        self._run(lambda: self._library.restore_tags(entries), write=True,
+                  on_result=lambda _r: self._show_edited_tags({e[0] for e in entries}))
 
     def trash(self, photo_ids: list[int], merge_into: int | None = None) -> Job:
         """Move photos' files to the system trash (a job); undo restores where possible.

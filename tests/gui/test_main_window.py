@@ -592,6 +592,14 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
     tags._add()
     qtbot.waitUntil(lambda: ("my tags", "favourite") in labels_shown(), timeout=5000)
     assert window.details.photo.id == photo.id
+    # A tag the photo did not have is added, one it had as a suggestion confirmed.
+    assert window.undo_action.text().endswith("Undo Add tag “favourite”")
+    tags.list.setCurrentItem(next(tags.list.item(i) for i in range(tags.list.count())
+                                  if tags.list.item(i).data(Qt.ItemDataRole.UserRole)
+                                  == ("shapes", "circle")))
+    tags.confirm_btn.click()
+    qtbot.waitUntil(lambda: window.undo_action.text().endswith("Undo Confirm tag “circle”"),
+                    timeout=5000)
     # Nothing selected: no stale tags under "No photo selected".
     window.grid.selectionModel().clearCurrentIndex()
     assert window.details.photo is None
