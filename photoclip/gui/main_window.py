@@ -764,6 +764,7 @@ class MainWindow(QMainWindow):
         self.newer_btn.setVisible(self._held is not None)
         self._show_view(view)
         keep = self.grid.currentIndex().data(IdRole) if same_view else None
+        keep_row = self.grid.currentIndex().row()
         if same_view:
             self.model.update_photos(results.photos, results.scores)
         else:
@@ -794,9 +795,16 @@ class MainWindow(QMainWindow):
         if not same_view and results.photos:
             self.grid.setCurrentIndex(self.model.index(0))
             self.grid.scrollToTop()
-        elif same_view and keep is not None and not self.grid.currentIndex().isValid():
+        elif same_view and keep is not None:
             row = self.model.row_of_id(keep)
-            if row is not None:
+            if row is None and results.photos:
+                # The current photo went (trashed, its folder removed): the one that took
+                # its place is picked and scrolled to, as a file manager does. Qt had left
+                # the focus on a neighbour, unselected, wherever the grid was scrolled.
+                index = self.model.index(min(keep_row, n - 1))
+                self.grid.setCurrentIndex(index)
+                self.grid.scrollTo(index)
+            elif row is not None and not self.grid.currentIndex().isValid():
                 self.grid.setCurrentIndex(self.model.index(row))
         if not results.photos:
             self.details.show_photo(None)

@@ -355,13 +355,19 @@ def test_move_to_trash_asks_and_undo_puts_back(qtbot, window, tmp_path: Path,
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, tmp_path / "p", expect=5)
     qtbot.waitUntil(lambda: window.model.rowCount() == 5, timeout=10000)
-    _select_rows(window, [0, 1])
-    gone = [window.model.photo(r).path for r in (0, 1)]
+    _select_rows(window, [1, 2])
+    gone = [window.model.photo(r).path for r in (1, 2)]
+    after = window.model.photo(3).id
     seen = _answer_next_dialog(qtbot, lambda box: next(
         b for b in box.buttons() if b.text() == "Move to trash").click())
     window.trash_selection()
     assert seen[0]["default"] == "Cancel"
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=20000)
+    # The photo that took the place of the current one is picked, and shown beside.
+    assert window.grid.currentIndex().row() == 1
+    assert window.model.photo(1).id == after
+    assert window.selected_ids() == [after]
+    assert window.details.photo.id == after
     assert not any(Path(p).exists() for p in gone)
     assert len(list((home_trash / "files").iterdir())) == 2
     assert "Move 2 photos to the trash" in window.undo_action.text()
