@@ -25,6 +25,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -117,14 +118,30 @@ class View:
             name = os.path.basename(self.folder.rstrip(os.sep)) or self.folder
             what = f"Photos in {display_path(name)}"
         elif self.tag and self.by_score:
-            return f"Photos tagged {self.tag.partition(':')[2] or self.tag}, best match first"
+            what = f"Photos tagged {self.tag.partition(':')[2] or self.tag}, best match first"
         else:
             what = "All photos, newest first"
-        if self.tag:
+        if self.tag and not self.by_score:
             what += f", tagged {self.tag.partition(':')[2] or self.tag}"
         if self.folder and (self.text.strip() or self.similar_to):
             what += f", in {display_path(os.path.basename(self.folder.rstrip(os.sep)))}"
+        if self.date_from is not None or self.date_to is not None:
+            # The dates filter is in the title too: "All photos" under it read as if off.
+            what += f", taken {self.dates_text()}"
         return what
+
+    def dates_text(self) -> str:
+        """The dates filter in words: "2024-01-01 – 2024-12-31", "since …", "before …"."""
+        def day(t: float) -> str:
+            return datetime.fromtimestamp(t).strftime("%Y-%m-%d")
+
+        if self.date_from is not None and self.date_to is not None:
+            return f"{day(self.date_from)} – {day(self.date_to - 1)}"
+        if self.date_from is not None:
+            return f"since {day(self.date_from)}"
+        if self.date_to is not None:
+            return f"before {day(self.date_to)}"
+        return ""
 
     def to_json(self) -> dict[str, Any]:
         """What is worth remembering across sessions (not a selection, not weaker matches)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QModelIndex, QObject, Qt, QTimer
@@ -653,7 +652,7 @@ class MainWindow(QMainWindow):
         if view.folder:
             where.append(f"in {shown_name(view.folder)}")
         if view.date_from is not None or view.date_to is not None:
-            where.append(_dates_text(view))
+            where.append(view.dates_text())
         self.search_field.setPlaceholderText(
             "Describe a photo… (Enter to search" + (", " + ", ".join(where) if where else "")
             + ")")
@@ -667,7 +666,7 @@ class MainWindow(QMainWindow):
         self.sidebar.select_folder(view.folder)
         dated = view.date_from is not None or view.date_to is not None
         self.date_chip.setVisible(dated)
-        self.date_chip.setText(f"{_dates_text(view)}  ✕" if dated else "")
+        self.date_chip.setText(f"{view.dates_text()}  ✕" if dated else "")
         self.chips_row.setVisible(bool(view.folder or view.tag or dated))
         self.sort_box.setVisible(view.is_search or bool(view.tag))
         self.sort_box.setCurrentIndex(0 if view.ranked else 1)
@@ -1361,16 +1360,3 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
             self.controller.save_settings(self.settings, now=True)
         event.accept()
-
-
-def _dates_text(view: View) -> str:
-    def day(t: float) -> str:
-        return datetime.fromtimestamp(t).strftime("%Y-%m-%d")
-
-    if view.date_from is not None and view.date_to is not None:
-        return f"{day(view.date_from)} – {day(view.date_to - 1)}"
-    if view.date_from is not None:
-        return f"since {day(view.date_from)}"
-    if view.date_to is not None:
-        return f"before {day(view.date_to)}"
-    return ""

@@ -94,9 +94,12 @@ def test_timeline_groups_by_capture_date_with_headers(qtbot, window, tmp_path: P
                              date_to=datetime(2024, 1, 1).timestamp()))
     assert window.model.rowCount() == 4
     assert window.date_chip.isVisible()
+    assert window.results_title.text() == (
+        "All photos, newest first, taken 2021-01-01 – 2023-12-31 — 4 photos")
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         window.date_chip.click()
     assert window.model.rowCount() == 6
+    assert window.results_title.text() == "All photos, newest first — 6 photos"
 
 
 def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> None:
