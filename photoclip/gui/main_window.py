@@ -9,11 +9,21 @@ disagree.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QMimeData, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QStandardPaths,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -49,6 +59,7 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.catalog import Photo
 from photoclip.core.concepts import MIN_EXAMPLES
+from photoclip.core.trash import uses_xdg_trash
 from photoclip.gui.controller import (
     SEARCH_TOP,
     LibraryController,
@@ -132,6 +143,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._open_problems = False
         self._wanted_model: str | None = None     # asked for; remembered once it works
+        self._add_from = ""                         # where Add folder last chose from
         self.undo_stack = QUndoStack(self)
 
         # search field + debounce, and what else narrows the view
@@ -513,8 +525,16 @@ class MainWindow(QMainWindow):
     # -- folders ---------------------------------------------------------------------------
 
     def add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        # Starts where the last folder was added from, else in the Pictures folder (it
+        # opened where the app was started from, often an install folder).
+        pictures = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.PicturesLocation)
+        # (One look at the disk on the GUI thread: the dialog that opens next reads it.)
+        start = self._add_from or (pictures if os.path.isdir(pictures) else
+                                   os.path.expanduser("~"))
+        folder = QFileDialog.getExistingDirectory(self, "Add a photo folder", start)
         if folder:
+            self._add_from = os.path.dirname(folder.rstrip(os.sep)) or folder
             self.controller.add_folders([folder])
 
     def _roots_changed(self, roots: list[Any]) -> None:
@@ -1058,8 +1078,10 @@ class MainWindow(QMainWindow):
                 "Move to trash", f"Move {n:,} photos to the trash?" if n > 1
                 else f"Move “{shown_name(photos[0].path)}” to the trash?",
                 "The files go to the system trash, where you can restore them; nothing is "
-                "deleted. Edit → Undo puts them back (on Linux; elsewhere use the system's "
-                "trash).", "Move to trash"):
+                "deleted. " + ("Edit → Undo puts them back." if uses_xdg_trash() else
+                               "To put them back, restore them from the "
+                               + ("Recycle Bin." if sys.platform == "win32" else "Trash.")),
+                "Move to trash"):
             self.controller.trash([p.id for p in photos])
 
     def _trashed(self, result: Any, merged: Any) -> None:

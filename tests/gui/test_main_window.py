@@ -942,3 +942,35 @@ def test_the_add_a_tag_box_applies_nothing_on_a_bare_enter(qtbot, window) -> Non
     _answer_next_dialog(qtbot, pick)
     assert window._ask_label("Add a tag", "Add a tag to 3 photos:", offer) == ("shapes",
                                                                             "circle")
+
+
+def test_add_folder_opens_in_pictures_then_where_the_last_one_was_chosen(
+        qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    home = tmp_path / "home"
+    (home / "Pictures").mkdir(parents=True)
+    (tmp_path / "drive" / "trip").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    opened: list[str] = []
+
+    def choose(box) -> None:
+        assert isinstance(box, QFileDialog)
+        opened.append(box.directory().absolutePath())
+        box.setDirectory(str(tmp_path / "drive"))
+        box.selectFile(str(tmp_path / "drive" / "trip"))
+        box.accept()
+
+    _answer_next_dialog(qtbot, choose)
+    window.add_folder_dialog()
+    assert opened == [str(home / "Pictures")]
+    qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
+    # The next time, it opens beside the folder just added.
+    _answer_next_dialog(qtbot, lambda box: (opened.append(box.directory().absolutePath()),
+                                            box.reject()))
+    window.add_folder_dialog()
+    assert opened[1] == str(tmp_path / "drive")
+    assert window._roots[0].path == str(tmp_path / "drive" / "trip")
+    _idle(qtbot, window)
