@@ -473,11 +473,14 @@ class LibraryController(QObject):
 
         self._run(lambda: self._library.restore_root(folder), on_result=done, write=True)
 
-    def folder_facts(self, folder: str, on_result: Callable[[tuple[int, int]], None]) -> None:
-        """(photos, the user's own tags) of a folder: what a removal must speak of."""
-        def facts() -> tuple[int, int]:
-            photos = next((r.photos for r in self._library.roots() if r.path == folder), 0)
-            return photos, self._library.user_tag_count(folder)
+    def folder_facts(self, folder: str,
+                     on_result: Callable[[tuple[int, int, int]], None]) -> None:
+        """(photos, files that could not be read, the user's own tag choices) of a folder:
+        what a removal must speak of."""
+        def facts() -> tuple[int, int, int]:
+            root = next((r for r in self._library.roots() if r.path == folder), None)
+            return ((root.readable, root.unreadable) if root else (0, 0)) + (
+                self._library.user_tag_count(folder),)
 
         self._run(facts, on_result=on_result)
 

@@ -577,14 +577,19 @@ class MainWindow(QMainWindow):
         """Ask (Cancel is the default) with what will be forgotten, then remove."""
         self.controller.folder_facts(path, lambda facts: self._ask_remove(path, *facts))
 
-    def _ask_remove(self, path: str, photos: int, own_tags: int) -> None:
-        kept = (f" Your own tags on them ({own_tags:,}) are kept, and come back if you add "
-                "the folder again." if own_tags else "")
+    def _ask_remove(self, path: str, photos: int, unreadable: int, own_tags: int) -> None:
+        # The counts the folder list shows: photos, and apart from them the files that
+        # could not be read ("13 photos" beside "12 photos · 1 unreadable" confused).
+        bad = (f" (and {counted(unreadable, 'file')} it could not read)" if unreadable
+               else "")
+        kept = (f" Your {counted(own_tags, 'tag choice')} on them (tags you added, confirmed "
+                "or removed) are kept, and come back if you add the folder again."
+                if own_tags else "")
         if self._confirm_destructive(
                 "Remove folder", f"Remove the folder “{shown_name(path)}” from photoclip?",
-                f"photoclip forgets the {photos:,} photos it indexed in {shown(path)}. The "
-                f"files stay where they are, untouched.{kept} Edit → Undo brings the folder "
-                "back as it was until you quit.", "Remove folder"):
+                f"photoclip forgets the {counted(photos, 'photo')}{bad} it indexed in "
+                f"{shown(path)}. The files stay where they are, untouched.{kept} Edit → Undo "
+                "brings the folder back as it was until you quit.", "Remove folder"):
             self.controller.remove_folder(path)
 
     def _confirm_destructive(self, title: str, text: str, info: str, action: str) -> bool:

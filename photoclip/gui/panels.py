@@ -520,7 +520,7 @@ class TagEditCommand(_Done):
 
 class RemoveFolderCommand(_Done):
     def __init__(self, controller: Any, folder: str) -> None:
-        super().__init__(f"Remove folder {os.path.basename(folder.rstrip(os.sep)) or folder}")
+        super().__init__(f"Remove folder “{shown_name(folder)}”")
         self.controller, self.folder = controller, folder
 
     def undo(self) -> None:

@@ -747,6 +747,7 @@ def test_remove_folder_defaults_to_cancel_says_what_goes_and_undoes(qtbot, windo
                                                                    tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     draw_photos(a, 6, seed=31)
+    (a / "broken.jpg").write_bytes(b"\xff\xd8\xff not a photo")
     draw_photos(b, 4, seed=32)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, a, b, expect=10)
@@ -761,11 +762,12 @@ def test_remove_folder_defaults_to_cancel_says_what_goes_and_undoes(qtbot, windo
     qtbot.waitUntil(lambda: bool(boxes), timeout=10000)
     assert boxes[0]["default"] == "Cancel"
     text = boxes[0]["info"]
-    assert "6 photos" in text
+    # The counts the folder list shows: photos, and the file that could not be read apart.
+    assert "forgets the 6 photos (and 1 file it could not read)" in text
     assert "untouched" in text
-    assert "own tags on them (1)" in text
+    assert "Your 1 tag choice on them (tags you added, confirmed or removed)" in text
     qtbot.waitUntil(lambda: QApplication.activeModalWidget() is None, timeout=5000)
-    assert _status(window).photos == 10   # Enter chose Cancel: nothing removed
+    assert _status(window).photos == 11   # Enter chose Cancel: nothing removed
 
     boxes = _answer_next_dialog(qtbot, lambda box: next(
         b for b in box.buttons() if b.text() == "Remove folder").click())
@@ -774,7 +776,7 @@ def test_remove_folder_defaults_to_cancel_says_what_goes_and_undoes(qtbot, windo
     qtbot.waitUntil(lambda: (window.model.rowCount() == 4
                              and window.sidebar.topLevelItemCount() == 1), timeout=10000)
     qtbot.waitUntil(lambda: not _has(window.tag_browser, "my tags", "keeper"), timeout=10000)
-    assert "Remove folder" in window.undo_action.text()
+    assert window.undo_action.text().endswith("Undo Remove folder “a”")
     window.undo_action.trigger()
     qtbot.waitUntil(lambda: (window.model.rowCount() == 10
                              and window.sidebar.topLevelItemCount() == 2), timeout=10000)
