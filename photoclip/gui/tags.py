@@ -136,15 +136,21 @@ class PhotoTags(QWidget):
         self.new.setEnabled(tags is not None and not loading)
         if tags is not None and not loading:
             for t in tags:
-                how = {"auto": f"{t.score:.2f}" if t.score is not None else "auto",
+                # A suggestion says it is one, with its match: a bare "0.80" read as a
+                # mystery number.
+                how = {"auto": (f"suggested, match {t.score:.2f}" if t.score is not None
+                                else "suggested"),
                        "manual": "✓ yours"}.get(t.source, t.source)
                 item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
+                if t.source == "auto":
+                    item.setForeground(self.palette().placeholderText())
                 # What the number is: nothing on screen said.
                 item.setToolTip(
                     f"Yours: re-tagging never takes “{t.label}” away" if t.source == "manual"
-                    else f"Given automatically: {how} is how well the photo matches "
-                         f"“{t.label}” (1 would be a perfect match; the set “{t.label_set}” "
-                         "keeps those above its threshold). Confirm makes it yours.")
+                    else f"Suggested automatically: {t.score or 0:.2f} is how well the "
+                         f"photo matches “{t.label}” (1 would be a perfect match; the set "
+                         f"“{t.label_set}” keeps those above its threshold). Confirm makes "
+                         "it yours.")
                 item.setData(Qt.ItemDataRole.UserRole, (t.label_set, t.label))
                 item.setData(Qt.ItemDataRole.UserRole + 1, t.source)
                 self.list.addItem(item)
