@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QUndoStack,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -106,6 +107,7 @@ from photoclip.gui.timeline import sections_for
 from photoclip.gui.viewer import PhotoViewer
 from photoclip.settings import Settings
 
+HISTORY = 50         # views Back can return to
 OUTCOME_MS = 10000   # how long a finished job's line stays in the status bar
 
 EMPTY_TEXT = ("Drop a photo folder here or click Add folder\n\n"
@@ -144,6 +146,9 @@ class MainWindow(QMainWindow):
         self._open_problems = False
         self._wanted_model: str | None = None     # asked for; remembered once it works
         self._add_from = ""                         # where Add folder last chose from
+        # Views to go back to, each with the photo that was current in it (Back, Alt+Left).
+        self._history: list[tuple[View, int | None]] = []
+        self._return_to: int | None = None          # ...to pick again when its results come
         self.undo_stack = QUndoStack(self)
 
         # search field + debounce, and what else narrows the view
@@ -393,6 +398,9 @@ class MainWindow(QMainWindow):
         find = self._action("&Search", lambda: (self.search_field.setFocus(),
                                                 self.search_field.selectAll()),
                             QKeySequence.StandardKey.Find, "edit-find")
+        self.back_action = self._action("&Back", self.go_back, QKeySequence.StandardKey.Back,
+                                        "go-previous", "Back to what was shown before")
+        self.back_action.setEnabled(False)
         self.all_photos_action = self._action("&All photos", self.show_all,
                                               QKeySequence("Ctrl+Home"), "photos",
                                               "Every photo, newest first")
@@ -419,7 +427,7 @@ class MainWindow(QMainWindow):
         dates = self._action("&Dates…", self.choose_dates, icon_name="x-office-calendar")
         problems = self._action("&Problems…", self.show_problems, icon_name="dialog-warning")
         jobs = self._action("&Jobs…", self.show_jobs, icon_name="view-refresh")
-        view.addActions([find, self.all_photos_action, dates])
+        view.addActions([find, self.back_action, self.all_photos_action, dates])
         view.addSeparator()
         view.addActions([self.viewer_action, full, slideshow, bigger, smaller])
         view.addSeparator()
@@ -477,7 +485,7 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        toolbar.addActions([self.add_action, self.all_photos_action])
+        toolbar.addActions([self.add_action, self.back_action, self.all_photos_action])
         toolbar.addSeparator()
         toolbar.addActions([self.viewer_action, self.similar_action, slideshow])
         toolbar.addSeparator()
@@ -657,9 +665,20 @@ class MainWindow(QMainWindow):
 
     # -- the view: searching, filters, results ----------------------------------------------
 
-    def set_view(self, view: View, *, typed: bool = False) -> None:
+    def set_view(self, view: View, *, typed: bool = False, back: bool = False) -> None:
         """Show ``view``. ``typed``: it comes from the search box, whose text is the user's
-        and must not be written over while they type."""
+        and must not be written over while they type. ``back``: Back brought it."""
+        current = self.controller.view
+        # Back returns to the place before (a search before Find similar, the folder before
+        # a tag): a new place is remembered once, with the photo that was current there. A new
+        # order or grouping of the same photos is no new place, nor is a query being typed.
+        if (not back and _place(view) != _place(current)
+                and not (typed and current.text.strip())
+                and not (self._history and _place(self._history[-1][0]) == _place(current))):
+            self._history.append((current, self.grid.currentIndex().data(IdRole)))
+            del self._history[:-HISTORY]
+        self._return_to = None
+        self.back_action.setEnabled(bool(self._history))
         if not typed and self.search_field.text() != view.text:
             self.search_field.blockSignals(True)
             self.search_field.setText(view.text)
@@ -668,6 +687,13 @@ class MainWindow(QMainWindow):
             self.close_viewer(self.viewer.row)
         self._show_view(view)
         self.controller.set_view(view)
+
+    def go_back(self) -> None:
+        if not self._history:
+            return
+        view, current = self._history.pop()
+        self.set_view(view, back=True)
+        self._return_to = current
 
     def _show_view(self, view: View) -> None:
         """Header, chips, order and placeholder follow the view: one truth, drawn everywhere."""
@@ -816,7 +842,13 @@ class MainWindow(QMainWindow):
             f"Show {counted(results.weaker, 'weaker match', 'weaker matches')}")
         if (results.photos or self._roots) and self.stack.currentIndex() != VIEWER_PAGE:
             self.stack.setCurrentIndex(GRID_PAGE)
-        if not same_view and results.photos:
+        back_to = self.model.row_of_id(self._return_to) if self._return_to else None
+        self._return_to = None
+        if not same_view and back_to is not None:   # Back: the photo that was current
+            self.grid.setCurrentIndex(self.model.index(back_to))
+            self.grid.scrollTo(self.model.index(back_to),
+                               QAbstractItemView.ScrollHint.PositionAtCenter)
+        elif not same_view and results.photos:
             self.grid.setCurrentIndex(self.model.index(0))
             self.grid.scrollToTop()
         elif same_view and keep is not None:
@@ -1387,3 +1419,9 @@ class MainWindow(QMainWindow):
             self.controller.shutdown()
             self.controller.save_settings(self.settings, now=True)
         event.accept()
+
+
+def _place(view: View) -> tuple:
+    """What a view shows, leaving out how (order, grouping, weaker matches): Back's unit."""
+    return (view.text.strip(), view.similar_to, view.similar_ids, view.tag, view.folder,
+            view.date_from, view.date_to)

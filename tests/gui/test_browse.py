@@ -276,6 +276,46 @@ def test_a_held_list_at_its_limit_keeps_what_newcomers_pushed_out(
     assert window.results_title.text().endswith("the 8 closest")
 
 
+def test_back_returns_to_the_place_before_with_its_photo_picked(qtbot, window,
+                                                                tmp_path: Path) -> None:
+    draw_photos(tmp_path / "p" / "a", 20, seed=69)
+    draw_photos(tmp_path / "p" / "b", 20, seed=70)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=40)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 40, timeout=10000)
+    assert not window.back_action.isEnabled()
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.set_view(View(folder=str(tmp_path / "p" / "a")))
+    searched = window.controller.view
+    _select_rows(window, [1])
+    picked = window.model.photo(1).id
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.find_similar_to_selection()
+    assert window.back_action.isEnabled()
+    # Another order of the same photos is no new place to go back to.
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.sort_box.setCurrentIndex(1)
+        window.sort_box.activated.emit(1)
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.go_back()
+    assert window.controller.view == searched
+    assert window.grid.currentIndex().row() == 1
+    assert window.details.photo.id == picked
+    # Typing a query is one place, not one for each word typed.
+    _search(qtbot, window, "a red")
+    _search(qtbot, window, "a red circle")
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.go_back()
+    assert window.controller.view == searched
+    assert window.search_field.text() == ""
+    # Back again: all photos, where it began.
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.back_action.trigger()
+    assert window.controller.view.folder is None
+    assert window.model.rowCount() == 40
+    assert not window.back_action.isEnabled()
+
+
 def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path: Path) -> None:
     drawn = draw_shapes_library(tmp_path / "shapes", 80, seed=63)
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}
