@@ -112,6 +112,7 @@ class PhotoTags(QWidget):
         super().__init__()
         self.list = QListWidget()
         self.list.setMaximumHeight(140)
+        self.list.setWordWrap(True)   # a long label wraps in the narrow panel, not scrolls
         self.list.itemDoubleClicked.connect(self._confirm_item)
         self.new = QLineEdit(placeholderText="Add a tag…")
         self.new.returnPressed.connect(self._add)
@@ -138,10 +139,10 @@ class PhotoTags(QWidget):
             for t in tags:
                 # A suggestion says it is one, with its match: a bare "0.80" read as a
                 # mystery number.
-                how = {"auto": (f"suggested, match {t.score:.2f}" if t.score is not None
+                how = {"auto": (f"suggested {t.score:.2f}" if t.score is not None
                                 else "suggested"),
                        "manual": "✓ yours"}.get(t.source, t.source)
-                item = QListWidgetItem(f"{t.label}  ·  {t.label_set}  ·  {how}")
+                item = QListWidgetItem(f"{t.label} · {t.label_set} · {how}")
                 if t.source == "auto":
                     item.setForeground(self.palette().placeholderText())
                 # What the number is: nothing on screen said.

@@ -567,7 +567,7 @@ def test_tag_browser_details_undo_and_label_set_editor(qtbot, window, tmp_path: 
                        if tags.list.item(i).data(Qt.ItemDataRole.UserRole) ==
                        ("shapes", "circle"))
     assert "is how well the photo matches “circle”" in circle_item.toolTip()
-    assert circle_item.text().startswith("circle  ·  shapes  ·  suggested, match ")
+    assert circle_item.text().startswith("circle · shapes · suggested ")
     # Confirm and Remove act on a selected tag line: off (with a hint) until there is one.
     assert not tags.remove_btn.isEnabled()
     assert not tags.confirm_btn.isEnabled()
