@@ -331,13 +331,17 @@ class LibraryController(QObject):
 
             report = library.precision_report()
             where = describe_compute(report["device"], report["cpu_class"])
+            # Plain words on top; the instruction sets go under Show Details.
+            plainly = ("the graphics card" if report["device"] != "cpu"
+                       else "this computer's processor")
             head = (f"photoclip {__version__}\nFinds your photos by describing them. Everything "
                     f"runs on this computer.\n\nModel: "
-                    f"{short_model_name(library.model_spec)}\nRuns on: {where}\n")
+                    f"{short_model_name(library.model_spec)}\nRuns on: {plainly}\n")
             if not report.get("loaded") and model_state is ModelState.UNAVAILABLE:
                 return head + (f"The model is not running: {problem.rstrip('.')}.\n"
                                "Help → Set up the model… offers a download or a folder."), ""
-            details = (f"Image tower: {report['image']}. Text tower: {report['text']}.\n"
+            details = (f"Runs on: {where}.\n"
+                       f"Image tower: {report['image']}. Text tower: {report['text']}.\n"
                        f"Why: {report['reason']}.\nSearches embed a query with the "
                        f"{report['search']}.")
             if not report.get("loaded"):
