@@ -199,13 +199,15 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
         form.addRow("Model", model_row)
-        form.addRow("Decode threads", self.threads)
+        self.threads.setToolTip("How many photos are read from disk and decoded at once "
+                                "while indexing")
+        form.addRow("Photos read at once", self.threads)
         form.addRow("Thumbnail size", self.thumb)
         form.addRow("Library location", lib_row)
         form.addRow("", in_use)
         form.addRow("RAW + JPEG", self.pairing)
-        note = QLabel("The library location and decode threads apply when photoclip next "
-                      "starts; the rest applies now.")
+        note = QLabel("The library location and photos read at once apply when photoclip "
+                      "next starts; the rest applies now.")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save |
                                    QDialogButtonBox.StandardButton.Cancel)
@@ -507,7 +509,8 @@ class ModelTable(QWidget):
 
     chosen = Signal(str)   # a model spec
 
-    HEADERS = ("Model", "ImageNet", "COCO R@1", "Download", "Licence", "Searches in",
+    # Plain column names; the benchmarks behind them are named in the line below the table.
+    HEADERS = ("Model", "Recognises", "Finds", "Download", "Licence", "Searches in",
                "On this computer")
 
     def __init__(self, controller: Any, current_model: str) -> None:
@@ -531,9 +534,10 @@ class ModelTable(QWidget):
         self.measure.setToolTip("Times each model whose weights are here on a few generated "
                                 "photos (a job; nothing is downloaded)")
         self.measure.clicked.connect(self._measure)
-        source = QLabel("ImageNet: zero-shot top-1 accuracy; COCO R@1: how often the right "
-                        "photo comes first for a caption, among 5,000. Both published by "
-                        "OpenCLIP (its results tables); speed: measured here, model only.")
+        source = QLabel("Recognises: how often it names a photo's subject right (ImageNet "
+                        "zero-shot top-1). Finds: how often the right photo comes first for "
+                        "a description, among 5,000 (COCO R@1). Both published by OpenCLIP; "
+                        "speed: measured here, model only. Higher is better.")
         source.setWordWrap(True)
         source.setStyleSheet("color: palette(mid);")
         row = QHBoxLayout()
