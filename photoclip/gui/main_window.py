@@ -535,11 +535,10 @@ class MainWindow(QMainWindow):
     def add_folder_dialog(self) -> None:
         # Starts where the last folder was added from, else in the Pictures folder (it
         # opened where the app was started from, often an install folder).
-        pictures = QStandardPaths.writableLocation(
+        # Not looked up on disk here (the GUI thread never asks it anything): a Pictures
+        # folder that does not exist leaves the dialog where it would have opened.
+        start = self._add_from or QStandardPaths.writableLocation(
             QStandardPaths.StandardLocation.PicturesLocation)
-        # (One look at the disk on the GUI thread: the dialog that opens next reads it.)
-        start = self._add_from or (pictures if os.path.isdir(pictures) else
-                                   os.path.expanduser("~"))
         folder = QFileDialog.getExistingDirectory(self, "Add a photo folder", start)
         if folder:
             self._add_from = os.path.dirname(folder.rstrip(os.sep)) or folder
@@ -575,7 +574,7 @@ class MainWindow(QMainWindow):
         if chosen is not None and chosen is remove:
             self.confirm_remove(path)
         elif chosen is show:
-            open_with_desktop(path)
+            open_with_desktop(path, folder=True)
         elif chosen is browse:
             self._sidebar_clicked(item)
         elif chosen is rescan:

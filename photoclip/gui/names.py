@@ -69,7 +69,7 @@ def copied(paths: list[str]) -> str:
     return "\n".join(p if is_plain(p) else quote_path(p) for p in paths)
 
 
-def open_with_desktop(path: str) -> bool:
+def open_with_desktop(path: str, *, folder: bool = False) -> bool:
     """``path`` opened by the desktop's application for it (a viewer, a file manager).
 
     Where the desktop offers none (a bare window manager without xdg-open), nothing would
@@ -78,7 +78,7 @@ def open_with_desktop(path: str) -> bool:
     if QDesktopServices.openUrl(file_url(path)):
         return True
     copy_to_clipboard([path])
-    what = "folders" if os.path.isdir(path) else "this kind of file"
+    what = "folders" if folder else "this kind of file"
     QMessageBox.information(
         QApplication.activeWindow(), "photoclip",
         f"No application on this computer is set up to open {what}, so the path was "
@@ -88,7 +88,7 @@ def open_with_desktop(path: str) -> bool:
 
 def open_folder_of(path: str) -> bool:
     """The folder holding ``path``, opened in the desktop's file manager."""
-    return open_with_desktop(os.path.dirname(path))
+    return open_with_desktop(os.path.dirname(path), folder=True)
 
 
 def copy_to_clipboard(paths: list[str]) -> None:
