@@ -681,6 +681,20 @@ class Catalog:
                 out[row[0]] = _photo(row)
         return out
 
+    def visible_ids(self, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` that the grid may show: present, in an online folder that was not
+        removed, not the hidden RAW of a pair."""
+        ids = list(ids)
+        out: set[int] = set()
+        for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self._query(
+                f"SELECT p.id FROM photos p JOIN roots r ON r.id = p.root_id WHERE p.id IN "
+                f"({marks}) AND p.state = 'ok' AND {_VISIBLE_ROOT} AND p.pair_of IS NULL",
+                chunk))
+        return out
+
     def root_file_states(self, root_id: int) -> dict[str, tuple[int, int, float, str, str]]:
         """path -> (id, size, mtime, hash, state) for every photo row of a root."""
         rows = self._query("SELECT path, id, size, mtime, hash, state FROM photos "

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -819,6 +819,11 @@ class Library:
             self._sync_vectors()
             self._emit(PhotosChanged(everything=True))
         return changed
+
+    def visible_photo_ids(self, photo_ids: Iterable[int]) -> set[int]:
+        """Which of these photos are still there to show (not deleted, trashed, in a folder
+        removed or offline): a list held on screen keeps those, and only those."""
+        return self.catalog.visible_ids(photo_ids)
 
     def files_of(self, photo_id: int) -> list[str]:
         """The files of a photo: its own first, then the RAW files paired with it (for the

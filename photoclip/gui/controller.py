@@ -175,6 +175,10 @@ class Results:
     weaker: int = 0        # how many more "show weaker matches" would add
     capped: bool = False   # "photos like this" stopped at SIMILAR_TOP: the closest, not all
     shape: float = 1.0     # the grid's thumbnail box, height / width (grid.cell_shape)
+    # A search's refresh: which photos delivered for this view before and left out now
+    # are still in the library, what a list held on screen may keep
+    # (MainWindow._hold_new_matches).
+    present: frozenset[int] = frozenset()
 
 
 class LibraryController(QObject):
@@ -220,6 +224,7 @@ class LibraryController(QObject):
         self.watcher: FolderWatcher | None = None
         self.watch_enabled = True
         self._stale: set[str] = set()
+        self._delivered: set[int] = set()   # photos sent to the window for this view
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS)
         self._refresh_timer.timeout.connect(self._refresh)
         self._event.connect(self._on_event)
@@ -635,6 +640,7 @@ class LibraryController(QObject):
 
     def _query(self, view: View, serial: int, *, same: bool) -> None:
         library = self._library
+        delivered = frozenset(self._delivered) if same and view.is_search else frozenset()
 
         def run() -> Results:
             filters = {"tag": view.tag, "folder": view.folder, "date_from": view.date_from,
@@ -668,12 +674,17 @@ class LibraryController(QObject):
                 photos = [h.photo for h in hits]
                 sections = sections_for(photos, "none")
             capped = bool(view.similar_ids or view.similar_to) and len(hits) >= SIMILAR_TOP
+            left_out = delivered - {p.id for p in photos}
             return Results(photos, [h.score for h in hits], sections, clear, weaker, capped,
-                           cell_shape(photos))
+                           cell_shape(photos),
+                           frozenset(library.visible_photo_ids(left_out)) if left_out
+                           else frozenset())
 
         def deliver(value: Results) -> None:
             if serial != self._serial or self._closing:
                 return   # a newer view replaced this one while it ran
+            ids = {p.id for p in value.photos}
+            self._delivered = self._delivered | ids if same else ids
             self.results.emit(view, value, same)
 
         def failed(exc: Exception) -> None:

@@ -62,7 +62,6 @@ from photoclip.core.catalog import Photo
 from photoclip.core.concepts import MIN_EXAMPLES
 from photoclip.core.trash import uses_xdg_trash
 from photoclip.gui.controller import (
-    SEARCH_TOP,
     LibraryController,
     ModelState,
     Results,
@@ -141,6 +140,7 @@ class MainWindow(QMainWindow):
         # Newer results of a best-first view, held back so the list does not re-sort under
         # the user while photos are indexed; "Show N new matches" puts them on screen.
         self._held: tuple[View, Results] | None = None
+        self._seen: set[int] = set()
         self._outcomes: list[tuple[float, int, str]] = []  # (when, job id, line): just ended
         self._closed = False
         self._open_problems = False
@@ -819,6 +819,8 @@ class MainWindow(QMainWindow):
         else:
             self.model.set_photos(results.photos, results.scores)
         self.grid.set_sections(results.sections, results.shape)
+        # Every photo shown since this view began: a held list's newcomers are the others.
+        self._seen = ({p.id for p in results.photos} | (self._seen if same_view else set()))
         self._fill_years(results)
         n = len(results.photos)
         self._shown = (view, n, results.clear, results.capped)
@@ -870,23 +872,22 @@ class MainWindow(QMainWindow):
         less those that went. Photos that came (indexed meanwhile) wait behind a button,
         because a list that re-sorts under the pointer loses the user's place."""
         on_screen = self.model.rows()
-        row_of = {p.id: i for i, p in enumerate(results.photos)}
-        came = len(row_of.keys() - {p.id for p, _s in on_screen})
+        scores = results.scores or [None] * len(results.photos)
+        came = sum(1 for p in results.photos if p.id not in self._seen)
         if not came or not on_screen:   # nothing on screen: nobody's place to lose
             self._held = None
             return results
         self._held = (view, results)
         self.newer_btn.setText(f"Show {counted(came, 'new match', 'new matches')}")
-        # A photo missing from a full list that scored below all of it was pushed out by
-        # the newcomers, not removed: it stays until they are shown.
-        full = results.capped or len(results.photos) >= SEARCH_TOP
-        floor = min((s for s in results.scores or () if s is not None), default=None)
-        kept = [(results.photos[row_of[p.id]],
-                 None if results.scores is None else results.scores[row_of[p.id]])
-                if p.id in row_of else (p, score)
-                for p, score in on_screen
-                if p.id in row_of or (full and floor is not None and score is not None
-                                      and score <= floor)]
+        # Kept: what was shown before and still matches (a photo put back from the trash
+        # too, in its place), and what is on screen and still in the library though the
+        # new list leaves it out (pushed past the cut by the newcomers). A photo's score
+        # for a query does not change, so best first they keep their order.
+        listed = {p.id for p in results.photos}
+        kept = [(p, s) for p, s in zip(results.photos, scores, strict=True)
+                if p.id in self._seen]
+        kept += [(p, s) for p, s in on_screen if p.id not in listed and p.id in results.present]
+        kept.sort(key=lambda ps: -ps[1] if ps[1] is not None else 0.0)
         photos = [p for p, _s in kept]
         return replace(results, photos=photos, scores=[s for _p, s in kept],
                        sections=sections_for(photos, "none"),

@@ -316,6 +316,28 @@ def test_back_returns_to_the_place_before_with_its_photo_picked(qtbot, window,
     assert not window.back_action.isEnabled()
 
 
+def test_a_photo_put_back_from_the_trash_returns_to_its_place_in_a_search(
+        qtbot, window, tmp_path: Path, home_trash: Path) -> None:
+    draw_photos(tmp_path / "p", 12, seed=71)
+    _model_ready(qtbot, window)
+    _index_by_drop(qtbot, window, tmp_path / "p", expect=12)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
+    _select_rows(window, [0])
+    with qtbot.waitSignal(window.controller.results, timeout=20000):
+        window.find_similar_to_selection()
+    before = [p.id for p, _s in window.model.rows()]
+    _select_rows(window, [2])
+    _answer_next_dialog(qtbot, lambda box: next(
+        b for b in box.buttons() if b.text() == "Move to trash").click())
+    window.trash_selection()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=20000)
+    window.undo_action.trigger()
+    # Not a "new match" behind a button: it was there before, and comes back in its place.
+    qtbot.waitUntil(lambda: window.model.rowCount() == 11, timeout=20000)
+    assert [p.id for p, _s in window.model.rows()] == before
+    assert not window.newer_btn.isVisible()
+
+
 def test_relevance_cut_and_weaker_matches_in_the_window(qtbot, window, tmp_path: Path) -> None:
     drawn = draw_shapes_library(tmp_path / "shapes", 80, seed=63)
     truth = {str(p): (d.colour, d.shape) for p, d in drawn}

@@ -109,6 +109,11 @@ def test_deleted_file_is_missing_and_not_found(library: Library, photo_dir: Path
     hits = library.search("a photo", top=100)
     assert str(victim) not in [h.photo.path for h in hits]
     assert len(hits) == 39
+    # A list held on screen asks which of its photos are still there to show.
+    victim_id = next(p.id for p in library.catalog.list_photos(visible_only=False)
+                     if p.path == str(victim))
+    kept = {h.photo.id for h in hits[:5]}
+    assert library.visible_photo_ids(kept | {victim_id, 10**9}) == kept
 
 
 def test_corrupt_photos_are_recorded_and_skipped(library: Library, photo_dir: Path) -> None:
