@@ -294,6 +294,7 @@ class MainWindow(QMainWindow):
 
         # details
         self.details = DetailsPanel(thumbnails)
+        self.details.tags.new.installEventFilter(self)   # Ctrl+Z (see eventFilter)
         self.details.find_similar.connect(self.find_similar)
         self.details.tags.confirm.connect(
             lambda s, label: self._edit_tag(s, label, "confirm"))
@@ -759,11 +760,17 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Ctrl+Z in the search box undoes typing not yet searched for; once the search has
         run it is Edit → Undo's (the last tag or trash action), as everywhere else."""
-        if (watched is self.search_field and event.type() == QEvent.Type.ShortcutOverride
+        if (event.type() == QEvent.Type.ShortcutOverride
                 and (event.matches(QKeySequence.StandardKey.Undo)    # type: ignore[attr-defined]
-                     or event.matches(QKeySequence.StandardKey.Redo))  # type: ignore[attr-defined]
-                and self.search_field.text().strip() == self.controller.view.text.strip()):
-            return True   # not accepted: the window's shortcut takes the key
+                     or event.matches(QKeySequence.StandardKey.Redo))):  # type: ignore[attr-defined]
+            if watched is self.search_field and (self.search_field.text().strip()
+                                                 == self.controller.view.text.strip()):
+                return True   # not accepted: the window's shortcut takes the key
+            # The tag box takes the focus when Confirm or Remove turn off after a click;
+            # with nothing of its own to undo, Ctrl+Z is the window's (the tag just edited).
+            box = self.details.tags.new
+            if watched is box and not (box.isUndoAvailable() or box.isRedoAvailable()):
+                return True
         return super().eventFilter(watched, event)
 
     def _sort_chosen(self, index: int) -> None:

@@ -192,7 +192,9 @@ class PhotoTags(QWidget):
         text = self.new.text().strip()
         if text:
             self.add.emit(text)
-            self.new.clear()
+            # setText, not clear(): clear() is undoable, and Ctrl+Z then brought the typed
+            # tag back into the box instead of undoing the tag added.
+            self.new.setText("")
 
 
 _PREVIEW_CELL = QSize(104, 120)   # a 96-pixel thumbnail and its score below

@@ -932,6 +932,38 @@ def test_ctrl_z_in_the_search_box_is_the_windows_undo_once_the_search_ran(
     _idle(qtbot, window)
 
 
+def test_ctrl_z_in_the_tag_box_is_the_windows_undo_once_the_tag_is_added(
+        qtbot, window) -> None:
+    from PySide6.QtGui import QUndoCommand
+
+    undone: list[str] = []
+
+    class Noted(QUndoCommand):
+        def undo(self) -> None:
+            undone.append("undo")
+
+    box = window.details.tags.new
+    window.activateWindow()
+    box.setEnabled(True)
+    box.setFocus()
+    added: list[str] = []
+    window.details.tags.add.connect(added.append)
+    qtbot.keyClicks(box, "sunny day")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert added == ["sunny day"]
+    assert box.text() == ""
+    window.undo_stack.push(Noted("Add tag “sunny day”"))
+    # The box has nothing of its own to undo: the keys undo the tag, not bring back text.
+    qtbot.keyClick(box, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert undone == ["undo"]
+    assert box.text() == ""
+    # While a tag is being typed, they take back typing, as in any text field.
+    qtbot.keyClicks(box, "rain")
+    qtbot.keyClick(box, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert undone == ["undo"]
+    assert box.text() != "rain"
+
+
 def test_the_add_a_tag_box_applies_nothing_on_a_bare_enter(qtbot, window) -> None:
     offer = [("shapes", "circle"), ("shapes", "square")]
     seen = _answer_next_dialog(qtbot, lambda box: qtbot.keyClick(box, Qt.Key.Key_Return))
