@@ -16,11 +16,11 @@ from typing import Any
 
 from PySide6.QtCore import (
     QByteArray,
+    QDir,
     QEvent,
     QMimeData,
     QModelIndex,
     QObject,
-    QStandardPaths,
     Qt,
     QTimer,
 )
@@ -534,12 +534,11 @@ class MainWindow(QMainWindow):
     # -- folders ---------------------------------------------------------------------------
 
     def add_folder_dialog(self) -> None:
-        # Starts where the last folder was added from, else in the Pictures folder (it
-        # opened where the app was started from, often an install folder).
-        # Not looked up on disk here (the GUI thread never asks it anything): a Pictures
-        # folder that does not exist leaves the dialog where it would have opened.
-        start = self._add_from or QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.PicturesLocation)
+        # Starts where the last folder was added from, else in the home folder (it opened
+        # where the app was started from, often an install folder). Not Pictures: whether
+        # it exists would be a look at the disk from the GUI thread, and a missing one
+        # left the dialog on a name it could not choose.
+        start = self._add_from or QDir.homePath()
         folder = QFileDialog.getExistingDirectory(self, "Add a photo folder", start)
         if folder:
             self._add_from = os.path.dirname(folder.rstrip(os.sep)) or folder

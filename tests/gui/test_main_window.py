@@ -979,7 +979,7 @@ def test_the_add_a_tag_box_applies_nothing_on_a_bare_enter(qtbot, window) -> Non
                                                                             "circle")
 
 
-def test_add_folder_opens_in_pictures_then_where_the_last_one_was_chosen(
+def test_add_folder_opens_at_home_then_where_the_last_one_was_chosen(
         qtbot, window, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QFileDialog
 
@@ -1000,7 +1000,7 @@ def test_add_folder_opens_in_pictures_then_where_the_last_one_was_chosen(
 
     _answer_next_dialog(qtbot, choose)
     window.add_folder_dialog()
-    assert opened == [str(home / "Pictures")]
+    assert opened == [str(home)]
     qtbot.waitUntil(lambda: window.sidebar.topLevelItemCount() == 1, timeout=10000)
     # The next time, it opens beside the folder just added.
     _answer_next_dialog(qtbot, lambda box: (opened.append(box.directory().absolutePath()),
