@@ -387,6 +387,14 @@ def test_a_scan_that_indexed_nothing_says_only_what_happened() -> None:
     assert _index_outcome(job) == "Folders checked: 1 changed, 1,200 back"
     job.result = RunSummary(ScanSummary(unchanged=5), IndexSummary())
     assert _index_outcome(job) == ""
+    # A run queued for added folders names them: two ending together read alike.
+    job.result = RunSummary(ScanSummary(new=240), IndexSummary(embedded=240))
+    assert _index_outcome(job) == "Indexed 240 photos"
+    job.folders = ["/photos/camera2"]
+    assert _index_outcome(job) == "Indexed 240 photos in camera2"
+    job.result = RunSummary(ScanSummary(new=1), IndexSummary(embedded=1))
+    job.folders = ["/photos/a", "/photos/b"]
+    assert _index_outcome(job) == "Indexed 1 photo in a and b"
 
 
 def test_the_status_bar_says_what_runs_next(qtbot, window, tmp_path: Path) -> None:
