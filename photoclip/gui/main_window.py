@@ -820,6 +820,7 @@ class MainWindow(QMainWindow):
         self._show_view(view)
         keep = self.grid.currentIndex().data(IdRole) if same_view else None
         keep_row = self.grid.currentIndex().row()
+        was_empty = self.model.rowCount() == 0
         if same_view:
             self.model.update_photos(results.photos, results.scores)
         else:
@@ -855,7 +856,9 @@ class MainWindow(QMainWindow):
             self.grid.setCurrentIndex(self.model.index(back_to))
             self.grid.scrollTo(self.model.index(back_to),
                                QAbstractItemView.ScrollHint.PositionAtCenter)
-        elif not same_view and results.photos:
+        elif results.photos and (not same_view or was_empty):
+            # A new view, or the first photos of an empty one (the library's first
+            # indexing): the first photo is picked, as every other view does.
             self.grid.setCurrentIndex(self.model.index(0))
             self.grid.scrollToTop()
         elif same_view and keep is not None:
