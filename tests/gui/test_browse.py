@@ -192,21 +192,29 @@ def test_similar_to_a_selection_and_copy_paths(qtbot, window, tmp_path: Path) ->
     assert not chosen & {window.model.photo(r).id for r in range(10)}
 
 
-def test_a_best_first_list_holds_still_while_photos_are_indexed(qtbot, window,
-                                                                 tmp_path: Path) -> None:
-    folder = tmp_path / "p"
-    draw_photos(folder, 12, seed=66)
+def _like_the_first(qtbot, window, folder: Path, seed: int) -> str:  # type: ignore[no-untyped-def]
+    """12 drawings indexed, and the window showing the photos like the first of them (a
+    best-first list); returns that photo's path."""
+    draw_photos(folder, 12, seed=seed)
     _model_ready(qtbot, window)
     _index_by_drop(qtbot, window, folder, expect=12)
     qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
     _select_rows(window, [0])
+    source = window.model.photo(0).path
     with qtbot.waitSignal(window.controller.results, timeout=20000):
         window.find_similar_to_selection()
+    return source
 
-    def ids() -> list[int]:
-        return [window.model.photo(r).id for r in range(window.model.rowCount())]
 
-    before = ids()
+def _ids(window) -> list[int]:  # type: ignore[no-untyped-def]
+    return [p.id for p, _s in window.model.rows()]
+
+
+def test_a_best_first_list_holds_still_while_photos_are_indexed(qtbot, window,
+                                                                 tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    _like_the_first(qtbot, window, folder, seed=66)
+    before = _ids(window)
     assert len(before) == 11
     assert not window.newer_btn.isVisible()
     # Photos indexed meanwhile wait behind a button; what is on screen keeps its order.
@@ -215,13 +223,13 @@ def test_a_best_first_list_holds_still_while_photos_are_indexed(qtbot, window,
     qtbot.waitUntil(window.newer_btn.isVisible, timeout=60000)
     _idle(qtbot, window)
     qtbot.waitUntil(lambda: window.newer_btn.text() == "Show 6 new matches", timeout=10000)
-    assert ids() == before
+    assert _ids(window) == before
     # A photo that went goes at once, and the rest stay where they were.
     gone = window.model.photo(3)
     os.remove(gone.path)
     window.controller.index_now("Indexing")
     qtbot.waitUntil(lambda: window.model.rowCount() == 10, timeout=60000)
-    assert ids() == [i for i in before if i != gone.id]
+    assert _ids(window) == [i for i in before if i != gone.id]
     assert window.results_title.text().endswith("10 photos")
     assert window.newer_btn.text() == "Show 6 new matches"
     # The button shows all of them, best first again.
@@ -243,19 +251,8 @@ def test_a_held_list_at_its_limit_keeps_what_newcomers_pushed_out(
 
     monkeypatch.setattr(controller, "SIMILAR_TOP", 8)
     folder = tmp_path / "p"
-    draw_photos(folder, 12, seed=68)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, folder, expect=12)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
-    _select_rows(window, [0])
-    source = window.model.photo(0).path
-    with qtbot.waitSignal(window.controller.results, timeout=20000):
-        window.find_similar_to_selection()
-
-    def ids() -> list[int]:
-        return [window.model.photo(r).id for r in range(window.model.rowCount())]
-
-    before = ids()
+    source = _like_the_first(qtbot, window, folder, seed=68)
+    before = _ids(window)
     assert len(before) == 8
     assert window.results_title.text().endswith("the 8 closest")
     # Three new copies of the photo itself are its closest: they push three photos off
@@ -265,12 +262,12 @@ def test_a_held_list_at_its_limit_keeps_what_newcomers_pushed_out(
     window.controller.index_now("Indexing")
     qtbot.waitUntil(lambda: window.newer_btn.text() == "Show 3 new matches", timeout=60000)
     _idle(qtbot, window)
-    assert ids() == before
+    assert _ids(window) == before
     # The best of them deleted goes at once: it was not pushed out.
     os.remove(window.model.photo(0).path)
     window.controller.index_now("Indexing")
     qtbot.waitUntil(lambda: window.model.rowCount() == 7, timeout=60000)
-    assert ids() == before[1:]
+    assert _ids(window) == before[1:]
     window.newer_btn.click()
     assert window.model.rowCount() == 8
     assert all("copy-" in window.model.photo(r).path for r in range(3))
@@ -319,14 +316,8 @@ def test_back_returns_to_the_place_before_with_its_photo_picked(qtbot, window,
 
 def test_a_photo_put_back_from_the_trash_returns_to_its_place_in_a_search(
         qtbot, window, tmp_path: Path, home_trash: Path) -> None:
-    draw_photos(tmp_path / "p", 12, seed=71)
-    _model_ready(qtbot, window)
-    _index_by_drop(qtbot, window, tmp_path / "p", expect=12)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 12, timeout=10000)
-    _select_rows(window, [0])
-    with qtbot.waitSignal(window.controller.results, timeout=20000):
-        window.find_similar_to_selection()
-    before = [p.id for p, _s in window.model.rows()]
+    _like_the_first(qtbot, window, tmp_path / "p", seed=71)
+    before = _ids(window)
     _select_rows(window, [2])
     _answer_next_dialog(qtbot, lambda box: next(
         b for b in box.buttons() if b.text() == "Move to trash").click())
@@ -335,7 +326,7 @@ def test_a_photo_put_back_from_the_trash_returns_to_its_place_in_a_search(
     window.undo_action.trigger()
     # Not a "new match" behind a button: it was there before, and comes back in its place.
     qtbot.waitUntil(lambda: window.model.rowCount() == 11, timeout=20000)
-    assert [p.id for p, _s in window.model.rows()] == before
+    assert _ids(window) == before
     assert not window.newer_btn.isVisible()
 
 
