@@ -16,7 +16,8 @@ a cosine difference into a log-likelihood ratio (CLIP's softmax over candidates 
    only the largest of many small ones, and may lie anywhere (measured: after the 2nd
    photo for "xyzzy", after the 123rd of 124 for "a photo of a cat"), so at most the
    closest :data:`UNCLEAR_KEEP` above it are shown, and the app and the CLI say there was
-   no clear match.
+   no clear match. Photos that score the same (copies of one file: only the last bits of
+   their scores differ, by how a batch was summed) are never split by that limit.
 4. **Floor**: a photo is kept only if the query describes it better than a neutral caption
    ("a photo.", "a picture.", …) does: the same neutral class auto-tagging uses, so a query
    must beat "just a photo" to count as a match.
@@ -40,6 +41,7 @@ import numpy as np
 WINDOW_RATIO = 1000.0   # candidates: at least 1/1000 as likely as the best photo
 CLEAR_RATIO = 5.0       # a clear cut: the last kept photo 5x as likely as the next
 UNCLEAR_KEEP = 8        # no clear cut: "the closest few", one row of the app's grid
+TIE = 1e-4              # cosines closer than this are one score (copies of one file)
 
 
 @dataclass(frozen=True)
@@ -66,4 +68,7 @@ def cut_scores(scores: np.ndarray, logit_scale: float) -> Cut:
     at = int(np.argmax(drops))
     if drops[at] >= math.log(CLEAR_RATIO):
         return Cut(at + 1, True, window)
-    return Cut(min(at + 1, UNCLEAR_KEEP), False, window)
+    keep = min(at + 1, UNCLEAR_KEEP)
+    while keep < window and scores[keep - 1] - scores[keep] < TIE:
+        keep += 1   # twelve copies of one photo are shown together, not four of them
+    return Cut(keep, False, window)
