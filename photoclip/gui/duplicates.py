@@ -93,8 +93,9 @@ class DuplicatesDialog(QDialog):
         self.index = 0
         self.keep: dict[int, int] = {}      # group index -> keeper's position
         self.trashed_groups: set[int] = set()         # groups already trashed
-        self.heading = QLabel("Looking for duplicates… (progress in the status bar; this "
-                              "reads every photo's stored embedding, nothing is changed)")
+        self.heading = QLabel("Looking for duplicates… (progress in the status bar; it "
+                              "compares what photoclip already knows of each photo and "
+                              "changes nothing)")
         self.heading.setWordWrap(True)
         self.heading.setStyleSheet("font-weight: bold;")
         self.cards = QWidget()
