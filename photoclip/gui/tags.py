@@ -252,14 +252,23 @@ class LabelSetEditor(QDialog):
         add.clicked.connect(self._add_label)
         remove = QPushButton("Remove label")
         remove.clicked.connect(self._remove_label)
-        self.templates = QPlainTextEdit(placeholderText="one per line, {} is the label; empty: "
-                                        "photoclip's default ensemble")
+        self.templates = QPlainTextEdit(placeholderText="Optional. One per line, {} stands for "
+                                        "the label, e.g. “a photo of a {}”. Empty: photoclip's "
+                                        "own wordings")
+        self.templates.setToolTip("How each label is put into words for the model. Several "
+                                  "wordings of one label are averaged, which matches more "
+                                  "reliably than the bare word.")
         self.templates.setMaximumHeight(90)
         self.templates.textChanged.connect(self._changed)
         self.threshold = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.threshold.setToolTip("How sure a match must be before the tag is given (the "
+                                  "number shown beside a suggested tag). Higher: fewer "
+                                  "tags, fewer mistakes; the preview shows the effect.")
         self.threshold.valueChanged.connect(self._changed)
         self.top_k = QSpinBox(minimum=0, maximum=50)
         self.top_k.setSpecialValueText("no limit")
+        self.top_k.setToolTip("At most this many labels of the set on one photo, the "
+                              "best matching first")
         self.top_k.valueChanged.connect(self._changed)
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet("color: #c0392b;")
@@ -288,9 +297,9 @@ class LabelSetEditor(QDialog):
         label_buttons.addWidget(remove)
         form.addRow("Labels", self.labels)
         form.addRow("", label_buttons)
-        form.addRow("Templates", self.templates)
-        form.addRow("Threshold", self.threshold)
-        form.addRow("At most", self.top_k)
+        form.addRow("Wordings", self.templates)
+        form.addRow("Tag when sure above", self.threshold)
+        form.addRow("Labels per photo", self.top_k)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.addLayout(form)
