@@ -85,6 +85,7 @@ class PhotoGridView(QAbstractItemView):
         self._anchor: int | None = None
         self._extending = False
         self._captions: dict[tuple[str, int], str] = {}
+        self._line_heights: dict[int, int] = {}   # first row of a line -> its height (a paint)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -458,6 +459,7 @@ class PhotoGridView(QAbstractItemView):
         root = self.rootIndex()
         current = self.currentIndex().row() if self.currentIndex().isValid() else -1
         fm = QFontMetrics(self.font())
+        self._line_heights.clear()
         tops = lay.tops or []
         i = max(0, bisect.bisect_right(tops, visible.top()) - 1)
         painter.translate(0, -offset)
@@ -506,10 +508,36 @@ class PhotoGridView(QAbstractItemView):
             self._captions[key] = elided
         return elided
 
+    def _row_height(self, row: int, box: QRect) -> int:
+        """How tall the tallest photo of ``row``'s line of the grid is drawn: the line's
+        photos stand on that height, so a line of landscape photos in square cells starts
+        at the top with its captions under it, instead of under an empty band."""
+        lay = self._layout
+        photo_of = getattr(self.model(), "photo", None)
+        sections = lay.sections or []
+        if photo_of is None or not sections:
+            return box.height()
+        s = sections[self._section_of_row(row)]
+        first = s.start + (row - s.start) // lay.cols * lay.cols
+        known = self._line_heights.get(first)
+        if known is not None:
+            return known
+        tallest = 0
+        for r in range(first, min(first + lay.cols, s.start + s.count)):
+            p = photo_of(r)
+            if p is None or not p.width or not p.height:
+                tallest = box.height()   # not measured yet: as tall as the box
+                break
+            scale = min(box.width() / p.width, box.height() / p.height, 1.0)
+            tallest = max(tallest, round(p.height * scale))
+        self._line_heights[first] = height = max(1, min(tallest, box.height()))
+        return height
+
     def _paint_cell(self, painter: QPainter, rect: QRect, row: int, selected: bool,
                     current: bool, fm: QFontMetrics, pal: QPalette) -> None:
         side = self._layout.box or self.thumb_size
         box = QRect(rect.left() + PAD, rect.top() + PAD, side, self._layout.box_h or side)
+        baseline = box.top() + self._row_height(row, box) - 1
         pixmap, text, score = self._cell_data(row, side)
         target = box
         size = None
@@ -521,11 +549,11 @@ class PhotoGridView(QAbstractItemView):
                 size = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(box.center())
-            target.moveBottom(box.bottom())   # every photo stands on the same line
+            target.moveBottom(baseline)   # the photos of a line stand on one line
         # The selection hugs the photo and its caption: over the whole cell, a landscape
         # photo stood under an empty coloured band.
-        hug = QRect(rect.left(), target.top() - PAD, rect.width(),
-                    rect.bottom() - target.top() + PAD + 1)
+        hug = QRect(QPoint(rect.left(), target.top() - PAD),
+                    QPoint(rect.right(), min(rect.bottom(), baseline + CAPTION + PAD)))
         if selected:
             color = pal.color(QPalette.ColorRole.Highlight)
             color.setAlpha(60)
@@ -537,13 +565,10 @@ class PhotoGridView(QAbstractItemView):
             if size == pixmap.size():
                 painter.drawPixmap(target.topLeft(), pixmap)
             else:
-                painter.save()
-                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
                 painter.drawPixmap(target, pixmap)
-                painter.restore()
         caption = self._caption(text, rect.width() - 2 * PAD, fm)
         painter.setPen(pal.color(QPalette.ColorRole.Text))
-        painter.drawText(QRect(rect.left() + PAD, box.bottom() + 2, rect.width() - 2 * PAD,
+        painter.drawText(QRect(rect.left() + PAD, baseline + 2, rect.width() - 2 * PAD,
                                CAPTION), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
                          caption)
         if self.show_scores and score is not None:

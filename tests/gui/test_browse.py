@@ -112,11 +112,8 @@ def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> 
     qtbot.waitUntil(lambda: window.model.rowCount() == 8, timeout=10000)
     grid = window.grid
     assert grid._layout.box_h == grid._layout.box
-    # A selected landscape photo is highlighted with its caption, not under an empty band
-    # of colour: above it, the cell looks as an unselected one does.
     # The first photos of an empty grid come with the first one picked, as in any view.
     assert window.grid.currentIndex().row() == 0
-    grid.setCurrentIndex(window.model.index(0))
     assert window.details.similar_btn.isVisibleTo(window.details)
     assert window.details.info.isVisibleTo(window.details)
     qtbot.waitUntil(lambda: all(window.model.thumbnails.get(p, grid._layout.box) is not None
@@ -126,10 +123,17 @@ def test_selection_and_bulk_tagging_with_undo(qtbot, window, tmp_path: Path) -> 
     shot = grid.viewport().grab().toImage()
     chosen, other = grid.visualRect(window.model.index(0)), grid.visualRect(
         window.model.index(1))
-    assert shot.pixelColor(chosen.center().x(), chosen.top() + 4) == \
-        shot.pixelColor(other.center().x(), other.top() + 4)
-    assert shot.pixelColor(chosen.center().x(), chosen.bottom() - 2) != \
-        shot.pixelColor(other.center().x(), other.bottom() - 2)   # the caption's part is
+    # A line of landscape photos in square cells starts at the top, its captions right
+    # under the photos (it stood under an empty band); the selection hugs photo and
+    # caption, and below them the cell looks as an unselected one does.
+    photo_h = round(grid._layout.box * 120 / 160)
+    caption_y = chosen.top() + 4 + photo_h + 4
+    assert shot.pixelColor(chosen.left() + 2, caption_y) != \
+        shot.pixelColor(other.left() + 2, caption_y)       # the caption's part is picked
+    assert shot.pixelColor(chosen.center().x(), chosen.bottom() - 2) == \
+        shot.pixelColor(other.center().x(), other.bottom() - 2)
+    assert shot.pixelColor(other.center().x(), other.top() + 6) != \
+        shot.pixelColor(other.center().x(), other.bottom() - 2)   # the photo is at the top
     # Ctrl+A selects what is shown; a click with Ctrl adds to a selection.
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
